@@ -1,0 +1,19 @@
+//! Database migrations: the schema, then the default catalog and plans read
+//! from `seed/catalog.toml`.
+pub use sea_orm_migration::prelude::*;
+
+mod m20261124_000001_schema;
+mod m20261124_000002_catalog;
+pub mod seed;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261124_000001_schema::Migration),
+            Box::new(m20261124_000002_catalog::Migration),
+        ]
+    }
+}

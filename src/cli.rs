@@ -1,0 +1,48 @@
+//! The `credits` command line.
+use clap::{Parser, Subcommand};
+
+use crate::auth::Role;
+use crate::config::{AuthArgs, DatabaseArgs, RulesArgs, ServeArgs};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "credits",
+    version,
+    about = "The credit economy of a generative-AI creative platform, as a GraphQL API"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Runs the server (the default).
+    Serve(Box<ServeArgs>),
+    /// Applies the database migrations and exits.
+    Migrate(DatabaseArgs),
+    /// Verifies that lots, holds and ledger agree for every account; exits 1 if not.
+    Check(DatabaseArgs),
+    /// Prints the GraphQL schema (SDL).
+    Schema,
+    /// Prints a bearer token signed with the configured (or stored) secret.
+    Token(TokenArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct TokenArgs {
+    #[arg(long, value_enum)]
+    pub role: Role,
+    /// The account id (`sub`).
+    #[arg(long)]
+    pub sub: String,
+    /// Lifetime in seconds; without it the token does not expire.
+    #[arg(long)]
+    pub ttl: Option<u64>,
+    #[command(flatten)]
+    pub auth: AuthArgs,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub rules: RulesArgs,
+}

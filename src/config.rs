@@ -1,0 +1,91 @@
+//! Configuration: flags, each with a `CREDITS_*` environment variable and a
+//! default that runs on a fresh machine. `credits serve --help` lists them.
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use chrono_tz::Tz;
+use clap::Args;
+
+use crate::domain::money::Credits;
+use crate::domain::rules::Rules;
+use crate::store::DatabaseOptions;
+
+#[derive(Args, Clone, Debug)]
+pub struct DatabaseArgs {
+    /// Database URL: an SQLite file (created on first start) or `postgres://user@host/db`.
+    #[arg(
+        long,
+        env = "CREDITS_DATABASE_URL",
+        default_value = "sqlite://credits.db?mode=rwc"
+    )]
+    pub database_url: String,
+    /// PostgreSQL schema to keep the tables in, instead of the user's default.
+    #[arg(long, env = "CREDITS_DATABASE_SCHEMA")]
+    pub database_schema: Option<String>,
+    /// Most connections open at once (SQLite: readers; writes use one connection).
+    #[arg(long, env = "CREDITS_DATABASE_MAX_CONNECTIONS", default_value_t = 16)]
+    pub database_max_connections: u32,
+    /// Seconds a request waits for a database connection before it fails as unavailable.
+    #[arg(long, env = "CREDITS_DATABASE_TIMEOUT_SECONDS", default_value_t = 5)]
+    pub database_timeout_seconds: u64,
+}
+
+impl DatabaseArgs {
+    pub fn options(&self) -> DatabaseOptions {
+        DatabaseOptions {
+            url: self.database_url.clone(),
+            schema: self.database_schema.clone(),
+            max_connections: self.database_max_connections,
+            acquire_timeout: Duration::from_secs(self.database_timeout_seconds.max(1)),
+        }
+    }
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct AuthArgs {
+    /// HS256 secret for bearer tokens. Without one, a secret is generated and kept in the database.
+    #[arg(long, env = "CREDITS_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct RulesArgs {
+    /// Free credits granted to every account each day (0 turns them off).
+    #[arg(long, env = "CREDITS_DAILY_FREE_CREDITS", default_value_t = 50, value_parser = clap::value_parser!(i64).range(0..=1_000_000))]
+    pub daily_free_credits: i64,
+    /// IANA time zone whose midnight starts a new day of free credits.
+    #[arg(long, env = "CREDITS_DAY_TIME_ZONE", default_value = "UTC")]
+    pub day_time_zone: Tz,
+    /// `lowBalance` is shown below this many credits, unless an account sets its own threshold.
+    #[arg(long, env = "CREDITS_LOW_BALANCE_THRESHOLD", default_value_t = 20, value_parser = clap::value_parser!(i64).range(0..=1_000_000_000))]
+    pub low_balance_threshold: i64,
+}
+
+impl RulesArgs {
+    pub fn rules(&self) -> Rules {
+        Rules {
+            daily_free_credits: Credits::new(self.daily_free_credits),
+            day_time_zone: self.day_time_zone,
+            low_balance_threshold: Credits::new(self.low_balance_threshold),
+        }
+    }
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "CREDITS_LISTEN", default_value = "127.0.0.1:8000")]
+    pub listen: SocketAddr,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "CREDITS_BODY_LIMIT_BYTES", default_value_t = 256 * 1024)]
+    pub body_limit_bytes: usize,
+    /// Log format: `text` for people, `json` for log collectors.
+    #[arg(long, env = "CREDITS_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub auth: AuthArgs,
+    #[command(flatten)]
+    pub rules: RulesArgs,
+}

@@ -1,0 +1,40 @@
+//! The kinds of ledger entry. Every movement of credits is one entry on one
+//! lot, appended, never updated (DESIGN.md, rule 8).
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LedgerKind {
+    DailyGrant,
+    SubscriptionGrant,
+    Purchase,
+    PromoGrant,
+    Consume,
+    Expire,
+}
+
+impl LedgerKind {
+    pub const ALL: [LedgerKind; 6] = [
+        LedgerKind::DailyGrant,
+        LedgerKind::SubscriptionGrant,
+        LedgerKind::Purchase,
+        LedgerKind::PromoGrant,
+        LedgerKind::Consume,
+        LedgerKind::Expire,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LedgerKind::DailyGrant => "DAILY_GRANT",
+            LedgerKind::SubscriptionGrant => "SUBSCRIPTION_GRANT",
+            LedgerKind::Purchase => "PURCHASE",
+            LedgerKind::PromoGrant => "PROMO_GRANT",
+            LedgerKind::Consume => "CONSUME",
+            LedgerKind::Expire => "EXPIRE",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        LedgerKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == value)
+    }
+}

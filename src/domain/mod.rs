@@ -1,0 +1,13 @@
+//! The rules of money (DESIGN.md, section 1) as pure functions and types:
+//! nothing here knows GraphQL, HTTP or the database.
+pub mod catalog;
+pub mod ledger;
+pub mod lots;
+pub mod money;
+pub mod periods;
+pub mod pricing;
+pub mod rules;
+pub mod settle;
+pub mod subscription;
+pub mod usage;
+pub mod wallet;

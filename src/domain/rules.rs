@@ -1,0 +1,24 @@
+//! The configurable numbers of the money rules.
+use chrono_tz::Tz;
+
+use super::money::Credits;
+
+#[derive(Clone, Debug)]
+pub struct Rules {
+    /// Granted to every account each day; 0 turns daily credits off.
+    pub daily_free_credits: Credits,
+    /// Where the day of the daily free credits begins and ends.
+    pub day_time_zone: Tz,
+    /// `lowBalance` below this, for accounts that set no threshold of their own.
+    pub low_balance_threshold: Credits,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Rules {
+            daily_free_credits: Credits::new(50),
+            day_time_zone: Tz::UTC,
+            low_balance_threshold: Credits::new(20),
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! A charged generation as recorded.
+use chrono::{DateTime, Utc};
+
+use super::catalog::StudioKind;
+use super::money::Credits;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UsageStatus {
+    Charged,
+    Refunded,
+}
+
+impl UsageStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UsageStatus::Charged => "CHARGED",
+            UsageStatus::Refunded => "REFUNDED",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [UsageStatus::Charged, UsageStatus::Refunded]
+            .into_iter()
+            .find(|s| s.as_str() == value)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UsageEvent {
+    pub id: i64,
+    pub account_id: String,
+    pub created_at: DateTime<Utc>,
+    pub studio: StudioKind,
+    pub tool: String,
+    pub model_id: Option<String>,
+    pub count: i64,
+    pub units: Option<i64>,
+    pub options: Vec<(String, String)>,
+    pub credits: Credits,
+    pub status: UsageStatus,
+    pub idempotency_key: String,
+    /// `(lot id, credits)` in the order the lots were drawn.
+    pub lot_split: Vec<(i64, Credits)>,
+}

@@ -1,0 +1,118 @@
+//! Accounts: `viewer` (the caller's own) and `account(id)` (backends, admins).
+use async_graphql::{Context, Enum, ID, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use super::catalog::Plan;
+use super::context::{GraphqlResult, authenticated, now, require_backend, store};
+use super::errors::graphql_error;
+use super::ledger::{LedgerEntryConnection, LedgerFilterInput, ledger_connection};
+use super::wallet::Wallet;
+use crate::domain::subscription::{Subscription, SubscriptionStatus as DomainStatus};
+use crate::store::snapshot::AccountSnapshot;
+
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SubscriptionStatus {
+    Active,
+    Canceled,
+    Expired,
+}
+
+impl From<DomainStatus> for SubscriptionStatus {
+    fn from(status: DomainStatus) -> Self {
+        match status {
+            DomainStatus::Active => SubscriptionStatus::Active,
+            DomainStatus::Canceled => SubscriptionStatus::Canceled,
+            DomainStatus::Expired => SubscriptionStatus::Expired,
+        }
+    }
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct PlanSubscription {
+    pub plan: Plan,
+    pub status: SubscriptionStatus,
+    pub current_period_start: DateTime<Utc>,
+    pub current_period_end: DateTime<Utc>,
+    pub cancel_at_period_end: bool,
+}
+
+impl PlanSubscription {
+    pub fn new(ctx: &Context<'_>, subscription: &Subscription) -> GraphqlResult<Self> {
+        let catalog = store(ctx)?.catalog();
+        let plan = catalog
+            .plan(&subscription.plan_code)
+            .unwrap_or_else(|| catalog.free_plan());
+        Ok(PlanSubscription {
+            plan: plan.into(),
+            status: subscription.status.into(),
+            current_period_start: subscription.current_period_start,
+            current_period_end: subscription.current_period_end,
+            cancel_at_period_end: subscription.cancel_at_period_end,
+        })
+    }
+}
+
+/// An account as of this request, settled for the time that passed.
+pub struct Account(pub AccountSnapshot);
+
+#[Object]
+impl Account {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+
+    async fn wallet(&self) -> Wallet {
+        Wallet::from(&self.0.wallet)
+    }
+
+    /// The plan of the active subscription; Free when there is none.
+    async fn plan(&self) -> Plan {
+        Plan::from(&self.0.entitlement.plan)
+    }
+
+    /// The latest subscription, active or ended; null if there never was one.
+    async fn subscription(&self, ctx: &Context<'_>) -> GraphqlResult<Option<PlanSubscription>> {
+        self.0
+            .subscription
+            .as_ref()
+            .map(|s| PlanSubscription::new(ctx, s))
+            .transpose()
+    }
+
+    /// Every movement of credits, newest first.
+    async fn ledger(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<LedgerFilterInput>,
+    ) -> GraphqlResult<LedgerEntryConnection> {
+        ledger_connection(ctx, &self.0.id, first, after, filter).await
+    }
+}
+
+pub async fn load_account(ctx: &Context<'_>, account_id: &str) -> GraphqlResult<Account> {
+    let snapshot = store(ctx)?
+        .account(account_id, now(ctx)?)
+        .await
+        .map_err(graphql_error)?;
+    Ok(Account(snapshot))
+}
+
+#[derive(Default)]
+pub struct AccountQuery;
+
+#[Object]
+impl AccountQuery {
+    /// The caller's own account, created on first sight.
+    async fn viewer(&self, ctx: &Context<'_>) -> GraphqlResult<Account> {
+        let (account_id, _) = authenticated(ctx)?;
+        load_account(ctx, account_id).await
+    }
+
+    /// Any account, created on first sight (service and admin).
+    async fn account(&self, ctx: &Context<'_>, id: ID) -> GraphqlResult<Option<Account>> {
+        require_backend(ctx, "account(id)")?;
+        load_account(ctx, &id).await.map(Some)
+    }
+}

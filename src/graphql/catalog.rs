@@ -1,0 +1,293 @@
+//! The public catalog: plans, token packs, studios with their tools, models,
+//! prices and options. Served from memory; anyone may read it.
+use async_graphql::{ComplexObject, Context, Enum, ID, Object, SimpleObject};
+
+use super::context::{GraphqlResult, store};
+use crate::domain::catalog::{self, Catalog, PriceUnit as DomainUnit, StudioKind as DomainKind};
+
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StudioKind {
+    Image,
+    Video,
+    Sketch,
+    Music,
+    Voice,
+}
+
+impl From<DomainKind> for StudioKind {
+    fn from(kind: DomainKind) -> Self {
+        match kind {
+            DomainKind::Image => StudioKind::Image,
+            DomainKind::Video => StudioKind::Video,
+            DomainKind::Sketch => StudioKind::Sketch,
+            DomainKind::Music => StudioKind::Music,
+            DomainKind::Voice => StudioKind::Voice,
+        }
+    }
+}
+
+impl From<StudioKind> for DomainKind {
+    fn from(kind: StudioKind) -> Self {
+        match kind {
+            StudioKind::Image => DomainKind::Image,
+            StudioKind::Video => DomainKind::Video,
+            StudioKind::Sketch => DomainKind::Sketch,
+            StudioKind::Music => DomainKind::Music,
+            StudioKind::Voice => DomainKind::Voice,
+        }
+    }
+}
+
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PriceUnit {
+    Output,
+    Second,
+    ThousandCharacters,
+}
+
+impl From<DomainUnit> for PriceUnit {
+    fn from(unit: DomainUnit) -> Self {
+        match unit {
+            DomainUnit::Output => PriceUnit::Output,
+            DomainUnit::Second => PriceUnit::Second,
+            DomainUnit::ThousandCharacters => PriceUnit::ThousandCharacters,
+        }
+    }
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct Plan {
+    pub code: String,
+    pub name: String,
+    pub price_cents: i64,
+    pub monthly_credits: i64,
+    pub pro_access: bool,
+    pub can_buy_tokens: bool,
+}
+
+impl From<&catalog::Plan> for Plan {
+    fn from(plan: &catalog::Plan) -> Self {
+        Plan {
+            code: plan.code.clone(),
+            name: plan.name.clone(),
+            price_cents: plan.price_cents,
+            monthly_credits: plan.monthly_credits,
+            pro_access: plan.pro_access,
+            can_buy_tokens: plan.can_buy_tokens,
+        }
+    }
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct TokenPack {
+    pub id: ID,
+    pub tokens: i64,
+    pub price_cents: i64,
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct Model {
+    pub id: ID,
+    pub name: String,
+    pub studio: StudioKind,
+    pub pro: bool,
+    /// Codes of the tools it runs with.
+    pub tools: Vec<String>,
+}
+
+impl From<&catalog::Model> for Model {
+    fn from(model: &catalog::Model) -> Self {
+        Model {
+            id: ID(model.id.clone()),
+            name: model.name.clone(),
+            studio: model.studio.into(),
+            pro: model.pro,
+            tools: model.tools.clone(),
+        }
+    }
+}
+
+/// The price of one unit of a tool, with a model or at tool level.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct ToolPrice {
+    /// The model priced, or null for a tool that runs without one.
+    pub model_id: Option<ID>,
+    /// Credits per unit, for display (0.5 = half a credit per second).
+    pub credits_per_unit: f64,
+    /// The exact price: thousandths of a credit per unit.
+    pub millicredits_per_unit: i64,
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(complex)]
+pub struct Tool {
+    pub code: String,
+    pub name: String,
+    pub studio: StudioKind,
+    pub unit: PriceUnit,
+    /// Whether a generation with this tool names a model.
+    pub requires_model: bool,
+    #[graphql(skip)]
+    prices_millicredits: Vec<(Option<String>, i64)>,
+}
+
+#[ComplexObject]
+impl Tool {
+    async fn prices(&self) -> Vec<ToolPrice> {
+        self.prices_millicredits
+            .iter()
+            .map(|(model, millicredits)| ToolPrice {
+                model_id: model.clone().map(ID),
+                credits_per_unit: *millicredits as f64 / 1000.0,
+                millicredits_per_unit: *millicredits,
+            })
+            .collect()
+    }
+}
+
+impl From<&catalog::Tool> for Tool {
+    fn from(tool: &catalog::Tool) -> Self {
+        let tool_level = tool.tool_price_millicredits.map(|price| (None, price));
+        let per_model = tool
+            .model_prices_millicredits
+            .iter()
+            .map(|(model, price)| (Some(model.clone()), *price));
+        Tool {
+            code: tool.code.clone(),
+            name: tool.name.clone(),
+            studio: tool.studio.into(),
+            unit: tool.unit.into(),
+            requires_model: tool.priced_per_model(),
+            prices_millicredits: tool_level.into_iter().chain(per_model).collect(),
+        }
+    }
+}
+
+/// An option of a studio's generations and what each value does to the price.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct GenerationOption {
+    pub name: String,
+    pub default_value: Option<String>,
+    pub values: Vec<GenerationOptionValue>,
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct GenerationOptionValue {
+    pub value: String,
+    /// The price multiplier, for display (1.5 = 50% more).
+    pub multiplier: f64,
+}
+
+pub struct Studio {
+    kind: DomainKind,
+    name: String,
+}
+
+#[Object]
+impl Studio {
+    async fn kind(&self) -> StudioKind {
+        self.kind.into()
+    }
+
+    async fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn tools(&self, ctx: &Context<'_>) -> GraphqlResult<Vec<Tool>> {
+        Ok(store(ctx)?
+            .catalog()
+            .tools
+            .iter()
+            .filter(|t| t.studio == self.kind)
+            .map(Tool::from)
+            .collect())
+    }
+
+    async fn models(&self, ctx: &Context<'_>) -> GraphqlResult<Vec<Model>> {
+        Ok(store(ctx)?
+            .catalog()
+            .models
+            .iter()
+            .filter(|m| m.studio == self.kind)
+            .map(Model::from)
+            .collect())
+    }
+
+    async fn options(&self, ctx: &Context<'_>) -> GraphqlResult<Vec<GenerationOption>> {
+        let catalog: &Catalog = store(ctx)?.catalog();
+        Ok(catalog
+            .studio_options(self.kind)
+            .map(|option| GenerationOption {
+                name: option.name.clone(),
+                default_value: option
+                    .values
+                    .iter()
+                    .find(|v| v.is_default)
+                    .map(|v| v.value.clone()),
+                values: option
+                    .values
+                    .iter()
+                    .map(|v| GenerationOptionValue {
+                        value: v.value.clone(),
+                        multiplier: v.multiplier_permille as f64 / 1000.0,
+                    })
+                    .collect(),
+            })
+            .collect())
+    }
+}
+
+#[derive(Default)]
+pub struct CatalogQuery;
+
+#[Object]
+impl CatalogQuery {
+    /// Every plan, Free first.
+    async fn plans(&self, ctx: &Context<'_>) -> GraphqlResult<Vec<Plan>> {
+        Ok(store(ctx)?.catalog().plans.iter().map(Plan::from).collect())
+    }
+
+    /// The catalog: studios with their tools (and prices), models and options.
+    async fn studios(&self, ctx: &Context<'_>) -> GraphqlResult<Vec<Studio>> {
+        Ok(store(ctx)?
+            .catalog()
+            .studios
+            .iter()
+            .map(|studio| Studio {
+                kind: studio.kind,
+                name: studio.name.clone(),
+            })
+            .collect())
+    }
+
+    /// Models, optionally of one studio and/or only Pro (or only standard) ones.
+    async fn models(
+        &self,
+        ctx: &Context<'_>,
+        studio: Option<StudioKind>,
+        pro: Option<bool>,
+    ) -> GraphqlResult<Vec<Model>> {
+        let studio = studio.map(DomainKind::from);
+        Ok(store(ctx)?
+            .catalog()
+            .models
+            .iter()
+            .filter(|m| studio.is_none_or(|s| m.studio == s) && pro.is_none_or(|p| m.pro == p))
+            .map(Model::from)
+            .collect())
+    }
+
+    /// Token top-ups subscribers can buy.
+    async fn token_packs(&self, ctx: &Context<'_>) -> GraphqlResult<Vec<TokenPack>> {
+        Ok(store(ctx)?
+            .catalog()
+            .token_packs
+            .iter()
+            .map(|pack| TokenPack {
+                id: ID(pack.id.clone()),
+                tokens: pack.tokens,
+                price_cents: pack.price_cents,
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,178 @@
+//! How failures reach clients. A `DomainError` becomes a `UserError` in the
+//! payload (or, in a query that has no payload, a GraphQL error carrying the
+//! same code); request failures become GraphQL errors with `extensions.code`.
+//! Internal details are logged, never sent.
+use async_graphql::{Enum, ErrorExtensions, SimpleObject};
+
+use crate::error::{DomainError, Error, ErrorCode};
+
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserErrorCode {
+    InsufficientCredits,
+    ProModelRequiresSubscription,
+    SubscriptionRequired,
+    UnknownTool,
+    UnknownModel,
+    UnknownPlan,
+    UnknownPack,
+    InvalidInput,
+    IdempotencyConflict,
+    NotFound,
+    ReservationClosed,
+}
+
+impl From<ErrorCode> for UserErrorCode {
+    fn from(code: ErrorCode) -> Self {
+        match code {
+            ErrorCode::InsufficientCredits => UserErrorCode::InsufficientCredits,
+            ErrorCode::ProModelRequiresSubscription => UserErrorCode::ProModelRequiresSubscription,
+            ErrorCode::SubscriptionRequired => UserErrorCode::SubscriptionRequired,
+            ErrorCode::UnknownTool => UserErrorCode::UnknownTool,
+            ErrorCode::UnknownModel => UserErrorCode::UnknownModel,
+            ErrorCode::UnknownPlan => UserErrorCode::UnknownPlan,
+            ErrorCode::UnknownPack => UserErrorCode::UnknownPack,
+            ErrorCode::InvalidInput => UserErrorCode::InvalidInput,
+            ErrorCode::IdempotencyConflict => UserErrorCode::IdempotencyConflict,
+            ErrorCode::NotFound => UserErrorCode::NotFound,
+            ErrorCode::ReservationClosed => UserErrorCode::ReservationClosed,
+        }
+    }
+}
+
+/// A business failure: nothing was changed.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct UserError {
+    pub code: UserErrorCode,
+    pub message: String,
+    /// The input field at fault, when one is.
+    pub field: Option<String>,
+    /// For INSUFFICIENT_CREDITS: the credits the operation needed.
+    pub needed: Option<i64>,
+    /// For INSUFFICIENT_CREDITS: the credits that could pay for it.
+    pub available: Option<i64>,
+}
+
+impl From<&DomainError> for UserError {
+    fn from(error: &DomainError) -> Self {
+        let (needed, available) = match error {
+            DomainError::InsufficientCredits { needed, available } => {
+                (Some(needed.get()), Some(available.get()))
+            }
+            _ => (None, None),
+        };
+        UserError {
+            code: error.code().into(),
+            message: error.to_string(),
+            field: error.field().map(str::to_owned),
+            needed,
+            available,
+        }
+    }
+}
+
+/// The `extensions.code` of a GraphQL error.
+pub fn extension_code(error: &Error) -> &'static str {
+    match error {
+        Error::Domain(domain) => domain.code().as_str(),
+        Error::Unauthenticated(_) => "UNAUTHENTICATED",
+        Error::Forbidden(_) => "FORBIDDEN",
+        Error::Unavailable(_) => "SERVICE_UNAVAILABLE",
+        Error::Internal(_) => "INTERNAL_SERVER_ERROR",
+    }
+}
+
+/// Turns any failure into a GraphQL error, logging what the client must not see.
+pub fn graphql_error(error: Error) -> async_graphql::Error {
+    match &error {
+        Error::Internal(detail) => tracing::error!(%detail, "internal error"),
+        Error::Unavailable(detail) => tracing::warn!(%detail, "database unavailable"),
+        _ => {}
+    }
+    let code = extension_code(&error);
+    async_graphql::Error::new(error.to_string())
+        .extend_with(|_, extensions| extensions.set("code", code))
+}
+
+/// Payloads of mutations: the data on success, `errors` on a business failure.
+pub trait Payload: Default {
+    fn set_errors(&mut self, errors: Vec<UserError>);
+}
+
+/// Maps the outcome of a store call into a payload. A business failure fills
+/// `errors` and leaves every other field null; anything else is a GraphQL
+/// error.
+pub fn payload<T, P: Payload>(
+    result: crate::error::Result<T>,
+    ok: impl FnOnce(T) -> P,
+) -> async_graphql::Result<P> {
+    match result {
+        Ok(value) => Ok(ok(value)),
+        Err(Error::Domain(domain)) => {
+            let mut failed = P::default();
+            failed.set_errors(vec![UserError::from(&domain)]);
+            Ok(failed)
+        }
+        Err(other) => Err(graphql_error(other)),
+    }
+}
+
+/// Implements [`Payload`] for payload structs with an `errors` field.
+macro_rules! payloads {
+    ($($payload:ty),* $(,)?) => {
+        $(impl $crate::graphql::errors::Payload for $payload {
+            fn set_errors(&mut self, errors: Vec<$crate::graphql::errors::UserError>) {
+                self.errors = errors;
+            }
+        })*
+    };
+}
+pub(crate) use payloads;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::money::Credits;
+
+    #[test]
+    fn every_request_failure_has_its_code() {
+        let cases = [
+            (Error::Unauthenticated("x".into()), "UNAUTHENTICATED"),
+            (Error::Forbidden("x".into()), "FORBIDDEN"),
+            (Error::Unavailable("x".into()), "SERVICE_UNAVAILABLE"),
+            (
+                Error::Internal("secret detail".into()),
+                "INTERNAL_SERVER_ERROR",
+            ),
+            (
+                DomainError::UnknownTool { code: "t".into() }.into(),
+                "UNKNOWN_TOOL",
+            ),
+        ];
+        for (error, code) in cases {
+            let message = error.to_string();
+            let graphql = graphql_error(error);
+            assert_eq!(graphql.message, message);
+            assert!(!graphql.message.contains("secret detail"));
+            let extensions = graphql.extensions.expect("extensions");
+            assert_eq!(
+                extensions.get("code"),
+                Some(&async_graphql::Value::from(code))
+            );
+        }
+    }
+
+    #[test]
+    fn insufficient_credits_says_how_many() {
+        let error = DomainError::InsufficientCredits {
+            needed: Credits::new(30),
+            available: Credits::new(12),
+        };
+        let user_error = UserError::from(&error);
+        assert_eq!(user_error.code, UserErrorCode::InsufficientCredits);
+        assert_eq!(
+            (user_error.needed, user_error.available),
+            (Some(30), Some(12))
+        );
+        assert!(user_error.message.contains("30") && user_error.message.contains("12"));
+    }
+}

@@ -1,0 +1,66 @@
+//! The GraphQL API: thin resolvers that parse, authorize, call the store and
+//! map the result. One file per concept.
+use async_graphql::{MergedObject, Schema};
+
+pub mod account;
+pub mod catalog;
+pub mod context;
+pub mod errors;
+pub mod grants;
+pub mod ledger;
+pub mod live;
+pub mod pagination;
+pub mod quote;
+pub mod spending;
+pub mod subscriptions;
+pub mod wallet;
+
+use crate::auth::Auth;
+use crate::clock::Clock;
+use crate::store::Store;
+
+#[derive(MergedObject, Default)]
+pub struct Query(
+    catalog::CatalogQuery,
+    quote::QuoteQuery,
+    account::AccountQuery,
+    ledger::LedgerQuery,
+);
+
+#[derive(MergedObject, Default)]
+pub struct Mutation(
+    spending::SpendingMutation,
+    grants::GrantsMutation,
+    subscriptions::SubscriptionsMutation,
+);
+
+pub type CreditsSchema = Schema<Query, Mutation, live::LiveSubscription>;
+
+/// Limits on what one document may ask for; introspection stays on for GraphiQL.
+pub const QUERY_DEPTH_MAX: usize = 16;
+pub const QUERY_COMPLEXITY_MAX: usize = 5_000;
+
+pub fn schema(store: Store, auth: Auth, clock: Clock) -> CreditsSchema {
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        live::LiveSubscription,
+    )
+    .data(store)
+    .data(auth)
+    .data(clock)
+    .limit_depth(QUERY_DEPTH_MAX)
+    .limit_complexity(QUERY_COMPLEXITY_MAX)
+    .finish()
+}
+
+/// The schema in SDL, as checked in at `schema.graphql`.
+pub fn sdl() -> String {
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        live::LiveSubscription,
+    )
+    .finish()
+    .sdl()
+}

@@ -1,0 +1,97 @@
+//! The wallet and its lots, as frontends show them.
+use async_graphql::{Enum, ID, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use crate::domain::lots::{CreditSource as DomainSource, Lot};
+use crate::domain::wallet::WalletView;
+
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CreditSource {
+    DailyFree,
+    Subscription,
+    Tokens,
+    Promo,
+}
+
+impl From<DomainSource> for CreditSource {
+    fn from(source: DomainSource) -> Self {
+        match source {
+            DomainSource::DailyFree => CreditSource::DailyFree,
+            DomainSource::Subscription => CreditSource::Subscription,
+            DomainSource::Tokens => CreditSource::Tokens,
+            DomainSource::Promo => CreditSource::Promo,
+        }
+    }
+}
+
+/// Credits granted from one source, with what is left of them.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct CreditLot {
+    pub id: ID,
+    pub source: CreditSource,
+    pub granted: i64,
+    pub remaining: i64,
+    /// Null: never expires.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Granted as able to pay for Pro models (which also needs an active subscription).
+    pub pro_eligible: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&Lot> for CreditLot {
+    fn from(lot: &Lot) -> Self {
+        CreditLot {
+            id: ID(lot.id.to_string()),
+            source: lot.source.into(),
+            granted: lot.granted.get(),
+            remaining: lot.remaining.get(),
+            expires_at: lot.expires_at,
+            pro_eligible: lot.pro_eligible,
+            created_at: lot.created_at,
+        }
+    }
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct Wallet {
+    /// Spendable now on standard models.
+    pub balance: i64,
+    /// Spendable now on Pro models (daily free credits never are).
+    pub pro_balance: i64,
+    pub daily_free: i64,
+    pub daily_free_resets_at: DateTime<Utc>,
+    pub subscription_credits: i64,
+    /// The current period's allowance; 0 without an active subscription.
+    pub subscription_allowance: i64,
+    /// `subscriptionCredits` as a percentage of the allowance, for the progress bar.
+    pub subscription_percent_left: f64,
+    pub tokens: i64,
+    /// Credits from admin grants.
+    pub promo: i64,
+    /// Reserved by holds of generations that are still running.
+    pub held: i64,
+    pub low_balance: bool,
+    pub low_balance_threshold: i64,
+    /// Live lots, in the order they will be spent.
+    pub lots: Vec<CreditLot>,
+}
+
+impl From<&WalletView> for Wallet {
+    fn from(view: &WalletView) -> Self {
+        Wallet {
+            balance: view.balance.get(),
+            pro_balance: view.pro_balance.get(),
+            daily_free: view.daily_free.get(),
+            daily_free_resets_at: view.daily_free_resets_at,
+            subscription_credits: view.subscription_credits.get(),
+            subscription_allowance: view.subscription_allowance.get(),
+            subscription_percent_left: (view.subscription_percent_left * 100.0).round() / 100.0,
+            tokens: view.tokens.get(),
+            promo: view.promo.get(),
+            held: view.held.get(),
+            low_balance: view.low_balance,
+            low_balance_threshold: view.low_balance_threshold.get(),
+            lots: view.lots.iter().map(CreditLot::from).collect(),
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! Running the commands: the server with logs and graceful shutdown, and the
+//! one-shot commands.
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+
+use crate::app::{App, AppOptions};
+use crate::auth::Role;
+use crate::cli::{Command, TokenArgs};
+use crate::clock::Clock;
+use crate::config::{DatabaseArgs, ServeArgs};
+use crate::error::{Error, Result};
+use crate::store::{self, Store};
+
+pub async fn run(command: Command) -> Result<i32> {
+    match command {
+        Command::Serve(args) => serve(*args).await.map(|()| 0),
+        Command::Migrate(database) => {
+            store::migrate(&database.options()).await?;
+            println!("migrations applied");
+            Ok(0)
+        }
+        Command::Check(database) => check(database).await,
+        Command::Schema => {
+            print!("{}", crate::graphql::sdl());
+            Ok(0)
+        }
+        Command::Token(args) => token(args).await.map(|()| 0),
+    }
+}
+
+pub fn init_logs(format: &str) {
+    let filter =
+        EnvFilter::try_from_env("CREDITS_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = if format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+async fn serve(args: ServeArgs) -> Result<()> {
+    init_logs(&args.log_format);
+    let options = AppOptions {
+        database: args.database.options(),
+        rules: args.rules.rules(),
+        jwt_secret: args.auth.jwt_secret.clone(),
+        body_limit_bytes: args.body_limit_bytes,
+    };
+    let app = App::new(options, Clock::system()).await?;
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| Error::internal(format!("bind {}: {e}", args.listen)))?;
+    let address = listener
+        .local_addr()
+        .map_err(|e| Error::internal(e.to_string()))?;
+    tracing::info!(%address, "listening");
+    println!("credits: GraphiQL at http://{address}/ , API at http://{address}/graphql");
+    if app.generated_secret {
+        let token = app.auth.issue(Role::Admin, "admin", None)?;
+        println!(
+            "credits: no CREDITS_JWT_SECRET set; a secret was generated and kept in the database."
+        );
+        println!(
+            "credits: admin token (paste into GraphiQL's headers as {{\"Authorization\": \"Bearer ...\"}}):"
+        );
+        println!("{token}");
+    }
+    axum::serve(listener, app.router())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| Error::internal(format!("server: {e}")))?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
+
+async fn check(database: DatabaseArgs) -> Result<i32> {
+    let store = Store::open(&database.options(), Default::default()).await?;
+    let report = store.audit().await?;
+    for problem in &report.problems {
+        println!("account {}: {}", problem.account_id, problem.problem);
+    }
+    if report.is_clean() {
+        println!(
+            "ledger check: {} accounts, all consistent",
+            report.accounts_checked
+        );
+        Ok(0)
+    } else {
+        println!(
+            "ledger check: {} problems in {} accounts checked",
+            report.problems.len(),
+            report.accounts_checked
+        );
+        Ok(1)
+    }
+}
+
+async fn token(args: TokenArgs) -> Result<()> {
+    let secret = match args.auth.jwt_secret.filter(|s| !s.is_empty()) {
+        Some(secret) => secret,
+        None => {
+            Store::open(&args.database.options(), args.rules.rules())
+                .await?
+                .generated_jwt_secret()
+                .await?
+        }
+    };
+    println!(
+        "{}",
+        crate::auth::Auth::new(&secret).issue(args.role, &args.sub, args.ttl)?
+    );
+    Ok(())
+}

@@ -1,0 +1,477 @@
+//! One write transaction on one account: the account is created if new and
+//! held (row lock), its lots and subscription are loaded, time is settled
+//! (ended periods, expired lots, the day's free credits), and every movement
+//! made through it is checked against the lot in the database and appended to
+//! the ledger with the balance after it.
+use chrono::{DateTime, Utc};
+use entity::{accounts, credit_lots, ledger_entries, subscriptions};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::{
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+
+use super::{Store, rows};
+use crate::clock::to_ms;
+use crate::domain::catalog::Catalog;
+use crate::domain::ledger::LedgerKind;
+use crate::domain::lots::{CreditSource, Lot};
+use crate::domain::money::Credits;
+use crate::domain::settle::settle;
+use crate::domain::subscription::{Entitlement, Rollover, Subscription, SubscriptionStatus};
+use crate::domain::wallet::{WalletInputs, WalletView, summarize};
+use crate::error::{DomainError, Error, Result};
+
+pub struct AccountTx {
+    tx: DatabaseTransaction,
+    store: Store,
+    pub account: accounts::Model,
+    pub now: DateTime<Utc>,
+    /// Lots with credits left (expired ones are emptied by settlement).
+    pub lots: Vec<Lot>,
+    /// The latest subscription, active or not.
+    pub subscription: Option<Subscription>,
+    held: Credits,
+    balance: Credits,
+    entries: Vec<ledger_entries::ActiveModel>,
+}
+
+/// Where a ledger entry comes from, besides its lot.
+#[derive(Clone, Debug, Default)]
+pub struct Origin {
+    pub usage_event_id: Option<i64>,
+    pub reservation_id: Option<i64>,
+    pub reference: String,
+}
+
+impl Origin {
+    pub fn reference(reference: impl Into<String>) -> Self {
+        Origin {
+            reference: reference.into(),
+            ..Origin::default()
+        }
+    }
+}
+
+impl AccountTx {
+    pub async fn open(store: &Store, account_id: &str, now: DateTime<Utc>) -> Result<AccountTx> {
+        validate_account_id(account_id)?;
+        let tx = store.begin_write().await?;
+        let new_account = accounts::ActiveModel {
+            id: Set(account_id.to_owned()),
+            created_at_ms: Set(to_ms(now)),
+            daily_free_day: Set(None),
+            low_balance_threshold: Set(None),
+        };
+        accounts::Entity::insert(new_account)
+            .on_conflict(
+                OnConflict::column(accounts::Column::Id)
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(&tx)
+            .await?;
+        // The lock that serializes every movement of this account's credits
+        // across server processes (PostgreSQL; SQLite has one writer).
+        let account = accounts::Entity::find_by_id(account_id)
+            .lock_exclusive()
+            .one(&tx)
+            .await?
+            .ok_or_else(|| {
+                Error::internal(format!(
+                    "account {account_id} vanished inside its transaction"
+                ))
+            })?;
+        let lots = credit_lots::Entity::find()
+            .filter(credit_lots::Column::AccountId.eq(account_id))
+            .filter(credit_lots::Column::Remaining.gt(0))
+            .all(&tx)
+            .await?
+            .iter()
+            .map(rows::lot)
+            .collect::<Result<Vec<_>>>()?;
+        let subscription = subscriptions::Entity::find()
+            .filter(subscriptions::Column::AccountId.eq(account_id))
+            .order_by_desc(subscriptions::Column::Id)
+            .one(&tx)
+            .await?
+            .as_ref()
+            .map(rows::subscription)
+            .transpose()?;
+        let held = super::snapshot::held(&tx, account_id).await?;
+        let balance = lots.iter().map(|lot| lot.remaining).sum();
+        let mut account_tx = AccountTx {
+            tx,
+            store: store.clone(),
+            account,
+            now,
+            lots,
+            subscription,
+            held,
+            balance,
+            entries: Vec::new(),
+        };
+        account_tx.settle().await?;
+        Ok(account_tx)
+    }
+
+    pub fn tx(&self) -> &DatabaseTransaction {
+        &self.tx
+    }
+
+    pub fn account_id(&self) -> &str {
+        &self.account.id
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        self.store.catalog()
+    }
+
+    pub fn active_subscription(&self) -> Option<&Subscription> {
+        self.subscription.as_ref().filter(|s| s.is_active())
+    }
+
+    pub fn entitlement(&self) -> Entitlement {
+        entitlement(self.store.catalog(), self.active_subscription())
+    }
+
+    pub fn wallet(&self) -> WalletView {
+        wallet_view(
+            &self.store,
+            &self.account,
+            &self.lots,
+            self.active_subscription(),
+            self.held,
+            self.now,
+        )
+    }
+
+    /// Credits on the lots now, for the ledger's running balance.
+    pub fn balance(&self) -> Credits {
+        self.balance
+    }
+
+    /// Applies what the passing of time requires, in order: the end of a
+    /// billing period (renewal or end), the expiry of lots, the day's free
+    /// credits. Expiries are recorded when first noticed.
+    async fn settle(&mut self) -> Result<()> {
+        let rules = self.store.rules().clone();
+        let settlement = settle(
+            &rules,
+            self.now,
+            &self.lots,
+            self.subscription.as_ref(),
+            self.account.daily_free_day.as_deref(),
+        );
+        if settlement.is_empty() {
+            return Ok(());
+        }
+        match settlement.rollover {
+            Rollover::Unchanged => {}
+            Rollover::Renewed { start, end } => self.renew(start, end).await?,
+            Rollover::Ended { at } => {
+                self.end_subscription(SubscriptionStatus::Canceled, at)
+                    .await?
+            }
+        }
+        for lot_id in settlement.expire {
+            self.expire(lot_id, "expired").await?;
+        }
+        if let Some((amount, expires_at, day)) = settlement.daily_grant {
+            // Conditional, so that a day's credits are granted once even if two
+            // transactions both saw the day as new.
+            let claimed = accounts::Entity::update_many()
+                .col_expr(accounts::Column::DailyFreeDay, Expr::value(day.clone()))
+                .filter(accounts::Column::Id.eq(self.account.id.clone()))
+                .filter(
+                    accounts::Column::DailyFreeDay
+                        .is_null()
+                        .or(accounts::Column::DailyFreeDay.ne(day.clone())),
+                )
+                .exec(&self.tx)
+                .await?;
+            if claimed.rows_affected == 1 {
+                self.account.daily_free_day = Some(day.clone());
+                self.grant(
+                    CreditSource::DailyFree,
+                    amount,
+                    Some(expires_at),
+                    false,
+                    LedgerKind::DailyGrant,
+                    &day,
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn renew(&mut self, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<()> {
+        let Some(subscription) = self.subscription.clone() else {
+            return Ok(());
+        };
+        subscriptions::Entity::update_many()
+            .col_expr(
+                subscriptions::Column::CurrentPeriodStartMs,
+                Expr::value(to_ms(start)),
+            )
+            .col_expr(
+                subscriptions::Column::CurrentPeriodEndMs,
+                Expr::value(to_ms(end)),
+            )
+            .filter(subscriptions::Column::Id.eq(subscription.id))
+            .exec(&self.tx)
+            .await?;
+        if let Some(current) = self.subscription.as_mut() {
+            current.current_period_start = start;
+            current.current_period_end = end;
+        }
+        self.grant_allowance(&subscription.plan_code, subscription.id, end)
+            .await
+    }
+
+    /// Grants the allowance of a new billing period, expiring at its end.
+    pub async fn grant_allowance(
+        &mut self,
+        plan_code: &str,
+        subscription_id: i64,
+        end: DateTime<Utc>,
+    ) -> Result<()> {
+        let plan = self
+            .store
+            .catalog()
+            .plan(plan_code)
+            .cloned()
+            .ok_or_else(|| {
+                Error::internal(format!(
+                    "subscription {subscription_id} is on unknown plan {plan_code}"
+                ))
+            })?;
+        if plan.monthly_credits > 0 {
+            let reference = format!("subscription {subscription_id}");
+            self.grant(
+                CreditSource::Subscription,
+                Credits::new(plan.monthly_credits),
+                Some(end),
+                plan.pro_access,
+                LedgerKind::SubscriptionGrant,
+                &reference,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Ends the active subscription; its allowance expires with it.
+    pub async fn end_subscription(
+        &mut self,
+        status: SubscriptionStatus,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        let Some(subscription) = self.subscription.as_mut().filter(|s| s.is_active()) else {
+            return Ok(());
+        };
+        subscription.status = status;
+        let id = subscription.id;
+        subscriptions::Entity::update_many()
+            .col_expr(subscriptions::Column::Status, Expr::value(status.as_str()))
+            .col_expr(subscriptions::Column::EndedAtMs, Expr::value(to_ms(at)))
+            .filter(subscriptions::Column::Id.eq(id))
+            .exec(&self.tx)
+            .await?;
+        let live: Vec<i64> = self
+            .lots
+            .iter()
+            .filter(|lot| lot.source == CreditSource::Subscription && lot.remaining.is_positive())
+            .map(|lot| lot.id)
+            .collect();
+        let reason = format!("subscription {id} {}", status.as_str().to_lowercase());
+        for lot_id in live {
+            self.expire(lot_id, &reason).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn grant(
+        &mut self,
+        source: CreditSource,
+        amount: Credits,
+        expires_at: Option<DateTime<Utc>>,
+        pro_eligible: bool,
+        kind: LedgerKind,
+        reference: &str,
+    ) -> Result<Lot> {
+        let row = credit_lots::ActiveModel {
+            id: NotSet,
+            account_id: Set(self.account.id.clone()),
+            source: Set(source.as_str().to_owned()),
+            granted: Set(amount.get()),
+            remaining: Set(amount.get()),
+            expires_at_ms: Set(expires_at.map(to_ms)),
+            pro_eligible: Set(pro_eligible),
+            reference: Set(reference.to_owned()),
+            created_at_ms: Set(to_ms(self.now)),
+        };
+        let inserted = credit_lots::Entity::insert(row).exec(&self.tx).await?;
+        let lot = Lot {
+            id: inserted.last_insert_id,
+            source,
+            granted: amount,
+            remaining: amount,
+            expires_at,
+            pro_eligible,
+            created_at: self.now,
+        };
+        self.lots.push(lot.clone());
+        self.record(kind, lot.id, amount.get(), Origin::reference(reference))?;
+        Ok(lot)
+    }
+
+    /// Takes `amount` from a lot. The update only succeeds if the lot still
+    /// has that much, so even a bug upstream cannot overdraw a lot.
+    pub async fn take(
+        &mut self,
+        lot_id: i64,
+        amount: Credits,
+        kind: LedgerKind,
+        origin: Origin,
+    ) -> Result<()> {
+        let updated = credit_lots::Entity::update_many()
+            .col_expr(
+                credit_lots::Column::Remaining,
+                Expr::col(credit_lots::Column::Remaining).sub(amount.get()),
+            )
+            .filter(credit_lots::Column::Id.eq(lot_id))
+            .filter(credit_lots::Column::AccountId.eq(self.account.id.clone()))
+            .filter(credit_lots::Column::Remaining.gte(amount.get()))
+            .exec(&self.tx)
+            .await?;
+        if updated.rows_affected != 1 {
+            return Err(Error::internal(format!(
+                "lot {lot_id} could not give {amount} credits"
+            )));
+        }
+        let lot = self
+            .lots
+            .iter_mut()
+            .find(|lot| lot.id == lot_id)
+            .ok_or_else(|| Error::internal(format!("lot {lot_id} is not loaded")))?;
+        lot.remaining = Credits::new(lot.remaining.get() - amount.get());
+        self.record(kind, lot_id, -amount.get(), origin)
+    }
+
+    async fn expire(&mut self, lot_id: i64, reason: &str) -> Result<()> {
+        let Some(lot) = self.lots.iter().find(|lot| lot.id == lot_id) else {
+            return Ok(());
+        };
+        let remaining = lot.remaining;
+        if remaining.is_positive() {
+            self.take(
+                lot_id,
+                remaining,
+                LedgerKind::Expire,
+                Origin::reference(reason),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    fn record(&mut self, kind: LedgerKind, lot_id: i64, amount: i64, origin: Origin) -> Result<()> {
+        self.balance = self
+            .balance
+            .checked_add(Credits::new(amount))
+            .ok_or_else(|| DomainError::invalid("credits", "the balance would overflow"))?;
+        self.entries.push(ledger_entries::ActiveModel {
+            id: NotSet,
+            account_id: Set(self.account.id.clone()),
+            created_at_ms: Set(to_ms(self.now)),
+            kind: Set(kind.as_str().to_owned()),
+            lot_id: Set(lot_id),
+            amount: Set(amount),
+            balance_after: Set(self.balance.get()),
+            usage_event_id: Set(origin.usage_event_id),
+            reservation_id: Set(origin.reservation_id),
+            reference: Set(origin.reference),
+        });
+        Ok(())
+    }
+
+    /// Writes the ledger entries and commits; the wallet watchers hear of it
+    /// only once it is durable.
+    pub async fn commit(self) -> Result<()> {
+        let changed = !self.entries.is_empty();
+        if changed {
+            ledger_entries::Entity::insert_many(self.entries)
+                .exec_without_returning(&self.tx)
+                .await?;
+        }
+        self.tx.commit().await?;
+        if changed {
+            self.store.publish_change(&self.account.id);
+        }
+        Ok(())
+    }
+
+    pub async fn rollback(self) -> Result<()> {
+        self.tx.rollback().await?;
+        Ok(())
+    }
+}
+
+pub(crate) fn entitlement(catalog: &Catalog, active: Option<&Subscription>) -> Entitlement {
+    let plan = active
+        .and_then(|s| catalog.plan(&s.plan_code))
+        .unwrap_or_else(|| catalog.free_plan());
+    Entitlement {
+        plan: plan.clone(),
+        active: active.is_some(),
+    }
+}
+
+pub(crate) fn wallet_view(
+    store: &Store,
+    account: &accounts::Model,
+    lots: &[Lot],
+    active: Option<&Subscription>,
+    held: Credits,
+    now: DateTime<Utc>,
+) -> WalletView {
+    let rules = store.rules();
+    let entitlement = entitlement(store.catalog(), active);
+    summarize(WalletInputs {
+        lots,
+        held,
+        pro_entitled: entitlement.pro(),
+        subscription_allowance: Credits::new(if entitlement.active {
+            entitlement.plan.monthly_credits
+        } else {
+            0
+        }),
+        daily_free_resets_at: crate::domain::periods::next_day_boundary(now, rules.day_time_zone),
+        low_balance_threshold: account
+            .low_balance_threshold
+            .map_or(rules.low_balance_threshold, Credits::new),
+        now,
+    })
+}
+
+pub const ACCOUNT_ID_LENGTH_MAX: usize = 128;
+
+/// Account ids come from the identity provider; accept the characters ids
+/// are made of and refuse anything that could be a typo or an injection.
+pub fn validate_account_id(id: &str) -> Result<(), DomainError> {
+    let valid = !id.is_empty()
+        && id.len() <= ACCOUNT_ID_LENGTH_MAX
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '@' | '|'));
+    if valid {
+        Ok(())
+    } else {
+        Err(DomainError::invalid(
+            "accountId",
+            format!("an account id is 1 to {ACCOUNT_ID_LENGTH_MAX} letters, digits or - _ . : @ |"),
+        ))
+    }
+}

@@ -1,0 +1,156 @@
+//! Queries and transactions. Money is guarded here by the database: every
+//! operation on an account runs in one transaction that holds the account
+//! (a row lock on PostgreSQL, the single writer connection on SQLite).
+use std::sync::Arc;
+use std::time::Duration;
+
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+use tokio::sync::broadcast;
+
+use crate::domain::catalog::Catalog;
+use crate::domain::rules::Rules;
+use crate::error::Result;
+
+mod account_tx;
+pub mod audit;
+mod catalog;
+mod grants;
+mod idempotency;
+pub mod ledger;
+mod rows;
+pub mod settings;
+pub mod snapshot;
+mod spending;
+mod subscriptions;
+pub mod usage;
+
+pub use account_tx::AccountTx;
+pub use grants::{GrantRequest, Granted};
+pub use spending::Charge;
+
+/// Where the data lives and how many connections may be open to it.
+#[derive(Clone, Debug)]
+pub struct DatabaseOptions {
+    /// `sqlite://file.db?mode=rwc` or `postgres://...`.
+    pub url: String,
+    /// PostgreSQL schema to use instead of `public` (tests use one each).
+    pub schema: Option<String>,
+    pub max_connections: u32,
+    /// How long a request waits for a connection before it fails as unavailable.
+    pub acquire_timeout: Duration,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    /// Every write goes through this one. On SQLite it has a single
+    /// connection, so writers queue in the pool instead of failing with
+    /// SQLITE_BUSY; on PostgreSQL it is the same pool as `reader`.
+    writer: DatabaseConnection,
+    reader: DatabaseConnection,
+    catalog: Arc<Catalog>,
+    rules: Arc<Rules>,
+    changes: broadcast::Sender<String>,
+}
+
+impl Store {
+    pub async fn open(options: &DatabaseOptions, rules: Rules) -> Result<Store> {
+        let (writer, reader) = connect(options).await?;
+        migration::Migrator::up(&writer, None).await?;
+        let catalog = Arc::new(catalog::load(&reader).await?);
+        let (changes, _) = broadcast::channel(1024);
+        Ok(Store {
+            writer,
+            reader,
+            catalog,
+            rules: Arc::new(rules),
+            changes,
+        })
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    pub fn rules(&self) -> &Rules {
+        &self.rules
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.writer.get_database_backend()
+    }
+
+    pub(crate) fn reader(&self) -> &DatabaseConnection {
+        &self.reader
+    }
+
+    /// Account ids whose wallet changed, sent after each commit.
+    pub fn subscribe_changes(&self) -> broadcast::Receiver<String> {
+        self.changes.subscribe()
+    }
+
+    pub(crate) fn publish_change(&self, account_id: &str) {
+        // No receiver is fine: nobody is watching.
+        let _ = self.changes.send(account_id.to_owned());
+    }
+
+    /// Checks that the database answers, for `/healthz`.
+    pub async fn ping(&self) -> Result<()> {
+        self.reader.execute_unprepared("SELECT 1").await?;
+        Ok(())
+    }
+
+    pub(crate) async fn begin_write(&self) -> Result<DatabaseTransaction> {
+        let options = TransactionOptions {
+            // Take the write lock at BEGIN: a deferred transaction that reads
+            // and then writes could fail with SQLITE_BUSY halfway through.
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        };
+        Ok(self.writer.begin_with_options(options).await?)
+    }
+}
+
+use migration::MigratorTrait;
+
+/// Runs the migrations alone (`credits migrate`).
+pub async fn migrate(options: &DatabaseOptions) -> Result<()> {
+    let (writer, _) = connect(options).await?;
+    migration::Migrator::up(&writer, None).await?;
+    Ok(())
+}
+
+async fn connect(options: &DatabaseOptions) -> Result<(DatabaseConnection, DatabaseConnection)> {
+    let configure = |max_connections: u32| {
+        let mut connect = ConnectOptions::new(options.url.clone());
+        connect
+            .max_connections(max_connections)
+            .min_connections(0)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_timeout(options.acquire_timeout)
+            .sqlx_logging(false)
+            .map_sqlx_sqlite_opts(|sqlite| {
+                sqlite
+                    .journal_mode(SqliteJournalMode::Wal)
+                    // FULL: a commit is on disk before the client hears of it.
+                    .synchronous(SqliteSynchronous::Full)
+                    .busy_timeout(Duration::from_secs(5))
+                    .create_if_missing(true)
+            });
+        if let Some(schema) = &options.schema {
+            connect.set_schema_search_path(schema.clone());
+        }
+        connect
+    };
+    if options.url.starts_with("sqlite:") {
+        let writer = Database::connect(configure(1)).await?;
+        let reader = Database::connect(configure(options.max_connections.max(1))).await?;
+        Ok((writer, reader))
+    } else {
+        let pool = Database::connect(configure(options.max_connections.max(2))).await?;
+        Ok((pool.clone(), pool))
+    }
+}

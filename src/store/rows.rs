@@ -1,0 +1,45 @@
+//! Conversions between table rows and domain types.
+use entity::{credit_lots, subscriptions};
+
+use crate::clock::from_ms;
+use crate::domain::lots::{CreditSource, Lot};
+use crate::domain::money::Credits;
+use crate::domain::subscription::{Subscription, SubscriptionStatus};
+use crate::error::{Error, Result};
+
+pub(crate) fn lot(row: &credit_lots::Model) -> Result<Lot> {
+    Ok(Lot {
+        id: row.id,
+        source: CreditSource::parse(&row.source)
+            .ok_or_else(|| Error::internal(format!("lot {} has source {}", row.id, row.source)))?,
+        granted: Credits::new(row.granted),
+        remaining: Credits::new(row.remaining),
+        expires_at: row.expires_at_ms.map(from_ms),
+        pro_eligible: row.pro_eligible,
+        created_at: from_ms(row.created_at_ms),
+    })
+}
+
+pub(crate) fn subscription(row: &subscriptions::Model) -> Result<Subscription> {
+    Ok(Subscription {
+        id: row.id,
+        plan_code: row.plan_code.clone(),
+        status: SubscriptionStatus::parse(&row.status).ok_or_else(|| {
+            Error::internal(format!("subscription {} has status {}", row.id, row.status))
+        })?,
+        billing_anchor: from_ms(row.billing_anchor_ms),
+        current_period_start: from_ms(row.current_period_start_ms),
+        current_period_end: from_ms(row.current_period_end_ms),
+        cancel_at_period_end: row.cancel_at_period_end,
+        payment_reference: row.payment_reference.clone(),
+    })
+}
+
+/// Lists stored as JSON text, such as a lot split.
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| Error::internal(format!("json: {e}")))
+}
+
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| Error::internal(format!("json: {e}")))
+}

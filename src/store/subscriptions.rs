@@ -1,0 +1,204 @@
+//! Subscribing, changing plan and cancelling (DESIGN.md, rule 9).
+use chrono::{DateTime, Utc};
+use entity::subscriptions;
+use sea_orm::{
+    ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr,
+};
+
+use super::idempotency::{self, Prior};
+use super::spending::finish;
+use super::{AccountTx, Store, rows};
+use crate::clock::to_ms;
+use crate::domain::periods::period_containing;
+use crate::domain::subscription::{Subscription, SubscriptionStatus};
+use crate::domain::wallet::WalletView;
+use crate::error::{DomainError, Error, Result};
+
+const OPERATION: &str = "subscribe";
+
+#[derive(Clone, Debug)]
+pub struct SubscriptionChange {
+    pub subscription: Subscription,
+    pub wallet: WalletView,
+}
+
+impl Store {
+    /// Starts a subscription, or changes plan: the new period starts at once
+    /// with the new allowance and the old period's unused credits expire.
+    /// Keyed by the payment reference, so a retried payment notification
+    /// subscribes once.
+    pub async fn subscribe(
+        &self,
+        account_id: &str,
+        plan_code: &str,
+        payment_reference: &str,
+        now: DateTime<Utc>,
+    ) -> Result<SubscriptionChange> {
+        idempotency::validate_key("paymentReference", payment_reference)?;
+        let plan = self
+            .catalog()
+            .plan(plan_code)
+            .ok_or_else(|| DomainError::UnknownPlan {
+                code: plan_code.into(),
+            })?;
+        if plan.is_free() {
+            return Err(DomainError::invalid(
+                "planCode",
+                "Free is not subscribed to: cancel the subscription",
+            )
+            .into());
+        }
+        let key = format!("payment:{payment_reference}");
+        let mut account = AccountTx::open(self, account_id, now).await?;
+        let result = async {
+            if let Prior::Replay(id) =
+                idempotency::prior(&account, &key, OPERATION, plan_code).await?
+            {
+                let subscription = find(&account, &id).await?;
+                return Ok(SubscriptionChange {
+                    subscription,
+                    wallet: account.wallet(),
+                });
+            }
+            match account.active_subscription().cloned() {
+                Some(current) if current.plan_code == plan_code => {
+                    if !current.cancel_at_period_end {
+                        return Err(DomainError::invalid(
+                            "planCode",
+                            format!("already subscribed to {plan_code}"),
+                        )
+                        .into());
+                    }
+                    // Subscribing again to the plan being cancelled resumes it.
+                    set_cancel_at_period_end(&account, current.id, false).await?;
+                }
+                Some(_) => {
+                    account
+                        .end_subscription(SubscriptionStatus::Expired, now)
+                        .await?;
+                    start(&mut account, plan_code, payment_reference).await?;
+                }
+                None => start(&mut account, plan_code, payment_reference).await?,
+            }
+            let subscription = reload_latest(&mut account).await?;
+            idempotency::record(
+                &account,
+                &key,
+                OPERATION,
+                plan_code,
+                &subscription.id.to_string(),
+            )
+            .await?;
+            Ok(SubscriptionChange {
+                subscription,
+                wallet: account.wallet(),
+            })
+        }
+        .await;
+        finish(account, result).await
+    }
+
+    /// Cancels at the end of the period (the default), or at once, when the
+    /// allowance left expires. Cancelling what is already cancelled changes
+    /// nothing and answers as the first time.
+    pub async fn cancel_subscription(
+        &self,
+        account_id: &str,
+        at_period_end: bool,
+        now: DateTime<Utc>,
+    ) -> Result<SubscriptionChange> {
+        let mut account = AccountTx::open(self, account_id, now).await?;
+        let result = async {
+            match account.active_subscription().cloned() {
+                Some(current) if at_period_end => {
+                    set_cancel_at_period_end(&account, current.id, true).await?
+                }
+                Some(_) => {
+                    account
+                        .end_subscription(SubscriptionStatus::Canceled, now)
+                        .await?
+                }
+                None => match &account.subscription {
+                    Some(last) if last.status == SubscriptionStatus::Canceled => {}
+                    _ => {
+                        return Err(DomainError::SubscriptionRequired {
+                            action: "cancelling",
+                        }
+                        .into());
+                    }
+                },
+            }
+            let subscription = reload_latest(&mut account).await?;
+            Ok(SubscriptionChange {
+                subscription,
+                wallet: account.wallet(),
+            })
+        }
+        .await;
+        finish(account, result).await
+    }
+}
+
+async fn start(account: &mut AccountTx, plan_code: &str, payment_reference: &str) -> Result<()> {
+    let now = account.now;
+    let (start, end) = period_containing(now, now);
+    let row = subscriptions::ActiveModel {
+        id: NotSet,
+        account_id: Set(account.account_id().to_owned()),
+        plan_code: Set(plan_code.to_owned()),
+        status: Set(SubscriptionStatus::Active.as_str().to_owned()),
+        billing_anchor_ms: Set(to_ms(now)),
+        current_period_start_ms: Set(to_ms(start)),
+        current_period_end_ms: Set(to_ms(end)),
+        cancel_at_period_end: Set(false),
+        payment_reference: Set(payment_reference.to_owned()),
+        created_at_ms: Set(to_ms(now)),
+        ended_at_ms: Set(None),
+    };
+    let id = subscriptions::Entity::insert(row)
+        .exec(account.tx())
+        .await?
+        .last_insert_id;
+    account.grant_allowance(plan_code, id, end).await
+}
+
+async fn set_cancel_at_period_end(account: &AccountTx, id: i64, cancel: bool) -> Result<()> {
+    subscriptions::Entity::update_many()
+        .col_expr(
+            subscriptions::Column::CancelAtPeriodEnd,
+            Expr::value(cancel),
+        )
+        .filter(subscriptions::Column::Id.eq(id))
+        .exec(account.tx())
+        .await?;
+    Ok(())
+}
+
+async fn find(account: &AccountTx, id: &str) -> Result<Subscription> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| Error::internal("idempotency record of subscribe"))?;
+    let row = subscriptions::Entity::find_by_id(id)
+        .one(account.tx())
+        .await?
+        .ok_or_else(|| {
+            Error::internal(format!(
+                "subscription {id} of an idempotency record is gone"
+            ))
+        })?;
+    rows::subscription(&row)
+}
+
+async fn reload_latest(account: &mut AccountTx) -> Result<Subscription> {
+    let row = subscriptions::Entity::find()
+        .filter(subscriptions::Column::AccountId.eq(account.account_id()))
+        .filter(subscriptions::Column::Id.gte(account.subscription.as_ref().map_or(0, |s| s.id)))
+        .all(account.tx())
+        .await?
+        .into_iter()
+        .max_by_key(|row| row.id)
+        .ok_or_else(|| Error::internal("no subscription after subscribing"))?;
+    let subscription = rows::subscription(&row)?;
+    account.subscription = Some(subscription.clone());
+    Ok(subscription)
+}
