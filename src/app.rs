@@ -53,14 +53,7 @@ impl App {
         };
         let auth = Auth::new(&secret);
         let schema = graphql::schema(store.clone(), auth.clone(), clock.clone());
-        Ok(App {
-            store,
-            auth,
-            clock,
-            schema,
-            generated_secret,
-            body_limit_bytes: options.body_limit_bytes,
-        })
+        Ok(App { store, auth, clock, schema, generated_secret, body_limit_bytes: options.body_limit_bytes })
     }
 
     pub fn router(&self) -> Router {
@@ -74,35 +67,18 @@ impl App {
     }
 
     fn request_context(&self, headers: &HeaderMap) -> RequestContext {
-        let authorization = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        RequestContext {
-            caller: self.auth.caller(authorization),
-            now: self.clock.now(),
-        }
+        let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        RequestContext { caller: self.auth.caller(authorization), now: self.clock.now() }
     }
 }
 
 async fn graphiql() -> Html<String> {
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .subscription_endpoint("/graphql")
-            .finish(),
-    )
+    Html(GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql").finish())
 }
 
-async fn graphql_post(
-    State(app): State<App>,
-    headers: HeaderMap,
-    request: GraphQLRequest,
-) -> GraphQLResponse {
+async fn graphql_post(State(app): State<App>, headers: HeaderMap, request: GraphQLRequest) -> GraphQLResponse {
     let context = app.request_context(&headers);
-    app.schema
-        .execute(request.into_inner().data(context))
-        .await
-        .into()
+    app.schema.execute(request.into_inner().data(context)).await.into()
 }
 
 /// A GET is either a WebSocket upgrade (subscriptions) or a query in the URL.
@@ -116,18 +92,10 @@ async fn graphql_get(State(app): State<App>, request: Request) -> Response {
         return websocket(app, request).await;
     }
     let context = app.request_context(request.headers());
-    match GraphQLRequest::<async_graphql_axum::rejection::GraphQLRejection>::from_request(
-        request,
-        &(),
-    )
-    .await
-    {
-        Ok(graphql_request) => GraphQLResponse::from(
-            app.schema
-                .execute(graphql_request.into_inner().data(context))
-                .await,
-        )
-        .into_response(),
+    match GraphQLRequest::<async_graphql_axum::rejection::GraphQLRejection>::from_request(request, &()).await {
+        Ok(graphql_request) => {
+            GraphQLResponse::from(app.schema.execute(graphql_request.into_inner().data(context)).await).into_response()
+        }
         Err(rejection) => rejection.into_response(),
     }
 }
@@ -144,45 +112,34 @@ async fn websocket(app: App, request: Request) -> Response {
     };
     let header_context = app.request_context(&parts.headers);
     let schema = app.schema.clone();
-    upgrade
-        .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| async move {
-            GraphQLWebSocket::new(socket, schema, protocol)
-                .on_connection_init(move |payload| async move {
-                    // The token may come in the connection_init payload (browsers
-                    // cannot set headers on a WebSocket) or in the upgrade's header.
-                    let from_payload = ["Authorization", "authorization"].iter().find_map(|key| {
-                        payload
-                            .get(*key)
-                            .and_then(|v| v.as_str())
-                            .map(str::to_owned)
-                    });
-                    let context = match from_payload {
-                        Some(value) => RequestContext {
-                            caller: app.auth.caller(Some(&value)),
-                            now: app.clock.now(),
-                        },
-                        None => header_context,
-                    };
-                    if let Caller::Invalid(reason) = &context.caller {
-                        return Err(async_graphql::Error::new(reason.clone()));
-                    }
-                    let mut data = Data::default();
-                    data.insert(context);
-                    Ok(data)
-                })
-                .keepalive_timeout(Duration::from_secs(30))
-                .serve()
-                .await
-        })
+    upgrade.protocols(ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |socket| async move {
+        GraphQLWebSocket::new(socket, schema, protocol)
+            .on_connection_init(move |payload| async move {
+                // The token may come in the connection_init payload (browsers
+                // cannot set headers on a WebSocket) or in the upgrade's header.
+                let from_payload = ["Authorization", "authorization"]
+                    .iter()
+                    .find_map(|key| payload.get(*key).and_then(|v| v.as_str()).map(str::to_owned));
+                let context = match from_payload {
+                    Some(value) => RequestContext { caller: app.auth.caller(Some(&value)), now: app.clock.now() },
+                    None => header_context,
+                };
+                if let Caller::Invalid(reason) = &context.caller {
+                    return Err(async_graphql::Error::new(reason.clone()));
+                }
+                let mut data = Data::default();
+                data.insert(context);
+                Ok(data)
+            })
+            .keepalive_timeout(Duration::from_secs(30))
+            .serve()
+            .await
+    })
 }
 
 async fn healthz(State(app): State<App>) -> (StatusCode, Json<serde_json::Value>) {
     match app.store.ping().await {
-        Ok(()) => (
-            StatusCode::OK,
-            Json(serde_json::json!({ "status": "ok", "database": "ok" })),
-        ),
+        Ok(()) => (StatusCode::OK, Json(serde_json::json!({ "status": "ok", "database": "ok" }))),
         Err(error) => {
             tracing::warn!(%error, "health check failed");
             (

@@ -69,25 +69,15 @@ impl Auth {
 
     pub fn issue(&self, role: Role, sub: &str, ttl_seconds: Option<u64>) -> Result<String, Error> {
         let now = jsonwebtoken::get_current_timestamp();
-        let claims = Claims {
-            sub: sub.to_owned(),
-            role,
-            exp: ttl_seconds.map(|ttl| now + ttl),
-            iat: Some(now),
-        };
+        let claims = Claims { sub: sub.to_owned(), role, exp: ttl_seconds.map(|ttl| now + ttl), iat: Some(now) };
         encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| Error::internal(format!("signing a token: {e}")))
     }
 
     pub fn verify(&self, token: &str) -> Caller {
         match decode::<Claims>(token, &self.decoding, &self.validation) {
-            Ok(data) if data.claims.sub.is_empty() => {
-                Caller::Invalid("the token has an empty sub".into())
-            }
-            Ok(data) => Caller::Authenticated {
-                account_id: data.claims.sub,
-                role: data.claims.role,
-            },
+            Ok(data) if data.claims.sub.is_empty() => Caller::Invalid("the token has an empty sub".into()),
+            Ok(data) => Caller::Authenticated { account_id: data.claims.sub, role: data.claims.role },
             Err(error) => Caller::Invalid(format!("invalid token: {error}")),
         }
     }
@@ -98,10 +88,7 @@ impl Auth {
         let Some(value) = authorization.map(str::trim).filter(|v| !v.is_empty()) else {
             return Caller::Anonymous;
         };
-        match value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("bearer "))
-        {
+        match value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")) {
             Some(token) => self.verify(token.trim()),
             None => Caller::Invalid("the Authorization header must be `Bearer <token>`".into()),
         }
@@ -118,15 +105,9 @@ mod tests {
         let token = auth.issue(Role::Service, "backend", Some(60)).unwrap();
         assert_eq!(
             auth.caller(Some(&format!("Bearer {token}"))),
-            Caller::Authenticated {
-                account_id: "backend".into(),
-                role: Role::Service
-            }
+            Caller::Authenticated { account_id: "backend".into(), role: Role::Service }
         );
-        assert!(matches!(
-            Auth::new("other").caller(Some(&format!("Bearer {token}"))),
-            Caller::Invalid(_)
-        ));
+        assert!(matches!(Auth::new("other").caller(Some(&format!("Bearer {token}"))), Caller::Invalid(_)));
         assert!(matches!(auth.caller(Some("Basic abc")), Caller::Invalid(_)));
         assert_eq!(auth.caller(None), Caller::Anonymous);
     }
@@ -134,18 +115,8 @@ mod tests {
     #[test]
     fn expired_tokens_are_invalid() {
         let auth = Auth::new("secret");
-        let claims = Claims {
-            sub: "u".into(),
-            role: Role::User,
-            exp: Some(1),
-            iat: None,
-        };
-        let token = encode(
-            &Header::new(Algorithm::HS256),
-            &claims,
-            &EncodingKey::from_secret(b"secret"),
-        )
-        .unwrap();
+        let claims = Claims { sub: "u".into(), role: Role::User, exp: Some(1), iat: None };
+        let token = encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(b"secret")).unwrap();
         assert!(matches!(auth.verify(&token), Caller::Invalid(_)));
     }
 }

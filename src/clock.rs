@@ -22,9 +22,7 @@ impl Clock {
     }
 
     pub fn manual(start: DateTime<Utc>) -> Self {
-        Clock(Arc::new(Source::Manual(AtomicI64::new(
-            start.timestamp_millis(),
-        ))))
+        Clock(Arc::new(Source::Manual(AtomicI64::new(start.timestamp_millis()))))
     }
 
     pub fn now(&self) -> DateTime<Utc> {

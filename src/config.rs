@@ -13,11 +13,7 @@ use crate::store::DatabaseOptions;
 #[derive(Args, Clone, Debug)]
 pub struct DatabaseArgs {
     /// Database URL: an SQLite file (created on first start) or `postgres://user@host/db`.
-    #[arg(
-        long,
-        env = "CREDITS_DATABASE_URL",
-        default_value = "sqlite://credits.db?mode=rwc"
-    )]
+    #[arg(long, env = "CREDITS_DATABASE_URL", default_value = "sqlite://credits.db?mode=rwc")]
     pub database_url: String,
     /// PostgreSQL schema to keep the tables in, instead of the user's default.
     #[arg(long, env = "CREDITS_DATABASE_SCHEMA")]

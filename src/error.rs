@@ -57,10 +57,7 @@ pub enum DomainError {
     #[error("no token pack {id}")]
     UnknownPack { id: String },
     #[error("{message}")]
-    InvalidInput {
-        field: &'static str,
-        message: String,
-    },
+    InvalidInput { field: &'static str, message: String },
     #[error("idempotency key {key} was already used for a different request")]
     IdempotencyConflict { key: String },
     #[error("no {what} {id}")]
@@ -71,18 +68,13 @@ pub enum DomainError {
 
 impl DomainError {
     pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
-        DomainError::InvalidInput {
-            field,
-            message: message.into(),
-        }
+        DomainError::InvalidInput { field, message: message.into() }
     }
 
     pub fn code(&self) -> ErrorCode {
         match self {
             DomainError::InsufficientCredits { .. } => ErrorCode::InsufficientCredits,
-            DomainError::ProModelRequiresSubscription { .. } => {
-                ErrorCode::ProModelRequiresSubscription
-            }
+            DomainError::ProModelRequiresSubscription { .. } => ErrorCode::ProModelRequiresSubscription,
             DomainError::SubscriptionRequired { .. } => ErrorCode::SubscriptionRequired,
             DomainError::UnknownTool { .. } => ErrorCode::UnknownTool,
             DomainError::UnknownModel { .. } => ErrorCode::UnknownModel,
@@ -100,9 +92,7 @@ impl DomainError {
         match self {
             DomainError::InvalidInput { field, .. } => Some(field),
             DomainError::UnknownTool { .. } => Some("tool"),
-            DomainError::UnknownModel { .. } | DomainError::ProModelRequiresSubscription { .. } => {
-                Some("modelId")
-            }
+            DomainError::UnknownModel { .. } | DomainError::ProModelRequiresSubscription { .. } => Some("modelId"),
             DomainError::UnknownPlan { .. } => Some("planCode"),
             DomainError::UnknownPack { .. } => Some("packId"),
             DomainError::IdempotencyConflict { .. } => Some("idempotencyKey"),
@@ -140,18 +130,12 @@ impl From<DbErr> for Error {
             DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
                 matches!(
                     e.as_ref(),
-                    sea_orm::sqlx::Error::Io(_)
-                        | sea_orm::sqlx::Error::PoolTimedOut
-                        | sea_orm::sqlx::Error::PoolClosed
+                    sea_orm::sqlx::Error::Io(_) | sea_orm::sqlx::Error::PoolTimedOut | sea_orm::sqlx::Error::PoolClosed
                 )
             }
             _ => false,
         };
-        if unreachable {
-            Error::Unavailable(error.to_string())
-        } else {
-            Error::Internal(error.to_string())
-        }
+        if unreachable { Error::Unavailable(error.to_string()) } else { Error::Internal(error.to_string()) }
     }
 }
 

@@ -29,14 +29,9 @@ pub async fn run(command: Command) -> Result<i32> {
 }
 
 pub fn init_logs(format: &str) {
-    let filter =
-        EnvFilter::try_from_env("CREDITS_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let filter = EnvFilter::try_from_env("CREDITS_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    let _ = if format == "json" {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
-    };
+    let _ = if format == "json" { builder.json().try_init() } else { builder.try_init() };
 }
 
 async fn serve(args: ServeArgs) -> Result<()> {
@@ -48,22 +43,15 @@ async fn serve(args: ServeArgs) -> Result<()> {
         body_limit_bytes: args.body_limit_bytes,
     };
     let app = App::new(options, Clock::system()).await?;
-    let listener = TcpListener::bind(args.listen)
-        .await
-        .map_err(|e| Error::internal(format!("bind {}: {e}", args.listen)))?;
-    let address = listener
-        .local_addr()
-        .map_err(|e| Error::internal(e.to_string()))?;
+    let listener =
+        TcpListener::bind(args.listen).await.map_err(|e| Error::internal(format!("bind {}: {e}", args.listen)))?;
+    let address = listener.local_addr().map_err(|e| Error::internal(e.to_string()))?;
     tracing::info!(%address, "listening");
     println!("credits: GraphiQL at http://{address}/ , API at http://{address}/graphql");
     if app.generated_secret {
         let token = app.auth.issue(Role::Admin, "admin", None)?;
-        println!(
-            "credits: no CREDITS_JWT_SECRET set; a secret was generated and kept in the database."
-        );
-        println!(
-            "credits: admin token (paste into GraphiQL's headers as {{\"Authorization\": \"Bearer ...\"}}):"
-        );
+        println!("credits: no CREDITS_JWT_SECRET set; a secret was generated and kept in the database.");
+        println!("credits: admin token (paste into GraphiQL's headers as {{\"Authorization\": \"Bearer ...\"}}):");
         println!("{token}");
     }
     axum::serve(listener, app.router())
@@ -103,17 +91,10 @@ async fn check(database: DatabaseArgs) -> Result<i32> {
         println!("account {}: {}", problem.account_id, problem.problem);
     }
     if report.is_clean() {
-        println!(
-            "ledger check: {} accounts, all consistent",
-            report.accounts_checked
-        );
+        println!("ledger check: {} accounts, all consistent", report.accounts_checked);
         Ok(0)
     } else {
-        println!(
-            "ledger check: {} problems in {} accounts checked",
-            report.problems.len(),
-            report.accounts_checked
-        );
+        println!("ledger check: {} problems in {} accounts checked", report.problems.len(), report.accounts_checked);
         Ok(1)
     }
 }
@@ -121,16 +102,8 @@ async fn check(database: DatabaseArgs) -> Result<i32> {
 async fn token(args: TokenArgs) -> Result<()> {
     let secret = match args.auth.jwt_secret.filter(|s| !s.is_empty()) {
         Some(secret) => secret,
-        None => {
-            Store::open(&args.database.options(), args.rules.rules())
-                .await?
-                .generated_jwt_secret()
-                .await?
-        }
+        None => Store::open(&args.database.options(), args.rules.rules()).await?.generated_jwt_secret().await?,
     };
-    println!(
-        "{}",
-        crate::auth::Auth::new(&secret).issue(args.role, &args.sub, args.ttl)?
-    );
+    println!("{}", crate::auth::Auth::new(&secret).issue(args.role, &args.sub, args.ttl)?);
     Ok(())
 }

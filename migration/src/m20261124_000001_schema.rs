@@ -15,11 +15,7 @@ fn id() -> ColumnDef {
     big_integer("id").auto_increment().primary_key().take()
 }
 
-fn index(
-    table: &'static str,
-    name: &'static str,
-    columns: &[&'static str],
-) -> IndexCreateStatement {
+fn index(table: &'static str, name: &'static str, columns: &[&'static str]) -> IndexCreateStatement {
     let mut index = Index::create();
     index.name(name).table(table).if_not_exists();
     for column in columns {
@@ -119,10 +115,7 @@ impl MigrationTrait for Migration {
                 .col(boolean("pro_eligible"))
                 .col(string("reference"))
                 .col(big_integer("created_at_ms"))
-                .check((
-                    "lot_remaining_within_granted",
-                    Expr::col("remaining").lte(Expr::col("granted")),
-                ))
+                .check(("lot_remaining_within_granted", Expr::col("remaining").lte(Expr::col("granted"))))
                 .take(),
             Table::create()
                 .table("reservations")
@@ -188,11 +181,7 @@ impl MigrationTrait for Migration {
                 .col(non_negative("outputs"))
                 .col(non_negative("credits"))
                 .take(),
-            Table::create()
-                .table("settings")
-                .col(string("key").primary_key())
-                .col(text("value"))
-                .take(),
+            Table::create().table("settings").col(string("key").primary_key()).col(text("value")).take(),
         ];
         for table in tables {
             manager.create_table(table).await?;
@@ -200,42 +189,14 @@ impl MigrationTrait for Migration {
 
         let indexes = [
             // Spending order and wallet: the live lots of one account.
-            index(
-                "credit_lots",
-                "credit_lots_account_expiry",
-                &["account_id", "remaining", "expires_at_ms"],
-            ),
-            index(
-                "subscriptions",
-                "subscriptions_account",
-                &["account_id", "id"],
-            ),
-            index(
-                "reservations",
-                "reservations_account_status",
-                &["account_id", "status", "expires_at_ms"],
-            ),
-            index(
-                "reservations",
-                "reservations_open_expiry",
-                &["status", "expires_at_ms"],
-            ),
+            index("credit_lots", "credit_lots_account_expiry", &["account_id", "remaining", "expires_at_ms"]),
+            index("subscriptions", "subscriptions_account", &["account_id", "id"]),
+            index("reservations", "reservations_account_status", &["account_id", "status", "expires_at_ms"]),
+            index("reservations", "reservations_open_expiry", &["status", "expires_at_ms"]),
             // Usage history: newest first per account, keyset on (time, id).
-            index(
-                "usage_events",
-                "usage_events_account_time",
-                &["account_id", "created_at_ms", "id"],
-            ),
-            index(
-                "usage_events",
-                "usage_events_account_studio_time",
-                &["account_id", "studio", "created_at_ms", "id"],
-            ),
-            index(
-                "ledger_entries",
-                "ledger_entries_account",
-                &["account_id", "id"],
-            ),
+            index("usage_events", "usage_events_account_time", &["account_id", "created_at_ms", "id"]),
+            index("usage_events", "usage_events_account_studio_time", &["account_id", "studio", "created_at_ms", "id"]),
+            index("ledger_entries", "ledger_entries_account", &["account_id", "id"]),
             index("ledger_entries", "ledger_entries_lot", &["lot_id"]),
             index("prices", "prices_tool_model", &["tool_code", "model_id"]),
         ];
@@ -243,27 +204,13 @@ impl MigrationTrait for Migration {
             manager.create_index(index).await?;
         }
         let unique = [
-            index(
-                "idempotency_records",
-                "idempotency_records_key",
-                &["account_id", "idempotency_key"],
-            ),
+            index("idempotency_records", "idempotency_records_key", &["account_id", "idempotency_key"]),
             index(
                 "usage_rollups",
                 "usage_rollups_bucket",
-                &[
-                    "account_id",
-                    "bucket_start_ms",
-                    "studio",
-                    "tool",
-                    "model_id",
-                ],
+                &["account_id", "bucket_start_ms", "studio", "tool", "model_id"],
             ),
-            index(
-                "option_multipliers",
-                "option_multipliers_value",
-                &["studio", "name", "value"],
-            ),
+            index("option_multipliers", "option_multipliers_value", &["studio", "name", "value"]),
         ];
         for mut index in unique {
             manager.create_index(index.unique().take()).await?;
@@ -290,9 +237,7 @@ impl MigrationTrait for Migration {
             "plans",
             "accounts",
         ] {
-            manager
-                .drop_table(Table::drop().table(table).take())
-                .await?;
+            manager.drop_table(Table::drop().table(table).take()).await?;
         }
         Ok(())
     }

@@ -6,36 +6,19 @@ use crate::seed::{self, thousandths};
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-fn insert(
-    table: &'static str,
-    columns: &[&'static str],
-    values: Vec<SimpleExpr>,
-) -> InsertStatement {
-    Query::insert()
-        .into_table(table)
-        .columns(columns.iter().copied())
-        .values_panic(values)
-        .take()
+fn insert(table: &'static str, columns: &[&'static str], values: Vec<SimpleExpr>) -> InsertStatement {
+    Query::insert().into_table(table).columns(columns.iter().copied()).values_panic(values).take()
 }
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let seed = seed::parse()
-            .map_err(|error| DbErr::Migration(format!("seed/catalog.toml: {error}")))?;
+        let seed = seed::parse().map_err(|error| DbErr::Migration(format!("seed/catalog.toml: {error}")))?;
         let mut statements = Vec::new();
         for (position, plan) in seed.plans.iter().enumerate() {
             statements.push(insert(
                 "plans",
-                &[
-                    "code",
-                    "name",
-                    "price_cents",
-                    "monthly_credits",
-                    "pro_access",
-                    "can_buy_tokens",
-                    "position",
-                ],
+                &["code", "name", "price_cents", "monthly_credits", "pro_access", "can_buy_tokens", "position"],
                 vec![
                     plan.code.clone().into(),
                     plan.name.clone().into(),
@@ -51,12 +34,7 @@ impl MigrationTrait for Migration {
             statements.push(insert(
                 "token_packs",
                 &["id", "tokens", "price_cents", "position"],
-                vec![
-                    pack.id.clone().into(),
-                    pack.tokens.into(),
-                    pack.price_cents.into(),
-                    (position as i32).into(),
-                ],
+                vec![pack.id.clone().into(), pack.tokens.into(), pack.price_cents.into(), (position as i32).into()],
             ));
         }
         let mut tool_position = 0;
@@ -65,11 +43,7 @@ impl MigrationTrait for Migration {
             statements.push(insert(
                 "studios",
                 &["kind", "name", "position"],
-                vec![
-                    studio.kind.clone().into(),
-                    studio.name.clone().into(),
-                    (position as i32).into(),
-                ],
+                vec![studio.kind.clone().into(), studio.name.clone().into(), (position as i32).into()],
             ));
             for model in &studio.models {
                 model_position += 1;
@@ -103,22 +77,14 @@ impl MigrationTrait for Migration {
                     statements.push(insert(
                         "prices",
                         &price_columns,
-                        vec![
-                            tool.code.clone().into(),
-                            Option::<String>::None.into(),
-                            thousandths(credits).into(),
-                        ],
+                        vec![tool.code.clone().into(), Option::<String>::None.into(), thousandths(credits).into()],
                     ));
                 }
                 for (model, credits) in &tool.models {
                     statements.push(insert(
                         "prices",
                         &price_columns,
-                        vec![
-                            tool.code.clone().into(),
-                            model.clone().into(),
-                            thousandths(*credits).into(),
-                        ],
+                        vec![tool.code.clone().into(), model.clone().into(), thousandths(*credits).into()],
                     ));
                 }
             }
@@ -126,13 +92,7 @@ impl MigrationTrait for Migration {
                 for (value, multiplier) in &option.values {
                     statements.push(insert(
                         "option_multipliers",
-                        &[
-                            "studio",
-                            "name",
-                            "value",
-                            "multiplier_permille",
-                            "is_default",
-                        ],
+                        &["studio", "name", "value", "multiplier_permille", "is_default"],
                         vec![
                             studio.kind.clone().into(),
                             option.name.clone().into(),
@@ -151,18 +111,8 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for table in [
-            "option_multipliers",
-            "prices",
-            "tools",
-            "models",
-            "studios",
-            "token_packs",
-            "plans",
-        ] {
-            manager
-                .exec_stmt(Query::delete().from_table(table).take())
-                .await?;
+        for table in ["option_multipliers", "prices", "tools", "models", "studios", "token_packs", "plans"] {
+            manager.exec_stmt(Query::delete().from_table(table).take()).await?;
         }
         Ok(())
     }

@@ -12,13 +12,8 @@ pub enum StudioKind {
 }
 
 impl StudioKind {
-    pub const ALL: [StudioKind; 5] = [
-        StudioKind::Image,
-        StudioKind::Video,
-        StudioKind::Sketch,
-        StudioKind::Music,
-        StudioKind::Voice,
-    ];
+    pub const ALL: [StudioKind; 5] =
+        [StudioKind::Image, StudioKind::Video, StudioKind::Sketch, StudioKind::Music, StudioKind::Voice];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -31,9 +26,7 @@ impl StudioKind {
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        StudioKind::ALL
-            .into_iter()
-            .find(|kind| kind.as_str() == value)
+        StudioKind::ALL.into_iter().find(|kind| kind.as_str() == value)
     }
 }
 
@@ -79,10 +72,7 @@ impl Tool {
     }
 
     pub fn model_price(&self, model_id: &str) -> Option<i64> {
-        self.model_prices_millicredits
-            .iter()
-            .find(|(id, _)| id == model_id)
-            .map(|(_, price)| *price)
+        self.model_prices_millicredits.iter().find(|(id, _)| id == model_id).map(|(_, price)| *price)
     }
 }
 
@@ -165,26 +155,9 @@ impl Catalog {
                 .map(|tool| tool.code.clone())
                 .collect();
         }
-        let tool_index = tools
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (t.code.clone(), i))
-            .collect();
-        let model_index = models
-            .iter()
-            .enumerate()
-            .map(|(i, m)| (m.id.clone(), i))
-            .collect();
-        Catalog {
-            studios,
-            tools,
-            models,
-            options,
-            plans,
-            token_packs,
-            tool_index,
-            model_index,
-        }
+        let tool_index = tools.iter().enumerate().map(|(i, t)| (t.code.clone(), i)).collect();
+        let model_index = models.iter().enumerate().map(|(i, m)| (m.id.clone(), i)).collect();
+        Catalog { studios, tools, models, options, plans, token_packs, tool_index, model_index }
     }
 
     pub fn tool(&self, code: &str) -> Option<&Tool> {
@@ -219,8 +192,6 @@ impl Catalog {
     }
 
     pub fn studio_options(&self, studio: StudioKind) -> impl Iterator<Item = &GenerationOption> {
-        self.options
-            .iter()
-            .filter(move |option| option.studio == studio)
+        self.options.iter().filter(move |option| option.studio == studio)
     }
 }

@@ -33,8 +33,6 @@ impl LedgerKind {
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        LedgerKind::ALL
-            .into_iter()
-            .find(|kind| kind.as_str() == value)
+        LedgerKind::ALL.into_iter().find(|kind| kind.as_str() == value)
     }
 }

@@ -24,14 +24,9 @@ impl CreditSource {
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        [
-            CreditSource::DailyFree,
-            CreditSource::Subscription,
-            CreditSource::Tokens,
-            CreditSource::Promo,
-        ]
-        .into_iter()
-        .find(|source| source.as_str() == value)
+        [CreditSource::DailyFree, CreditSource::Subscription, CreditSource::Tokens, CreditSource::Promo]
+            .into_iter()
+            .find(|source| source.as_str() == value)
     }
 }
 
@@ -74,27 +69,12 @@ pub fn may_pay(lot: &Lot, pro_generation: bool, pro_entitled: bool, now: DateTim
 /// Soonest expiry first, never-expiring last, ties by age (then id, so the
 /// order is total and the same on every backend).
 pub fn spending_order(lots: &mut [Lot]) {
-    lots.sort_by_key(|lot| {
-        (
-            lot.expires_at.is_none(),
-            lot.expires_at,
-            lot.created_at,
-            lot.id,
-        )
-    });
+    lots.sort_by_key(|lot| (lot.expires_at.is_none(), lot.expires_at, lot.created_at, lot.id));
 }
 
 /// How much may be spent on a generation at `now`.
-pub fn available(
-    lots: &[Lot],
-    pro_generation: bool,
-    pro_entitled: bool,
-    now: DateTime<Utc>,
-) -> Credits {
-    lots.iter()
-        .filter(|lot| may_pay(lot, pro_generation, pro_entitled, now))
-        .map(|lot| lot.remaining)
-        .sum()
+pub fn available(lots: &[Lot], pro_generation: bool, pro_entitled: bool, now: DateTime<Utc>) -> Credits {
+    lots.iter().filter(|lot| may_pay(lot, pro_generation, pro_entitled, now)).map(|lot| lot.remaining).sum()
 }
 
 /// The split of `amount` over the lots that may pay, in spending order.
@@ -107,17 +87,11 @@ pub fn draw(
     pro_entitled: bool,
     now: DateTime<Utc>,
 ) -> Result<Vec<(i64, Credits)>, DomainError> {
-    let mut eligible: Vec<Lot> = lots
-        .iter()
-        .filter(|lot| may_pay(lot, pro_generation, pro_entitled, now))
-        .cloned()
-        .collect();
+    let mut eligible: Vec<Lot> =
+        lots.iter().filter(|lot| may_pay(lot, pro_generation, pro_entitled, now)).cloned().collect();
     let available: Credits = eligible.iter().map(|lot| lot.remaining).sum();
     if available < amount {
-        return Err(DomainError::InsufficientCredits {
-            needed: amount,
-            available,
-        });
+        return Err(DomainError::InsufficientCredits { needed: amount, available });
     }
     spending_order(&mut eligible);
     let mut left = amount;
@@ -165,12 +139,7 @@ mod tests {
         let split = draw(&lots, Credits::new(30), false, true, at(2)).unwrap();
         assert_eq!(
             split,
-            vec![
-                (3, Credits::new(5)),
-                (4, Credits::new(10)),
-                (2, Credits::new(10)),
-                (1, Credits::new(5))
-            ]
+            vec![(3, Credits::new(5)), (4, Credits::new(10)), (2, Credits::new(10)), (1, Credits::new(5))]
         );
     }
 
@@ -179,13 +148,7 @@ mod tests {
         let lots = vec![lot(1, CreditSource::DailyFree, 50, Some(3), true)];
         assert_eq!(available(&lots, true, true, at(2)), Credits::ZERO);
         let err = draw(&lots, Credits::new(1), true, true, at(2)).unwrap_err();
-        assert_eq!(
-            err,
-            DomainError::InsufficientCredits {
-                needed: Credits::new(1),
-                available: Credits::ZERO
-            }
-        );
+        assert_eq!(err, DomainError::InsufficientCredits { needed: Credits::new(1), available: Credits::ZERO });
     }
 
     #[test]

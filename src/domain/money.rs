@@ -5,9 +5,7 @@ use std::iter::Sum;
 
 use serde::{Deserialize, Serialize};
 
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Credits(i64);
 
@@ -65,16 +63,8 @@ mod tests {
     #[test]
     fn arithmetic_is_checked() {
         assert_eq!(Credits::new(i64::MAX).checked_add(Credits::new(1)), None);
-        assert_eq!(
-            Credits::new(5).checked_sub(Credits::new(7)),
-            Some(Credits::new(-2))
-        );
+        assert_eq!(Credits::new(5).checked_sub(Credits::new(7)), Some(Credits::new(-2)));
         assert_eq!(Credits::new(i64::MAX / 2 + 1).checked_mul(2), None);
-        assert_eq!(
-            [Credits::new(2), Credits::new(3)]
-                .into_iter()
-                .sum::<Credits>(),
-            Credits::new(5)
-        );
+        assert_eq!([Credits::new(2), Credits::new(3)].into_iter().sum::<Credits>(), Credits::new(5));
     }
 }

@@ -22,10 +22,7 @@ fn local_midnight(date: NaiveDate, time_zone: Tz) -> DateTime<Utc> {
         // Midnight skipped by a daylight-saving jump: the day starts an hour later.
         LocalResult::None => {
             let later = midnight + chrono::Duration::hours(1);
-            time_zone
-                .from_local_datetime(&later)
-                .earliest()
-                .map_or(later.and_utc(), |t| t.with_timezone(&Utc))
+            time_zone.from_local_datetime(&later).earliest().map_or(later.and_utc(), |t| t.with_timezone(&Utc))
         }
     }
 }
@@ -35,16 +32,11 @@ fn local_midnight(date: NaiveDate, time_zone: Tz) -> DateTime<Utc> {
 /// the previous period, so a subscription started on the 31st bills on the
 /// last day of short months and is back on the 31st after them.
 pub fn period_start(anchor: DateTime<Utc>, index: u32) -> DateTime<Utc> {
-    anchor
-        .checked_add_months(Months::new(index))
-        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+    anchor.checked_add_months(Months::new(index)).unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 /// The billing period `[start, end)` that contains `now` (`now >= anchor`).
-pub fn period_containing(
-    anchor: DateTime<Utc>,
-    now: DateTime<Utc>,
-) -> (DateTime<Utc>, DateTime<Utc>) {
+pub fn period_containing(anchor: DateTime<Utc>, now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
     // A first guess from whole months, corrected by at most a step either way.
     let months = (now.year_month_index() - anchor.year_month_index()).max(0) as u32;
     let mut index = months.saturating_sub(1);
@@ -78,38 +70,17 @@ mod tests {
         let tz: Tz = "America/New_York".parse().unwrap();
         // 03:00 UTC on the 10th is still the 9th in New York.
         assert_eq!(day_key(utc(2026, 1, 10, 3), tz), "2026-01-09");
-        assert_eq!(
-            next_day_boundary(utc(2026, 1, 10, 3), tz),
-            utc(2026, 1, 10, 5)
-        );
-        assert_eq!(
-            next_day_boundary(utc(2026, 1, 10, 3), Tz::UTC),
-            utc(2026, 1, 11, 0)
-        );
+        assert_eq!(next_day_boundary(utc(2026, 1, 10, 3), tz), utc(2026, 1, 10, 5));
+        assert_eq!(next_day_boundary(utc(2026, 1, 10, 3), Tz::UTC), utc(2026, 1, 11, 0));
     }
 
     #[test]
     fn periods_follow_the_anchor_through_short_months() {
         let anchor = utc(2026, 1, 31, 12);
-        assert_eq!(
-            period_containing(anchor, utc(2026, 2, 1, 0)),
-            (anchor, utc(2026, 2, 28, 12))
-        );
-        assert_eq!(
-            period_containing(anchor, utc(2026, 3, 1, 0)),
-            (utc(2026, 2, 28, 12), utc(2026, 3, 31, 12))
-        );
-        assert_eq!(
-            period_containing(anchor, utc(2026, 3, 31, 12)),
-            (utc(2026, 3, 31, 12), utc(2026, 4, 30, 12))
-        );
-        assert_eq!(
-            period_containing(anchor, anchor),
-            (anchor, utc(2026, 2, 28, 12))
-        );
-        assert_eq!(
-            period_containing(anchor, utc(2027, 1, 1, 0)),
-            (utc(2026, 12, 31, 12), utc(2027, 1, 31, 12))
-        );
+        assert_eq!(period_containing(anchor, utc(2026, 2, 1, 0)), (anchor, utc(2026, 2, 28, 12)));
+        assert_eq!(period_containing(anchor, utc(2026, 3, 1, 0)), (utc(2026, 2, 28, 12), utc(2026, 3, 31, 12)));
+        assert_eq!(period_containing(anchor, utc(2026, 3, 31, 12)), (utc(2026, 3, 31, 12), utc(2026, 4, 30, 12)));
+        assert_eq!(period_containing(anchor, anchor), (anchor, utc(2026, 2, 28, 12)));
+        assert_eq!(period_containing(anchor, utc(2027, 1, 1, 0)), (utc(2026, 12, 31, 12), utc(2027, 1, 31, 12)));
     }
 }

@@ -40,50 +40,30 @@ pub struct PricedGeneration {
     pub credits: Credits,
 }
 
-pub fn price(
-    catalog: &Catalog,
-    request: &GenerationRequest,
-) -> Result<PricedGeneration, DomainError> {
-    let tool = catalog
-        .tool(&request.tool)
-        .ok_or_else(|| DomainError::UnknownTool {
-            code: request.tool.clone(),
-        })?;
+pub fn price(catalog: &Catalog, request: &GenerationRequest) -> Result<PricedGeneration, DomainError> {
+    let tool = catalog.tool(&request.tool).ok_or_else(|| DomainError::UnknownTool { code: request.tool.clone() })?;
 
     let (price_millicredits, model) = match (&request.model_id, tool.priced_per_model()) {
         (Some(model_id), true) => {
             let model = catalog
                 .model(model_id)
-                .ok_or_else(|| DomainError::UnknownModel {
-                    message: format!("no model {model_id} in the catalog"),
-                })?;
-            let price = tool
-                .model_price(model_id)
-                .ok_or_else(|| DomainError::UnknownModel {
-                    message: format!("model {model_id} does not run tool {}", tool.code),
-                })?;
+                .ok_or_else(|| DomainError::UnknownModel { message: format!("no model {model_id} in the catalog") })?;
+            let price = tool.model_price(model_id).ok_or_else(|| DomainError::UnknownModel {
+                message: format!("model {model_id} does not run tool {}", tool.code),
+            })?;
             (price, Some(model))
         }
         (None, true) => {
-            return Err(DomainError::invalid(
-                "modelId",
-                format!("tool {} needs a modelId", tool.code),
-            ));
+            return Err(DomainError::invalid("modelId", format!("tool {} needs a modelId", tool.code)));
         }
         (Some(_), false) => {
-            return Err(DomainError::invalid(
-                "modelId",
-                format!("tool {} runs without a model", tool.code),
-            ));
+            return Err(DomainError::invalid("modelId", format!("tool {} runs without a model", tool.code)));
         }
         (None, false) => (tool.tool_price_millicredits.unwrap_or(0), None),
     };
 
     if !(1..=COUNT_MAX).contains(&request.count) {
-        return Err(DomainError::invalid(
-            "count",
-            format!("count must be between 1 and {COUNT_MAX}"),
-        ));
+        return Err(DomainError::invalid("count", format!("count must be between 1 and {COUNT_MAX}")));
     }
     let units = measured_units(tool.unit, &tool.code, request)?;
     // The quantity of one output in thousandths of the price unit.
@@ -104,9 +84,7 @@ pub fn price(
     // Round up: a fraction of a credit is a whole credit.
     let per_output = (numerator + denominator - 1) / denominator;
     let credits_per_output = Credits::new(i64::try_from(per_output).map_err(|_| too_expensive())?);
-    let credits = credits_per_output
-        .checked_mul(request.count)
-        .ok_or_else(too_expensive)?;
+    let credits = credits_per_output.checked_mul(request.count).ok_or_else(too_expensive)?;
 
     Ok(PricedGeneration {
         studio: tool.studio,
@@ -128,27 +106,14 @@ fn too_expensive() -> DomainError {
 /// The seconds or characters a per-unit tool is priced by; a measure that the
 /// tool is not priced by is refused rather than ignored, so that a caller
 /// never believes it paid for something it did not.
-fn measured_units(
-    unit: PriceUnit,
-    tool: &str,
-    request: &GenerationRequest,
-) -> Result<Option<i64>, DomainError> {
+fn measured_units(unit: PriceUnit, tool: &str, request: &GenerationRequest) -> Result<Option<i64>, DomainError> {
     let check = |value: Option<i64>, field: &'static str, max: i64| match value {
         Some(v) if (1..=max).contains(&v) => Ok(Some(v)),
-        Some(_) => Err(DomainError::invalid(
-            field,
-            format!("{field} must be between 1 and {max}"),
-        )),
-        None => Err(DomainError::invalid(
-            field,
-            format!("tool {tool} is priced by {field}: give it"),
-        )),
+        Some(_) => Err(DomainError::invalid(field, format!("{field} must be between 1 and {max}"))),
+        None => Err(DomainError::invalid(field, format!("tool {tool} is priced by {field}: give it"))),
     };
     let refuse = |value: Option<i64>, field: &'static str| match value {
-        Some(_) => Err(DomainError::invalid(
-            field,
-            format!("tool {tool} is not priced by {field}"),
-        )),
+        Some(_) => Err(DomainError::invalid(field, format!("tool {tool} is not priced by {field}"))),
         None => Ok(()),
     };
     match unit {
@@ -159,11 +124,7 @@ fn measured_units(
         }
         PriceUnit::Second => {
             refuse(request.characters, "characters")?;
-            check(
-                request.duration_seconds,
-                "durationSeconds",
-                DURATION_SECONDS_MAX,
-            )
+            check(request.duration_seconds, "durationSeconds", DURATION_SECONDS_MAX)
         }
         PriceUnit::ThousandCharacters => {
             refuse(request.duration_seconds, "durationSeconds")?;
@@ -186,36 +147,20 @@ fn resolve_options(
     given: &[(String, String)],
 ) -> Result<ResolvedOptions, DomainError> {
     for (name, _) in given {
-        if catalog
-            .studio_options(studio)
-            .all(|option| &option.name != name)
-        {
-            return Err(DomainError::invalid(
-                "options",
-                format!("{} studio has no option {name}", studio.as_str()),
-            ));
+        if catalog.studio_options(studio).all(|option| &option.name != name) {
+            return Err(DomainError::invalid("options", format!("{} studio has no option {name}", studio.as_str())));
         }
         if given.iter().filter(|(other, _)| other == name).count() > 1 {
-            return Err(DomainError::invalid(
-                "options",
-                format!("option {name} is given twice"),
-            ));
+            return Err(DomainError::invalid("options", format!("option {name} is given twice")));
         }
     }
     let mut multipliers_permille = Vec::new();
     for option in catalog.studio_options(studio) {
         let value = match given.iter().find(|(name, _)| *name == option.name) {
-            Some((_, value)) => option
-                .values
-                .iter()
-                .find(|v| &v.value == value)
-                .ok_or_else(|| {
-                    let known: Vec<&str> = option.values.iter().map(|v| v.value.as_str()).collect();
-                    DomainError::invalid(
-                        "options",
-                        format!("option {} is one of {}", option.name, known.join(", ")),
-                    )
-                })?,
+            Some((_, value)) => option.values.iter().find(|v| &v.value == value).ok_or_else(|| {
+                let known: Vec<&str> = option.values.iter().map(|v| v.value.as_str()).collect();
+                DomainError::invalid("options", format!("option {} is one of {}", option.name, known.join(", ")))
+            })?,
             None => match option.values.iter().find(|v| v.is_default) {
                 Some(default) => default,
                 None => continue,
@@ -225,8 +170,5 @@ fn resolve_options(
     }
     let mut chosen = given.to_vec();
     chosen.sort();
-    Ok(ResolvedOptions {
-        chosen,
-        multipliers_permille,
-    })
+    Ok(ResolvedOptions { chosen, multipliers_permille })
 }

@@ -15,10 +15,6 @@ pub struct Rules {
 
 impl Default for Rules {
     fn default() -> Self {
-        Rules {
-            daily_free_credits: Credits::new(50),
-            day_time_zone: Tz::UTC,
-            low_balance_threshold: Credits::new(20),
-        }
+        Rules { daily_free_credits: Credits::new(50), day_time_zone: Tz::UTC, low_balance_threshold: Credits::new(20) }
     }
 }

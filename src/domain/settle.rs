@@ -32,24 +32,10 @@ pub fn settle(
     daily_free_day: Option<&str>,
 ) -> Settlement {
     let rollover = subscription.map_or(Rollover::Unchanged, |s| rollover(s, now));
-    let expire = lots
-        .iter()
-        .filter(|lot| lot.remaining.is_positive() && lot.is_expired(now))
-        .map(|lot| lot.id)
-        .collect();
+    let expire =
+        lots.iter().filter(|lot| lot.remaining.is_positive() && lot.is_expired(now)).map(|lot| lot.id).collect();
     let today = day_key(now, rules.day_time_zone);
-    let daily_grant = (rules.daily_free_credits.is_positive()
-        && daily_free_day != Some(today.as_str()))
-    .then(|| {
-        (
-            rules.daily_free_credits,
-            next_day_boundary(now, rules.day_time_zone),
-            today,
-        )
-    });
-    Settlement {
-        rollover,
-        expire,
-        daily_grant,
-    }
+    let daily_grant = (rules.daily_free_credits.is_positive() && daily_free_day != Some(today.as_str()))
+        .then(|| (rules.daily_free_credits, next_day_boundary(now, rules.day_time_zone), today));
+    Settlement { rollover, expire, daily_grant }
 }

@@ -26,13 +26,9 @@ impl SubscriptionStatus {
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        [
-            SubscriptionStatus::Active,
-            SubscriptionStatus::Canceled,
-            SubscriptionStatus::Expired,
-        ]
-        .into_iter()
-        .find(|status| status.as_str() == value)
+        [SubscriptionStatus::Active, SubscriptionStatus::Canceled, SubscriptionStatus::Expired]
+            .into_iter()
+            .find(|status| status.as_str() == value)
     }
 }
 
@@ -104,9 +100,7 @@ pub fn rollover(subscription: &Subscription, now: DateTime<Utc>) -> Rollover {
         return Rollover::Unchanged;
     }
     if subscription.cancel_at_period_end {
-        return Rollover::Ended {
-            at: subscription.current_period_end,
-        };
+        return Rollover::Ended { at: subscription.current_period_end };
     }
     let (start, end) = period_containing(subscription.billing_anchor, now);
     Rollover::Renewed { start, end }

@@ -19,9 +19,7 @@ impl UsageStatus {
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        [UsageStatus::Charged, UsageStatus::Refunded]
-            .into_iter()
-            .find(|s| s.as_str() == value)
+        [UsageStatus::Charged, UsageStatus::Refunded].into_iter().find(|s| s.as_str() == value)
     }
 }
 

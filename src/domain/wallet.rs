@@ -36,19 +36,9 @@ pub struct WalletInputs<'a> {
 
 pub fn summarize(inputs: WalletInputs<'_>) -> WalletView {
     let now = inputs.now;
-    let mut lots: Vec<Lot> = inputs
-        .lots
-        .iter()
-        .filter(|lot| lot.is_live(now))
-        .cloned()
-        .collect();
+    let mut lots: Vec<Lot> = inputs.lots.iter().filter(|lot| lot.is_live(now)).cloned().collect();
     spending_order(&mut lots);
-    let of = |source: CreditSource| {
-        lots.iter()
-            .filter(|l| l.source == source)
-            .map(|l| l.remaining)
-            .sum::<Credits>()
-    };
+    let of = |source: CreditSource| lots.iter().filter(|l| l.source == source).map(|l| l.remaining).sum::<Credits>();
     let balance = available(&lots, false, inputs.pro_entitled, now);
     let subscription_credits = of(CreditSource::Subscription);
     let allowance = inputs.subscription_allowance;

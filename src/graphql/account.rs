@@ -39,9 +39,7 @@ pub struct PlanSubscription {
 impl PlanSubscription {
     pub fn new(ctx: &Context<'_>, subscription: &Subscription) -> GraphqlResult<Self> {
         let catalog = store(ctx)?.catalog();
-        let plan = catalog
-            .plan(&subscription.plan_code)
-            .unwrap_or_else(|| catalog.free_plan());
+        let plan = catalog.plan(&subscription.plan_code).unwrap_or_else(|| catalog.free_plan());
         Ok(PlanSubscription {
             plan: plan.into(),
             status: subscription.status.into(),
@@ -72,11 +70,7 @@ impl Account {
 
     /// The latest subscription, active or ended; null if there never was one.
     async fn subscription(&self, ctx: &Context<'_>) -> GraphqlResult<Option<PlanSubscription>> {
-        self.0
-            .subscription
-            .as_ref()
-            .map(|s| PlanSubscription::new(ctx, s))
-            .transpose()
+        self.0.subscription.as_ref().map(|s| PlanSubscription::new(ctx, s)).transpose()
     }
 
     /// Every movement of credits, newest first.
@@ -92,10 +86,7 @@ impl Account {
 }
 
 pub async fn load_account(ctx: &Context<'_>, account_id: &str) -> GraphqlResult<Account> {
-    let snapshot = store(ctx)?
-        .account(account_id, now(ctx)?)
-        .await
-        .map_err(graphql_error)?;
+    let snapshot = store(ctx)?.account(account_id, now(ctx)?).await.map_err(graphql_error)?;
     Ok(Account(snapshot))
 }
 

@@ -148,10 +148,7 @@ impl Tool {
 impl From<&catalog::Tool> for Tool {
     fn from(tool: &catalog::Tool) -> Self {
         let tool_level = tool.tool_price_millicredits.map(|price| (None, price));
-        let per_model = tool
-            .model_prices_millicredits
-            .iter()
-            .map(|(model, price)| (Some(model.clone()), *price));
+        let per_model = tool.model_prices_millicredits.iter().map(|(model, price)| (Some(model.clone()), *price));
         Tool {
             code: tool.code.clone(),
             name: tool.name.clone(),
@@ -194,23 +191,11 @@ impl Studio {
     }
 
     async fn tools(&self, ctx: &Context<'_>) -> GraphqlResult<Vec<Tool>> {
-        Ok(store(ctx)?
-            .catalog()
-            .tools
-            .iter()
-            .filter(|t| t.studio == self.kind)
-            .map(Tool::from)
-            .collect())
+        Ok(store(ctx)?.catalog().tools.iter().filter(|t| t.studio == self.kind).map(Tool::from).collect())
     }
 
     async fn models(&self, ctx: &Context<'_>) -> GraphqlResult<Vec<Model>> {
-        Ok(store(ctx)?
-            .catalog()
-            .models
-            .iter()
-            .filter(|m| m.studio == self.kind)
-            .map(Model::from)
-            .collect())
+        Ok(store(ctx)?.catalog().models.iter().filter(|m| m.studio == self.kind).map(Model::from).collect())
     }
 
     async fn options(&self, ctx: &Context<'_>) -> GraphqlResult<Vec<GenerationOption>> {
@@ -219,11 +204,7 @@ impl Studio {
             .studio_options(self.kind)
             .map(|option| GenerationOption {
                 name: option.name.clone(),
-                default_value: option
-                    .values
-                    .iter()
-                    .find(|v| v.is_default)
-                    .map(|v| v.value.clone()),
+                default_value: option.values.iter().find(|v| v.is_default).map(|v| v.value.clone()),
                 values: option
                     .values
                     .iter()
@@ -253,10 +234,7 @@ impl CatalogQuery {
             .catalog()
             .studios
             .iter()
-            .map(|studio| Studio {
-                kind: studio.kind,
-                name: studio.name.clone(),
-            })
+            .map(|studio| Studio { kind: studio.kind, name: studio.name.clone() })
             .collect())
     }
 
@@ -283,11 +261,7 @@ impl CatalogQuery {
             .catalog()
             .token_packs
             .iter()
-            .map(|pack| TokenPack {
-                id: ID(pack.id.clone()),
-                tokens: pack.tokens,
-                price_cents: pack.price_cents,
-            })
+            .map(|pack| TokenPack { id: ID(pack.id.clone()), tokens: pack.tokens, price_cents: pack.price_cents })
             .collect())
     }
 }

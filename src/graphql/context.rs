@@ -19,8 +19,7 @@ pub struct RequestContext {
 pub type GraphqlResult<T> = async_graphql::Result<T>;
 
 pub fn store<'a>(ctx: &Context<'a>) -> GraphqlResult<&'a Store> {
-    ctx.data::<Store>()
-        .map_err(|_| graphql_error(Error::internal("the schema has no store")))
+    ctx.data::<Store>().map_err(|_| graphql_error(Error::internal("the schema has no store")))
 }
 
 /// The time of this request; subscriptions, which outlive one instant, read
@@ -29,9 +28,7 @@ pub fn now(ctx: &Context<'_>) -> GraphqlResult<DateTime<Utc>> {
     if let Ok(request) = ctx.data::<RequestContext>() {
         return Ok(request.now);
     }
-    ctx.data::<Clock>()
-        .map(Clock::now)
-        .map_err(|_| graphql_error(Error::internal("the schema has no clock")))
+    ctx.data::<Clock>().map(Clock::now).map_err(|_| graphql_error(Error::internal("the schema has no clock")))
 }
 
 /// The caller; credentials that were sent but are bad fail every field that
@@ -51,9 +48,7 @@ pub fn caller<'a>(ctx: &Context<'a>) -> GraphqlResult<&'a Caller> {
 pub fn authenticated<'a>(ctx: &Context<'a>) -> GraphqlResult<(&'a str, Role)> {
     match caller(ctx)? {
         Caller::Authenticated { account_id, role } => Ok((account_id.as_str(), *role)),
-        _ => Err(graphql_error(Error::Unauthenticated(
-            "this needs a bearer token".into(),
-        ))),
+        _ => Err(graphql_error(Error::Unauthenticated("this needs a bearer token".into()))),
     }
 }
 
@@ -63,9 +58,7 @@ pub fn require(ctx: &Context<'_>, roles: &[Role], what: &str) -> GraphqlResult<(
     if roles.contains(&role) {
         Ok(())
     } else {
-        Err(graphql_error(Error::Forbidden(
-            format!("{what} is not allowed for role {role:?}").to_lowercase(),
-        )))
+        Err(graphql_error(Error::Forbidden(format!("{what} is not allowed for role {role:?}").to_lowercase())))
     }
 }
 
@@ -84,8 +77,6 @@ pub fn require_account_access(ctx: &Context<'_>, account_id: &str) -> GraphqlRes
     if role != Role::User || own == account_id {
         Ok(())
     } else {
-        Err(graphql_error(Error::Forbidden(
-            "a user may only see their own account".into(),
-        )))
+        Err(graphql_error(Error::Forbidden("a user may only see their own account".into())))
     }
 }

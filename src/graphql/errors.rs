@@ -55,9 +55,7 @@ pub struct UserError {
 impl From<&DomainError> for UserError {
     fn from(error: &DomainError) -> Self {
         let (needed, available) = match error {
-            DomainError::InsufficientCredits { needed, available } => {
-                (Some(needed.get()), Some(available.get()))
-            }
+            DomainError::InsufficientCredits { needed, available } => (Some(needed.get()), Some(available.get())),
             _ => (None, None),
         };
         UserError {
@@ -89,8 +87,7 @@ pub fn graphql_error(error: Error) -> async_graphql::Error {
         _ => {}
     }
     let code = extension_code(&error);
-    async_graphql::Error::new(error.to_string())
-        .extend_with(|_, extensions| extensions.set("code", code))
+    async_graphql::Error::new(error.to_string()).extend_with(|_, extensions| extensions.set("code", code))
 }
 
 /// Payloads of mutations: the data on success, `errors` on a business failure.
@@ -101,10 +98,7 @@ pub trait Payload: Default {
 /// Maps the outcome of a store call into a payload. A business failure fills
 /// `errors` and leaves every other field null; anything else is a GraphQL
 /// error.
-pub fn payload<T, P: Payload>(
-    result: crate::error::Result<T>,
-    ok: impl FnOnce(T) -> P,
-) -> async_graphql::Result<P> {
+pub fn payload<T, P: Payload>(result: crate::error::Result<T>, ok: impl FnOnce(T) -> P) -> async_graphql::Result<P> {
     match result {
         Ok(value) => Ok(ok(value)),
         Err(Error::Domain(domain)) => {
@@ -139,14 +133,8 @@ mod tests {
             (Error::Unauthenticated("x".into()), "UNAUTHENTICATED"),
             (Error::Forbidden("x".into()), "FORBIDDEN"),
             (Error::Unavailable("x".into()), "SERVICE_UNAVAILABLE"),
-            (
-                Error::Internal("secret detail".into()),
-                "INTERNAL_SERVER_ERROR",
-            ),
-            (
-                DomainError::UnknownTool { code: "t".into() }.into(),
-                "UNKNOWN_TOOL",
-            ),
+            (Error::Internal("secret detail".into()), "INTERNAL_SERVER_ERROR"),
+            (DomainError::UnknownTool { code: "t".into() }.into(), "UNKNOWN_TOOL"),
         ];
         for (error, code) in cases {
             let message = error.to_string();
@@ -154,25 +142,16 @@ mod tests {
             assert_eq!(graphql.message, message);
             assert!(!graphql.message.contains("secret detail"));
             let extensions = graphql.extensions.expect("extensions");
-            assert_eq!(
-                extensions.get("code"),
-                Some(&async_graphql::Value::from(code))
-            );
+            assert_eq!(extensions.get("code"), Some(&async_graphql::Value::from(code)));
         }
     }
 
     #[test]
     fn insufficient_credits_says_how_many() {
-        let error = DomainError::InsufficientCredits {
-            needed: Credits::new(30),
-            available: Credits::new(12),
-        };
+        let error = DomainError::InsufficientCredits { needed: Credits::new(30), available: Credits::new(12) };
         let user_error = UserError::from(&error);
         assert_eq!(user_error.code, UserErrorCode::InsufficientCredits);
-        assert_eq!(
-            (user_error.needed, user_error.available),
-            (Some(30), Some(12))
-        );
+        assert_eq!((user_error.needed, user_error.available), (Some(30), Some(12)));
         assert!(user_error.message.contains("30") && user_error.message.contains("12"));
     }
 }

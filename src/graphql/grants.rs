@@ -45,10 +45,7 @@ pub struct GrantCreditsPayload {
 payloads!(PurchaseTokensPayload, GrantCreditsPayload);
 
 fn lot_and_wallet(granted: &Granted) -> (Option<CreditLot>, Option<Wallet>) {
-    (
-        Some(CreditLot::from(&granted.lot)),
-        Some(Wallet::from(&granted.wallet)),
-    )
+    (Some(CreditLot::from(&granted.lot)), Some(Wallet::from(&granted.wallet)))
 }
 
 #[derive(Default)]
@@ -74,20 +71,12 @@ impl GrantsMutation {
             .await;
         payload(result, |granted| {
             let (lot, wallet) = lot_and_wallet(&granted);
-            PurchaseTokensPayload {
-                lot,
-                wallet,
-                errors: Vec::new(),
-            }
+            PurchaseTokensPayload { lot, wallet, errors: Vec::new() }
         })
     }
 
     /// Grants promotional credits (admin).
-    async fn grant_credits(
-        &self,
-        ctx: &Context<'_>,
-        input: GrantCreditsInput,
-    ) -> GraphqlResult<GrantCreditsPayload> {
+    async fn grant_credits(&self, ctx: &Context<'_>, input: GrantCreditsInput) -> GraphqlResult<GrantCreditsPayload> {
         require_admin(ctx, "grantCredits")?;
         let request = GrantRequest {
             credits: input.credits,
@@ -95,21 +84,10 @@ impl GrantsMutation {
             pro_eligible: input.pro_eligible,
             reason: input.reason,
         };
-        let result = store(ctx)?
-            .grant_credits(
-                &input.account_id,
-                &request,
-                &input.idempotency_key,
-                now(ctx)?,
-            )
-            .await;
+        let result = store(ctx)?.grant_credits(&input.account_id, &request, &input.idempotency_key, now(ctx)?).await;
         payload(result, |granted| {
             let (lot, wallet) = lot_and_wallet(&granted);
-            GrantCreditsPayload {
-                lot,
-                wallet,
-                errors: Vec::new(),
-            }
+            GrantCreditsPayload { lot, wallet, errors: Vec::new() }
         })
     }
 }

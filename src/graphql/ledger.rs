@@ -102,37 +102,26 @@ pub async fn ledger_connection(
     filter: Option<LedgerFilterInput>,
 ) -> GraphqlResult<LedgerEntryConnection> {
     let limit = page_size(first)?;
-    let before_id: Option<i64> = after
-        .map(|cursor| decode_cursor(CURSOR_KIND, &cursor, "after"))
-        .transpose()?;
+    let before_id: Option<i64> = after.map(|cursor| decode_cursor(CURSOR_KIND, &cursor, "after")).transpose()?;
     let filter = filter.unwrap_or_default();
     let filter = LedgerFilter {
-        kinds: filter
-            .kinds
-            .map(|kinds| kinds.into_iter().map(LedgerKind::from).collect()),
+        kinds: filter.kinds.map(|kinds| kinds.into_iter().map(LedgerKind::from).collect()),
         from: filter.from,
         to: filter.to,
     };
-    let page = store(ctx)?
-        .ledger(account_id, &filter, before_id, limit)
-        .await
-        .map_err(graphql_error)?;
+    let page = store(ctx)?.ledger(account_id, &filter, before_id, limit).await.map_err(graphql_error)?;
     let has_next_page = page.entries.len() as u64 > limit;
     let mut connection = Connection::with_additional_fields(
         before_id.is_some(),
         has_next_page,
-        LedgerTotals {
-            total_count: page.total_count,
-        },
+        LedgerTotals { total_count: page.total_count },
     );
-    connection
-        .edges
-        .extend(page.entries.into_iter().take(limit as usize).map(|entry| {
-            Edge::new(
-                encode_cursor(CURSOR_KIND, &entry.id.to_string()),
-                LedgerEntry::from(entry),
-            )
-        }));
+    connection.edges.extend(
+        page.entries
+            .into_iter()
+            .take(limit as usize)
+            .map(|entry| Edge::new(encode_cursor(CURSOR_KIND, &entry.id.to_string()), LedgerEntry::from(entry))),
+    );
     Ok(connection)
 }
 
@@ -166,10 +155,7 @@ impl LedgerQuery {
             problems: report
                 .problems
                 .into_iter()
-                .map(|p| LedgerProblem {
-                    account_id: ID(p.account_id),
-                    problem: p.problem,
-                })
+                .map(|p| LedgerProblem { account_id: ID(p.account_id), problem: p.problem })
                 .collect(),
         })
     }

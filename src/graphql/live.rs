@@ -25,24 +25,17 @@ impl LiveSubscription {
         let account_id = account_id.map_or_else(|| own.to_owned(), |id| id.0);
         require_account_access(ctx, &account_id)?;
         let store = store(ctx)?.clone();
-        let clock = ctx
-            .data::<Clock>()
-            .cloned()
-            .map_err(|_| graphql_error(crate::error::Error::internal("no clock")))?;
+        let clock =
+            ctx.data::<Clock>().cloned().map_err(|_| graphql_error(crate::error::Error::internal("no clock")))?;
         let changes = BroadcastStream::new(store.subscribe_changes());
-        Ok(changes
-            .filter(move |changed| changed.as_ref().is_ok_and(|id| *id == account_id))
-            .then(move |changed| {
-                let store = store.clone();
-                let clock = clock.clone();
-                async move {
-                    let id = changed.unwrap_or_default();
-                    let snapshot = store
-                        .account(&id, clock.now())
-                        .await
-                        .map_err(graphql_error)?;
-                    Ok(Wallet::from(&snapshot.wallet))
-                }
-            }))
+        Ok(changes.filter(move |changed| changed.as_ref().is_ok_and(|id| *id == account_id)).then(move |changed| {
+            let store = store.clone();
+            let clock = clock.clone();
+            async move {
+                let id = changed.unwrap_or_default();
+                let snapshot = store.account(&id, clock.now()).await.map_err(graphql_error)?;
+                Ok(Wallet::from(&snapshot.wallet))
+            }
+        }))
     }
 }

@@ -20,19 +20,10 @@ use crate::clock::Clock;
 use crate::store::Store;
 
 #[derive(MergedObject, Default)]
-pub struct Query(
-    catalog::CatalogQuery,
-    quote::QuoteQuery,
-    account::AccountQuery,
-    ledger::LedgerQuery,
-);
+pub struct Query(catalog::CatalogQuery, quote::QuoteQuery, account::AccountQuery, ledger::LedgerQuery);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(
-    spending::SpendingMutation,
-    grants::GrantsMutation,
-    subscriptions::SubscriptionsMutation,
-);
+pub struct Mutation(spending::SpendingMutation, grants::GrantsMutation, subscriptions::SubscriptionsMutation);
 
 pub type CreditsSchema = Schema<Query, Mutation, live::LiveSubscription>;
 
@@ -41,26 +32,16 @@ pub const QUERY_DEPTH_MAX: usize = 16;
 pub const QUERY_COMPLEXITY_MAX: usize = 5_000;
 
 pub fn schema(store: Store, auth: Auth, clock: Clock) -> CreditsSchema {
-    Schema::build(
-        Query::default(),
-        Mutation::default(),
-        live::LiveSubscription,
-    )
-    .data(store)
-    .data(auth)
-    .data(clock)
-    .limit_depth(QUERY_DEPTH_MAX)
-    .limit_complexity(QUERY_COMPLEXITY_MAX)
-    .finish()
+    Schema::build(Query::default(), Mutation::default(), live::LiveSubscription)
+        .data(store)
+        .data(auth)
+        .data(clock)
+        .limit_depth(QUERY_DEPTH_MAX)
+        .limit_complexity(QUERY_COMPLEXITY_MAX)
+        .finish()
 }
 
 /// The schema in SDL, as checked in at `schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(
-        Query::default(),
-        Mutation::default(),
-        live::LiveSubscription,
-    )
-    .finish()
-    .sdl()
+    Schema::build(Query::default(), Mutation::default(), live::LiveSubscription).finish().sdl()
 }

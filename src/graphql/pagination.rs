@@ -14,10 +14,7 @@ pub fn page_size(first: Option<i32>) -> async_graphql::Result<u64> {
     match first {
         None => Ok(PAGE_SIZE_DEFAULT),
         Some(n) if (0..=PAGE_SIZE_MAX as i32).contains(&n) => Ok(n as u64),
-        Some(_) => Err(invalid(
-            "first",
-            format!("first must be between 0 and {PAGE_SIZE_MAX}"),
-        )),
+        Some(_) => Err(invalid("first", format!("first must be between 0 and {PAGE_SIZE_MAX}"))),
     }
 }
 
@@ -29,19 +26,12 @@ pub fn encode_cursor(kind: &str, position: &str) -> String {
 
 /// The keyset position of a cursor of connection `kind`; anything else
 /// (another connection's cursor, a forged one) is INVALID_INPUT.
-pub fn decode_cursor<T: std::str::FromStr>(
-    kind: &str,
-    cursor: &str,
-    field: &'static str,
-) -> async_graphql::Result<T> {
+pub fn decode_cursor<T: std::str::FromStr>(kind: &str, cursor: &str, field: &'static str) -> async_graphql::Result<T> {
     URL_SAFE_NO_PAD
         .decode(cursor)
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
-        .and_then(|text| {
-            text.strip_prefix(&format!("{kind}:"))
-                .and_then(|position| position.parse().ok())
-        })
+        .and_then(|text| text.strip_prefix(&format!("{kind}:")).and_then(|position| position.parse().ok()))
         .ok_or_else(|| invalid(field, format!("{field} is not a cursor of this connection")))
 }
 

@@ -38,12 +38,7 @@ impl From<GenerationInput> for GenerationRequest {
             count: input.count.into(),
             duration_seconds: input.duration_seconds.map(i64::from),
             characters: input.characters.map(i64::from),
-            options: input
-                .options
-                .unwrap_or_default()
-                .into_iter()
-                .map(|o| (o.name, o.value))
-                .collect(),
+            options: input.options.unwrap_or_default().into_iter().map(|o| (o.name, o.value)).collect(),
         }
     }
 }
@@ -68,16 +63,10 @@ impl QuoteQuery {
     /// Prices a generation with the same function that charges it. An
     /// anonymous caller is answered as a new Free account; a user for their
     /// own account; a service or admin for `accountId` (or as a new account).
-    async fn quote(
-        &self,
-        ctx: &Context<'_>,
-        input: GenerationInput,
-        account_id: Option<ID>,
-    ) -> GraphqlResult<Quote> {
+    async fn quote(&self, ctx: &Context<'_>, input: GenerationInput, account_id: Option<ID>) -> GraphqlResult<Quote> {
         let store = store(ctx)?;
         let request = GenerationRequest::from(input);
-        let priced =
-            price(store.catalog(), &request).map_err(|e| graphql_error(Error::Domain(e)))?;
+        let priced = price(store.catalog(), &request).map_err(|e| graphql_error(Error::Domain(e)))?;
         let account = match (caller(ctx)?, account_id) {
             (_, Some(id)) => {
                 require_account_access(ctx, &id)?;
@@ -89,31 +78,17 @@ impl QuoteQuery {
         let (entitlement, balance, pro_balance) = match account {
             Some(id) => {
                 let snapshot = store.account(&id, now(ctx)?).await.map_err(graphql_error)?;
-                (
-                    snapshot.entitlement,
-                    snapshot.wallet.balance,
-                    snapshot.wallet.pro_balance,
-                )
+                (snapshot.entitlement, snapshot.wallet.balance, snapshot.wallet.pro_balance)
             }
             None => {
-                let free = Entitlement {
-                    plan: store.catalog().free_plan().clone(),
-                    active: false,
-                };
-                (
-                    free,
-                    store.rules().daily_free_credits,
-                    crate::domain::money::Credits::ZERO,
-                )
+                let free = Entitlement { plan: store.catalog().free_plan().clone(), active: false };
+                (free, store.rules().daily_free_credits, crate::domain::money::Credits::ZERO)
             }
         };
         let available = if priced.pro { pro_balance } else { balance };
         let verdict = entitlement.allows(&priced).and_then(|()| {
             if available < priced.credits {
-                Err(DomainError::InsufficientCredits {
-                    needed: priced.credits,
-                    available,
-                })
+                Err(DomainError::InsufficientCredits { needed: priced.credits, available })
             } else {
                 Ok(())
             }

@@ -56,12 +56,7 @@ impl UsageEvent {
     }
     async fn model(&self, ctx: &Context<'_>) -> GraphqlResult<Option<Model>> {
         let catalog = store(ctx)?.catalog();
-        Ok(self
-            .0
-            .model_id
-            .as_deref()
-            .and_then(|id| catalog.model(id))
-            .map(Model::from))
+        Ok(self.0.model_id.as_deref().and_then(|id| catalog.model(id)).map(Model::from))
     }
     /// Number of outputs.
     async fn count(&self) -> i64 {
@@ -72,14 +67,7 @@ impl UsageEvent {
         self.0.units
     }
     async fn options(&self) -> Vec<OptionValue> {
-        self.0
-            .options
-            .iter()
-            .map(|(name, value)| OptionValue {
-                name: name.clone(),
-                value: value.clone(),
-            })
-            .collect()
+        self.0.options.iter().map(|(name, value)| OptionValue { name: name.clone(), value: value.clone() }).collect()
     }
     async fn credits(&self) -> i64 {
         self.0.credits.get()
@@ -92,14 +80,7 @@ impl UsageEvent {
     }
     /// The lots the credits came from, in spending order.
     async fn lot_split(&self) -> Vec<LotShare> {
-        self.0
-            .lot_split
-            .iter()
-            .map(|(lot, c)| LotShare {
-                lot_id: ID(lot.to_string()),
-                credits: c.get(),
-            })
-            .collect()
+        self.0.lot_split.iter().map(|(lot, c)| LotShare { lot_id: ID(lot.to_string()), credits: c.get() }).collect()
     }
 }
 
@@ -136,14 +117,7 @@ impl SpendingMutation {
     ) -> GraphqlResult<ConsumeCreditsPayload> {
         require_backend(ctx, "consumeCredits")?;
         let request = GenerationRequest::from(input.generation);
-        let result = store(ctx)?
-            .consume(
-                &input.account_id,
-                &request,
-                &input.idempotency_key,
-                now(ctx)?,
-            )
-            .await;
+        let result = store(ctx)?.consume(&input.account_id, &request, &input.idempotency_key, now(ctx)?).await;
         payload(result, |charge| ConsumeCreditsPayload {
             wallet: Some(Wallet::from(&charge.wallet)),
             low_balance: Some(charge.crossed_low_balance),

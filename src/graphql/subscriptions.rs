@@ -45,25 +45,12 @@ pub struct SubscriptionsMutation;
 impl SubscriptionsMutation {
     /// Starts a subscription, or changes plan at once (the old period's
     /// unused credits expire, the new allowance is granted).
-    async fn subscribe(
-        &self,
-        ctx: &Context<'_>,
-        input: SubscribeInput,
-    ) -> GraphqlResult<SubscribePayload> {
+    async fn subscribe(&self, ctx: &Context<'_>, input: SubscribeInput) -> GraphqlResult<SubscribePayload> {
         require_backend(ctx, "subscribe")?;
-        let result = store(ctx)?
-            .subscribe(
-                &input.account_id,
-                &input.plan_code,
-                &input.payment_reference,
-                now(ctx)?,
-            )
-            .await;
+        let result =
+            store(ctx)?.subscribe(&input.account_id, &input.plan_code, &input.payment_reference, now(ctx)?).await;
         let change = match result {
-            Ok(change) => Ok((
-                PlanSubscription::new(ctx, &change.subscription)?,
-                Wallet::from(&change.wallet),
-            )),
+            Ok(change) => Ok((PlanSubscription::new(ctx, &change.subscription)?, Wallet::from(&change.wallet))),
             Err(error) => Err(error),
         };
         payload(change, |(subscription, wallet)| SubscribePayload {
@@ -80,14 +67,9 @@ impl SubscriptionsMutation {
         input: CancelSubscriptionInput,
     ) -> GraphqlResult<CancelSubscriptionPayload> {
         require_backend(ctx, "cancelSubscription")?;
-        let result = store(ctx)?
-            .cancel_subscription(&input.account_id, input.at_period_end, now(ctx)?)
-            .await;
+        let result = store(ctx)?.cancel_subscription(&input.account_id, input.at_period_end, now(ctx)?).await;
         let change = match result {
-            Ok(change) => Ok((
-                PlanSubscription::new(ctx, &change.subscription)?,
-                Wallet::from(&change.wallet),
-            )),
+            Ok(change) => Ok((PlanSubscription::new(ctx, &change.subscription)?, Wallet::from(&change.wallet))),
             Err(error) => Err(error),
         };
         payload(change, |(subscription, wallet)| CancelSubscriptionPayload {

@@ -46,10 +46,7 @@ pub struct Origin {
 
 impl Origin {
     pub fn reference(reference: impl Into<String>) -> Self {
-        Origin {
-            reference: reference.into(),
-            ..Origin::default()
-        }
+        Origin { reference: reference.into(), ..Origin::default() }
     }
 }
 
@@ -64,11 +61,7 @@ impl AccountTx {
             low_balance_threshold: Set(None),
         };
         accounts::Entity::insert(new_account)
-            .on_conflict(
-                OnConflict::column(accounts::Column::Id)
-                    .do_nothing()
-                    .to_owned(),
-            )
+            .on_conflict(OnConflict::column(accounts::Column::Id).do_nothing().to_owned())
             .exec_without_returning(&tx)
             .await?;
         // The lock that serializes every movement of this account's credits
@@ -77,11 +70,7 @@ impl AccountTx {
             .lock_exclusive()
             .one(&tx)
             .await?
-            .ok_or_else(|| {
-                Error::internal(format!(
-                    "account {account_id} vanished inside its transaction"
-                ))
-            })?;
+            .ok_or_else(|| Error::internal(format!("account {account_id} vanished inside its transaction")))?;
         let lots = credit_lots::Entity::find()
             .filter(credit_lots::Column::AccountId.eq(account_id))
             .filter(credit_lots::Column::Remaining.gt(0))
@@ -136,14 +125,7 @@ impl AccountTx {
     }
 
     pub fn wallet(&self) -> WalletView {
-        wallet_view(
-            &self.store,
-            &self.account,
-            &self.lots,
-            self.active_subscription(),
-            self.held,
-            self.now,
-        )
+        wallet_view(&self.store, &self.account, &self.lots, self.active_subscription(), self.held, self.now)
     }
 
     /// Credits on the lots now, for the ledger's running balance.
@@ -156,23 +138,15 @@ impl AccountTx {
     /// credits. Expiries are recorded when first noticed.
     async fn settle(&mut self) -> Result<()> {
         let rules = self.store.rules().clone();
-        let settlement = settle(
-            &rules,
-            self.now,
-            &self.lots,
-            self.subscription.as_ref(),
-            self.account.daily_free_day.as_deref(),
-        );
+        let settlement =
+            settle(&rules, self.now, &self.lots, self.subscription.as_ref(), self.account.daily_free_day.as_deref());
         if settlement.is_empty() {
             return Ok(());
         }
         match settlement.rollover {
             Rollover::Unchanged => {}
             Rollover::Renewed { start, end } => self.renew(start, end).await?,
-            Rollover::Ended { at } => {
-                self.end_subscription(SubscriptionStatus::Canceled, at)
-                    .await?
-            }
+            Rollover::Ended { at } => self.end_subscription(SubscriptionStatus::Canceled, at).await?,
         }
         for lot_id in settlement.expire {
             self.expire(lot_id, "expired").await?;
@@ -183,24 +157,13 @@ impl AccountTx {
             let claimed = accounts::Entity::update_many()
                 .col_expr(accounts::Column::DailyFreeDay, Expr::value(day.clone()))
                 .filter(accounts::Column::Id.eq(self.account.id.clone()))
-                .filter(
-                    accounts::Column::DailyFreeDay
-                        .is_null()
-                        .or(accounts::Column::DailyFreeDay.ne(day.clone())),
-                )
+                .filter(accounts::Column::DailyFreeDay.is_null().or(accounts::Column::DailyFreeDay.ne(day.clone())))
                 .exec(&self.tx)
                 .await?;
             if claimed.rows_affected == 1 {
                 self.account.daily_free_day = Some(day.clone());
-                self.grant(
-                    CreditSource::DailyFree,
-                    amount,
-                    Some(expires_at),
-                    false,
-                    LedgerKind::DailyGrant,
-                    &day,
-                )
-                .await?;
+                self.grant(CreditSource::DailyFree, amount, Some(expires_at), false, LedgerKind::DailyGrant, &day)
+                    .await?;
             }
         }
         Ok(())
@@ -211,14 +174,8 @@ impl AccountTx {
             return Ok(());
         };
         subscriptions::Entity::update_many()
-            .col_expr(
-                subscriptions::Column::CurrentPeriodStartMs,
-                Expr::value(to_ms(start)),
-            )
-            .col_expr(
-                subscriptions::Column::CurrentPeriodEndMs,
-                Expr::value(to_ms(end)),
-            )
+            .col_expr(subscriptions::Column::CurrentPeriodStartMs, Expr::value(to_ms(start)))
+            .col_expr(subscriptions::Column::CurrentPeriodEndMs, Expr::value(to_ms(end)))
             .filter(subscriptions::Column::Id.eq(subscription.id))
             .exec(&self.tx)
             .await?;
@@ -226,26 +183,14 @@ impl AccountTx {
             current.current_period_start = start;
             current.current_period_end = end;
         }
-        self.grant_allowance(&subscription.plan_code, subscription.id, end)
-            .await
+        self.grant_allowance(&subscription.plan_code, subscription.id, end).await
     }
 
     /// Grants the allowance of a new billing period, expiring at its end.
-    pub async fn grant_allowance(
-        &mut self,
-        plan_code: &str,
-        subscription_id: i64,
-        end: DateTime<Utc>,
-    ) -> Result<()> {
-        let plan = self
-            .store
-            .catalog()
-            .plan(plan_code)
-            .cloned()
-            .ok_or_else(|| {
-                Error::internal(format!(
-                    "subscription {subscription_id} is on unknown plan {plan_code}"
-                ))
+    pub async fn grant_allowance(&mut self, plan_code: &str, subscription_id: i64, end: DateTime<Utc>) -> Result<()> {
+        let plan =
+            self.store.catalog().plan(plan_code).cloned().ok_or_else(|| {
+                Error::internal(format!("subscription {subscription_id} is on unknown plan {plan_code}"))
             })?;
         if plan.monthly_credits > 0 {
             let reference = format!("subscription {subscription_id}");
@@ -263,11 +208,7 @@ impl AccountTx {
     }
 
     /// Ends the active subscription; its allowance expires with it.
-    pub async fn end_subscription(
-        &mut self,
-        status: SubscriptionStatus,
-        at: DateTime<Utc>,
-    ) -> Result<()> {
+    pub async fn end_subscription(&mut self, status: SubscriptionStatus, at: DateTime<Utc>) -> Result<()> {
         let Some(subscription) = self.subscription.as_mut().filter(|s| s.is_active()) else {
             return Ok(());
         };
@@ -329,27 +270,16 @@ impl AccountTx {
 
     /// Takes `amount` from a lot. The update only succeeds if the lot still
     /// has that much, so even a bug upstream cannot overdraw a lot.
-    pub async fn take(
-        &mut self,
-        lot_id: i64,
-        amount: Credits,
-        kind: LedgerKind,
-        origin: Origin,
-    ) -> Result<()> {
+    pub async fn take(&mut self, lot_id: i64, amount: Credits, kind: LedgerKind, origin: Origin) -> Result<()> {
         let updated = credit_lots::Entity::update_many()
-            .col_expr(
-                credit_lots::Column::Remaining,
-                Expr::col(credit_lots::Column::Remaining).sub(amount.get()),
-            )
+            .col_expr(credit_lots::Column::Remaining, Expr::col(credit_lots::Column::Remaining).sub(amount.get()))
             .filter(credit_lots::Column::Id.eq(lot_id))
             .filter(credit_lots::Column::AccountId.eq(self.account.id.clone()))
             .filter(credit_lots::Column::Remaining.gte(amount.get()))
             .exec(&self.tx)
             .await?;
         if updated.rows_affected != 1 {
-            return Err(Error::internal(format!(
-                "lot {lot_id} could not give {amount} credits"
-            )));
+            return Err(Error::internal(format!("lot {lot_id} could not give {amount} credits")));
         }
         let lot = self
             .lots
@@ -366,13 +296,7 @@ impl AccountTx {
         };
         let remaining = lot.remaining;
         if remaining.is_positive() {
-            self.take(
-                lot_id,
-                remaining,
-                LedgerKind::Expire,
-                Origin::reference(reason),
-            )
-            .await?;
+            self.take(lot_id, remaining, LedgerKind::Expire, Origin::reference(reason)).await?;
         }
         Ok(())
     }
@@ -402,9 +326,7 @@ impl AccountTx {
     pub async fn commit(self) -> Result<()> {
         let changed = !self.entries.is_empty();
         if changed {
-            ledger_entries::Entity::insert_many(self.entries)
-                .exec_without_returning(&self.tx)
-                .await?;
+            ledger_entries::Entity::insert_many(self.entries).exec_without_returning(&self.tx).await?;
         }
         self.tx.commit().await?;
         if changed {
@@ -420,13 +342,8 @@ impl AccountTx {
 }
 
 pub(crate) fn entitlement(catalog: &Catalog, active: Option<&Subscription>) -> Entitlement {
-    let plan = active
-        .and_then(|s| catalog.plan(&s.plan_code))
-        .unwrap_or_else(|| catalog.free_plan());
-    Entitlement {
-        plan: plan.clone(),
-        active: active.is_some(),
-    }
+    let plan = active.and_then(|s| catalog.plan(&s.plan_code)).unwrap_or_else(|| catalog.free_plan());
+    Entitlement { plan: plan.clone(), active: active.is_some() }
 }
 
 pub(crate) fn wallet_view(
@@ -443,15 +360,9 @@ pub(crate) fn wallet_view(
         lots,
         held,
         pro_entitled: entitlement.pro(),
-        subscription_allowance: Credits::new(if entitlement.active {
-            entitlement.plan.monthly_credits
-        } else {
-            0
-        }),
+        subscription_allowance: Credits::new(if entitlement.active { entitlement.plan.monthly_credits } else { 0 }),
         daily_free_resets_at: crate::domain::periods::next_day_boundary(now, rules.day_time_zone),
-        low_balance_threshold: account
-            .low_balance_threshold
-            .map_or(rules.low_balance_threshold, Credits::new),
+        low_balance_threshold: account.low_balance_threshold.map_or(rules.low_balance_threshold, Credits::new),
         now,
     })
 }
@@ -463,9 +374,7 @@ pub const ACCOUNT_ID_LENGTH_MAX: usize = 128;
 pub fn validate_account_id(id: &str) -> Result<(), DomainError> {
     let valid = !id.is_empty()
         && id.len() <= ACCOUNT_ID_LENGTH_MAX
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '@' | '|'));
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '@' | '|'));
     if valid {
         Ok(())
     } else {

@@ -95,9 +95,7 @@ impl Store {
         .map_or(0, |c| c.total);
         let mut problems = Vec::new();
         for (message, sql) in CHECKS {
-            let findings = Finding::find_by_statement(Statement::from_string(backend, sql))
-                .all(db)
-                .await?;
+            let findings = Finding::find_by_statement(Statement::from_string(backend, sql)).all(db).await?;
             problems.extend(findings.into_iter().map(|f| {
                 AuditProblem {
                     problem: message
@@ -109,9 +107,6 @@ impl Store {
             }));
         }
         problems.sort_by(|a, b| (&a.account_id, &a.problem).cmp(&(&b.account_id, &b.problem)));
-        Ok(AuditReport {
-            accounts_checked: accounts,
-            problems,
-        })
+        Ok(AuditReport { accounts_checked: accounts, problems })
     }
 }

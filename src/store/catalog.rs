@@ -3,32 +3,22 @@ use entity::{models, option_multipliers, plans, prices, studios, token_packs, to
 use sea_orm::{DatabaseConnection, EntityTrait, QueryOrder};
 
 use crate::domain::catalog::{
-    Catalog, GenerationOption, Model, OptionValue, Plan, PriceUnit, Studio, StudioKind, TokenPack,
-    Tool,
+    Catalog, GenerationOption, Model, OptionValue, Plan, PriceUnit, Studio, StudioKind, TokenPack, Tool,
 };
 use crate::error::{Error, Result};
 
 fn studio_kind(value: &str) -> Result<StudioKind> {
-    StudioKind::parse(value)
-        .ok_or_else(|| Error::internal(format!("catalog has unknown studio {value}")))
+    StudioKind::parse(value).ok_or_else(|| Error::internal(format!("catalog has unknown studio {value}")))
 }
 
 pub(crate) async fn load(db: &DatabaseConnection) -> Result<Catalog> {
-    let price_rows = prices::Entity::find()
-        .order_by_asc(prices::Column::Id)
-        .all(db)
-        .await?;
+    let price_rows = prices::Entity::find().order_by_asc(prices::Column::Id).all(db).await?;
     let studios = studios::Entity::find()
         .order_by_asc(studios::Column::Position)
         .all(db)
         .await?
         .into_iter()
-        .map(|row| {
-            Ok(Studio {
-                kind: studio_kind(&row.kind)?,
-                name: row.name,
-            })
-        })
+        .map(|row| Ok(Studio { kind: studio_kind(&row.kind)?, name: row.name }))
         .collect::<Result<Vec<_>>>()?;
     let tools = tools::Entity::find()
         .order_by_asc(tools::Column::Position)
@@ -39,19 +29,14 @@ pub(crate) async fn load(db: &DatabaseConnection) -> Result<Catalog> {
             let of_tool = price_rows.iter().filter(|p| p.tool_code == row.code);
             Ok(Tool {
                 studio: studio_kind(&row.studio)?,
-                unit: PriceUnit::parse(&row.unit).ok_or_else(|| {
-                    Error::internal(format!("tool {} has unit {}", row.code, row.unit))
-                })?,
+                unit: PriceUnit::parse(&row.unit)
+                    .ok_or_else(|| Error::internal(format!("tool {} has unit {}", row.code, row.unit)))?,
                 tool_price_millicredits: of_tool
                     .clone()
                     .find(|p| p.model_id.is_none())
                     .map(|p| p.millicredits_per_unit),
                 model_prices_millicredits: of_tool
-                    .filter_map(|p| {
-                        p.model_id
-                            .clone()
-                            .map(|model| (model, p.millicredits_per_unit))
-                    })
+                    .filter_map(|p| p.model_id.clone().map(|model| (model, p.millicredits_per_unit)))
                     .collect(),
                 code: row.code,
                 name: row.name,
@@ -64,37 +49,17 @@ pub(crate) async fn load(db: &DatabaseConnection) -> Result<Catalog> {
         .await?
         .into_iter()
         .map(|row| {
-            Ok(Model {
-                studio: studio_kind(&row.studio)?,
-                id: row.id,
-                name: row.name,
-                pro: row.pro,
-                tools: Vec::new(),
-            })
+            Ok(Model { studio: studio_kind(&row.studio)?, id: row.id, name: row.name, pro: row.pro, tools: Vec::new() })
         })
         .collect::<Result<Vec<_>>>()?;
     let mut options: Vec<GenerationOption> = Vec::new();
-    for row in option_multipliers::Entity::find()
-        .order_by_asc(option_multipliers::Column::Id)
-        .all(db)
-        .await?
-    {
+    for row in option_multipliers::Entity::find().order_by_asc(option_multipliers::Column::Id).all(db).await? {
         let studio = studio_kind(&row.studio)?;
-        let value = OptionValue {
-            value: row.value,
-            multiplier_permille: row.multiplier_permille,
-            is_default: row.is_default,
-        };
-        match options
-            .iter_mut()
-            .find(|o| o.studio == studio && o.name == row.name)
-        {
+        let value =
+            OptionValue { value: row.value, multiplier_permille: row.multiplier_permille, is_default: row.is_default };
+        match options.iter_mut().find(|o| o.studio == studio && o.name == row.name) {
             Some(option) => option.values.push(value),
-            None => options.push(GenerationOption {
-                studio,
-                name: row.name,
-                values: vec![value],
-            }),
+            None => options.push(GenerationOption { studio, name: row.name, values: vec![value] }),
         }
     }
     let plans = plans::Entity::find()
@@ -116,18 +81,7 @@ pub(crate) async fn load(db: &DatabaseConnection) -> Result<Catalog> {
         .all(db)
         .await?
         .into_iter()
-        .map(|row| TokenPack {
-            id: row.id,
-            tokens: row.tokens,
-            price_cents: row.price_cents,
-        })
+        .map(|row| TokenPack { id: row.id, tokens: row.tokens, price_cents: row.price_cents })
         .collect();
-    Ok(Catalog::new(
-        studios,
-        tools,
-        models,
-        options,
-        plans,
-        token_packs,
-    ))
+    Ok(Catalog::new(studios, tools, models, options, plans, token_packs))
 }

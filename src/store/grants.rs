@@ -49,39 +49,16 @@ impl Store {
     ) -> Result<Granted> {
         idempotency::validate_key("idempotencyKey", idempotency_key)?;
         idempotency::validate_key("paymentReference", payment_reference)?;
-        let pack = self
-            .catalog()
-            .token_pack(pack_id)
-            .ok_or_else(|| DomainError::UnknownPack { id: pack_id.into() })?;
+        let pack = self.catalog().token_pack(pack_id).ok_or_else(|| DomainError::UnknownPack { id: pack_id.into() })?;
         let tokens = Credits::new(pack.tokens);
-        let fingerprint = rows::to_json(&PurchaseRequest {
-            pack_id,
-            payment_reference,
-        })?;
-        self.grant_lot(
-            account_id,
-            idempotency_key,
-            "purchaseTokens",
-            &fingerprint,
-            now,
-            |account| {
-                if !account.entitlement().can_buy_tokens() {
-                    return Err(DomainError::SubscriptionRequired {
-                        action: "buying tokens",
-                    }
-                    .into());
-                }
-                // Tokens never expire; they pay for Pro only while subscribed.
-                Ok((
-                    CreditSource::Tokens,
-                    tokens,
-                    None,
-                    true,
-                    LedgerKind::Purchase,
-                    payment_reference.to_owned(),
-                ))
-            },
-        )
+        let fingerprint = rows::to_json(&PurchaseRequest { pack_id, payment_reference })?;
+        self.grant_lot(account_id, idempotency_key, "purchaseTokens", &fingerprint, now, |account| {
+            if !account.entitlement().can_buy_tokens() {
+                return Err(DomainError::SubscriptionRequired { action: "buying tokens" }.into());
+            }
+            // Tokens never expire; they pay for Pro only while subscribed.
+            Ok((CreditSource::Tokens, tokens, None, true, LedgerKind::Purchase, payment_reference.to_owned()))
+        })
         .await
     }
 
@@ -94,23 +71,17 @@ impl Store {
     ) -> Result<Granted> {
         idempotency::validate_key("idempotencyKey", idempotency_key)?;
         if !(1..=GRANT_CREDITS_MAX).contains(&request.credits) {
-            return Err(DomainError::invalid(
-                "credits",
-                format!("credits must be between 1 and {GRANT_CREDITS_MAX}"),
-            )
-            .into());
-        }
-        if request.expires_at.is_some_and(|at| at <= now) {
             return Err(
-                DomainError::invalid("expiresAt", "expiresAt must be in the future").into(),
+                DomainError::invalid("credits", format!("credits must be between 1 and {GRANT_CREDITS_MAX}")).into()
             );
         }
+        if request.expires_at.is_some_and(|at| at <= now) {
+            return Err(DomainError::invalid("expiresAt", "expiresAt must be in the future").into());
+        }
         if request.reason.trim().is_empty() || request.reason.len() > REASON_LENGTH_MAX {
-            return Err(DomainError::invalid(
-                "reason",
-                format!("reason must be 1 to {REASON_LENGTH_MAX} characters"),
-            )
-            .into());
+            return Err(
+                DomainError::invalid("reason", format!("reason must be 1 to {REASON_LENGTH_MAX} characters")).into()
+            );
         }
         let fingerprint = rows::to_json(request)?;
         let grant = (
@@ -121,15 +92,7 @@ impl Store {
             LedgerKind::PromoGrant,
             request.reason.clone(),
         );
-        self.grant_lot(
-            account_id,
-            idempotency_key,
-            "grantCredits",
-            &fingerprint,
-            now,
-            |_| Ok(grant),
-        )
-        .await
+        self.grant_lot(account_id, idempotency_key, "grantCredits", &fingerprint, now, |_| Ok(grant)).await
     }
 
     /// The shared path of every grant: idempotency, the caller's own check,
@@ -145,50 +108,23 @@ impl Store {
     ) -> Result<Granted> {
         let mut account = AccountTx::open(self, account_id, now).await?;
         let result = async {
-            if let Prior::Replay(lot_id) =
-                idempotency::prior(&account, idempotency_key, operation, fingerprint).await?
+            if let Prior::Replay(lot_id) = idempotency::prior(&account, idempotency_key, operation, fingerprint).await?
             {
-                let lot_id: i64 = lot_id
-                    .parse()
-                    .map_err(|_| Error::internal("idempotency record of a grant"))?;
+                let lot_id: i64 = lot_id.parse().map_err(|_| Error::internal("idempotency record of a grant"))?;
                 let row = credit_lots::Entity::find_by_id(lot_id)
                     .one(account.tx())
                     .await?
-                    .ok_or_else(|| {
-                        Error::internal(format!("lot {lot_id} of an idempotency record is gone"))
-                    })?;
-                return Ok(Granted {
-                    lot: rows::lot(&row)?,
-                    wallet: account.wallet(),
-                });
+                    .ok_or_else(|| Error::internal(format!("lot {lot_id} of an idempotency record is gone")))?;
+                return Ok(Granted { lot: rows::lot(&row)?, wallet: account.wallet() });
             }
             let (source, amount, expires_at, pro_eligible, kind, reference) = decide(&account)?;
-            let lot = account
-                .grant(source, amount, expires_at, pro_eligible, kind, &reference)
-                .await?;
-            idempotency::record(
-                &account,
-                idempotency_key,
-                operation,
-                fingerprint,
-                &lot.id.to_string(),
-            )
-            .await?;
-            Ok(Granted {
-                lot,
-                wallet: account.wallet(),
-            })
+            let lot = account.grant(source, amount, expires_at, pro_eligible, kind, &reference).await?;
+            idempotency::record(&account, idempotency_key, operation, fingerprint, &lot.id.to_string()).await?;
+            Ok(Granted { lot, wallet: account.wallet() })
         }
         .await;
         finish(account, result).await
     }
 }
 
-type LotGrant = (
-    CreditSource,
-    Credits,
-    Option<DateTime<Utc>>,
-    bool,
-    LedgerKind,
-    String,
-);
+type LotGrant = (CreditSource, Credits, Option<DateTime<Utc>>, bool, LedgerKind, String);

@@ -19,22 +19,14 @@ pub enum Prior {
 
 pub fn validate_key(field: &'static str, key: &str) -> Result<(), DomainError> {
     if key.trim().is_empty() || key.len() > KEY_LENGTH_MAX {
-        return Err(DomainError::invalid(
-            field,
-            format!("{field} must be 1 to {KEY_LENGTH_MAX} characters"),
-        ));
+        return Err(DomainError::invalid(field, format!("{field} must be 1 to {KEY_LENGTH_MAX} characters")));
     }
     Ok(())
 }
 
 /// Looks the key up under the account's lock, so two racing requests with
 /// one key cannot both see it as new.
-pub async fn prior(
-    account: &AccountTx,
-    key: &str,
-    operation: &str,
-    request: &str,
-) -> Result<Prior> {
+pub async fn prior(account: &AccountTx, key: &str, operation: &str, request: &str) -> Result<Prior> {
     let record = idempotency_records::Entity::find()
         .filter(idempotency_records::Column::AccountId.eq(account.account_id()))
         .filter(idempotency_records::Column::IdempotencyKey.eq(key))
@@ -45,20 +37,11 @@ pub async fn prior(
         Some(record) if record.operation == operation && record.request == request => {
             Ok(Prior::Replay(record.result_ref))
         }
-        Some(_) => Err(DomainError::IdempotencyConflict {
-            key: key.to_owned(),
-        }
-        .into()),
+        Some(_) => Err(DomainError::IdempotencyConflict { key: key.to_owned() }.into()),
     }
 }
 
-pub async fn record(
-    account: &AccountTx,
-    key: &str,
-    operation: &str,
-    request: &str,
-    result_ref: &str,
-) -> Result<()> {
+pub async fn record(account: &AccountTx, key: &str, operation: &str, request: &str, result_ref: &str) -> Result<()> {
     let row = idempotency_records::ActiveModel {
         id: NotSet,
         account_id: Set(account.account_id().to_owned()),
@@ -68,8 +51,6 @@ pub async fn record(
         result_ref: Set(result_ref.to_owned()),
         created_at_ms: Set(to_ms(account.now)),
     };
-    idempotency_records::Entity::insert(row)
-        .exec_without_returning(account.tx())
-        .await?;
+    idempotency_records::Entity::insert(row).exec_without_returning(account.tx()).await?;
     Ok(())
 }

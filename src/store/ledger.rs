@@ -43,11 +43,9 @@ impl Store {
         before_id: Option<i64>,
         limit: u64,
     ) -> Result<LedgerPage> {
-        let mut query =
-            ledger_entries::Entity::find().filter(ledger_entries::Column::AccountId.eq(account_id));
+        let mut query = ledger_entries::Entity::find().filter(ledger_entries::Column::AccountId.eq(account_id));
         if let Some(kinds) = &filter.kinds {
-            query =
-                query.filter(ledger_entries::Column::Kind.is_in(kinds.iter().map(|k| k.as_str())));
+            query = query.filter(ledger_entries::Column::Kind.is_in(kinds.iter().map(|k| k.as_str())));
         }
         if let Some(from) = filter.from {
             query = query.filter(ledger_entries::Column::CreatedAtMs.gte(to_ms(from)));
@@ -59,18 +57,13 @@ impl Store {
         if let Some(before_id) = before_id {
             query = query.filter(ledger_entries::Column::Id.lt(before_id));
         }
-        let rows = query
-            .order_by_desc(ledger_entries::Column::Id)
-            .limit(limit + 1)
-            .all(self.reader())
-            .await?;
+        let rows = query.order_by_desc(ledger_entries::Column::Id).limit(limit + 1).all(self.reader()).await?;
         let entries = rows
             .into_iter()
             .map(|row| {
                 Ok(LedgerEntry {
-                    kind: LedgerKind::parse(&row.kind).ok_or_else(|| {
-                        Error::internal(format!("ledger entry {} has kind {}", row.id, row.kind))
-                    })?,
+                    kind: LedgerKind::parse(&row.kind)
+                        .ok_or_else(|| Error::internal(format!("ledger entry {} has kind {}", row.id, row.kind)))?,
                     id: row.id,
                     created_at: from_ms(row.created_at_ms),
                     lot_id: row.lot_id,
@@ -82,9 +75,6 @@ impl Store {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(LedgerPage {
-            entries,
-            total_count,
-        })
+        Ok(LedgerPage { entries, total_count })
     }
 }

@@ -62,13 +62,7 @@ impl Store {
         migration::Migrator::up(&writer, None).await?;
         let catalog = Arc::new(catalog::load(&reader).await?);
         let (changes, _) = broadcast::channel(1024);
-        Ok(Store {
-            writer,
-            reader,
-            catalog,
-            rules: Arc::new(rules),
-            changes,
-        })
+        Ok(Store { writer, reader, catalog, rules: Arc::new(rules), changes })
     }
 
     pub fn catalog(&self) -> &Catalog {

@@ -24,9 +24,8 @@ pub(crate) fn subscription(row: &subscriptions::Model) -> Result<Subscription> {
     Ok(Subscription {
         id: row.id,
         plan_code: row.plan_code.clone(),
-        status: SubscriptionStatus::parse(&row.status).ok_or_else(|| {
-            Error::internal(format!("subscription {} has status {}", row.id, row.status))
-        })?,
+        status: SubscriptionStatus::parse(&row.status)
+            .ok_or_else(|| Error::internal(format!("subscription {} has status {}", row.id, row.status)))?,
         billing_anchor: from_ms(row.billing_anchor_ms),
         current_period_start: from_ms(row.current_period_start_ms),
         current_period_end: from_ms(row.current_period_end_ms),

@@ -16,16 +16,9 @@ impl Store {
     pub async fn generated_jwt_secret(&self) -> Result<String> {
         let mut bytes = [0u8; 32];
         rand::rng().fill_bytes(&mut bytes);
-        let candidate = settings::ActiveModel {
-            key: Set(JWT_SECRET.into()),
-            value: Set(hex::encode(bytes)),
-        };
+        let candidate = settings::ActiveModel { key: Set(JWT_SECRET.into()), value: Set(hex::encode(bytes)) };
         settings::Entity::insert(candidate)
-            .on_conflict(
-                OnConflict::column(settings::Column::Key)
-                    .do_nothing()
-                    .to_owned(),
-            )
+            .on_conflict(OnConflict::column(settings::Column::Key).do_nothing().to_owned())
             .exec_without_returning(&self.writer)
             .await?;
         settings::Entity::find_by_id(JWT_SECRET)

@@ -4,8 +4,7 @@
 use chrono::{DateTime, Utc};
 use entity::{accounts, credit_lots, reservations, subscriptions};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Expr, Func},
 };
 
@@ -49,14 +48,8 @@ impl Store {
                 .as_ref()
                 .map(rows::subscription)
                 .transpose()?;
-            let settled = settle(
-                self.rules(),
-                now,
-                &lots,
-                subscription.as_ref(),
-                account.daily_free_day.as_deref(),
-            )
-            .is_empty();
+            let settled =
+                settle(self.rules(), now, &lots, subscription.as_ref(), account.daily_free_day.as_deref()).is_empty();
             if settled {
                 let held = held(db, account_id).await?;
                 let active = subscription.as_ref().filter(|s| s.is_active());

@@ -39,26 +39,14 @@ impl Store {
             if let Prior::Replay(event_id) =
                 idempotency::prior(&account, idempotency_key, OPERATION, &fingerprint).await?
             {
-                let event_id = event_id
-                    .parse()
-                    .map_err(|_| Error::internal("idempotency record of consume"))?;
+                let event_id = event_id.parse().map_err(|_| Error::internal("idempotency record of consume"))?;
                 let usage_event = usage::find(account.tx(), event_id).await?;
-                return Ok(Charge {
-                    usage_event,
-                    wallet: account.wallet(),
-                    crossed_low_balance: false,
-                });
+                return Ok(Charge { usage_event, wallet: account.wallet(), crossed_low_balance: false });
             }
             let entitlement = account.entitlement();
             entitlement.allows(&priced)?;
             let before = account.wallet();
-            let split = draw(
-                &account.lots,
-                priced.credits,
-                priced.pro,
-                entitlement.pro(),
-                account.now,
-            )?;
+            let split = draw(&account.lots, priced.credits, priced.pro, entitlement.pro(), account.now)?;
             let usage_event = usage::insert(&account, &priced, idempotency_key, &split).await?;
             for (lot_id, credits) in &split {
                 let origin = Origin {
@@ -66,26 +54,14 @@ impl Store {
                     reference: idempotency_key.to_owned(),
                     ..Origin::default()
                 };
-                account
-                    .take(*lot_id, *credits, LedgerKind::Consume, origin)
-                    .await?;
+                account.take(*lot_id, *credits, LedgerKind::Consume, origin).await?;
             }
             usage::add_to_rollup(account.tx(), &usage_event, 1).await?;
-            idempotency::record(
-                &account,
-                idempotency_key,
-                OPERATION,
-                &fingerprint,
-                &usage_event.id.to_string(),
-            )
-            .await?;
+            idempotency::record(&account, idempotency_key, OPERATION, &fingerprint, &usage_event.id.to_string())
+                .await?;
             let wallet = account.wallet();
             let crossed_low_balance = !before.low_balance && wallet.low_balance;
-            Ok(Charge {
-                usage_event,
-                wallet,
-                crossed_low_balance,
-            })
+            Ok(Charge { usage_event, wallet, crossed_low_balance })
         }
         .await;
         finish(account, result).await

@@ -1,9 +1,7 @@
 //! Subscribing, changing plan and cancelling (DESIGN.md, rule 9).
 use chrono::{DateTime, Utc};
 use entity::subscriptions;
-use sea_orm::{
-    ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr,
-};
+use sea_orm::{ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 
 use super::idempotency::{self, Prior};
 use super::spending::finish;
@@ -35,64 +33,36 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<SubscriptionChange> {
         idempotency::validate_key("paymentReference", payment_reference)?;
-        let plan = self
-            .catalog()
-            .plan(plan_code)
-            .ok_or_else(|| DomainError::UnknownPlan {
-                code: plan_code.into(),
-            })?;
+        let plan = self.catalog().plan(plan_code).ok_or_else(|| DomainError::UnknownPlan { code: plan_code.into() })?;
         if plan.is_free() {
-            return Err(DomainError::invalid(
-                "planCode",
-                "Free is not subscribed to: cancel the subscription",
-            )
-            .into());
+            return Err(DomainError::invalid("planCode", "Free is not subscribed to: cancel the subscription").into());
         }
         let key = format!("payment:{payment_reference}");
         let mut account = AccountTx::open(self, account_id, now).await?;
         let result = async {
-            if let Prior::Replay(id) =
-                idempotency::prior(&account, &key, OPERATION, plan_code).await?
-            {
+            if let Prior::Replay(id) = idempotency::prior(&account, &key, OPERATION, plan_code).await? {
                 let subscription = find(&account, &id).await?;
-                return Ok(SubscriptionChange {
-                    subscription,
-                    wallet: account.wallet(),
-                });
+                return Ok(SubscriptionChange { subscription, wallet: account.wallet() });
             }
             match account.active_subscription().cloned() {
                 Some(current) if current.plan_code == plan_code => {
                     if !current.cancel_at_period_end {
-                        return Err(DomainError::invalid(
-                            "planCode",
-                            format!("already subscribed to {plan_code}"),
-                        )
-                        .into());
+                        return Err(
+                            DomainError::invalid("planCode", format!("already subscribed to {plan_code}")).into()
+                        );
                     }
                     // Subscribing again to the plan being cancelled resumes it.
                     set_cancel_at_period_end(&account, current.id, false).await?;
                 }
                 Some(_) => {
-                    account
-                        .end_subscription(SubscriptionStatus::Expired, now)
-                        .await?;
+                    account.end_subscription(SubscriptionStatus::Expired, now).await?;
                     start(&mut account, plan_code, payment_reference).await?;
                 }
                 None => start(&mut account, plan_code, payment_reference).await?,
             }
             let subscription = reload_latest(&mut account).await?;
-            idempotency::record(
-                &account,
-                &key,
-                OPERATION,
-                plan_code,
-                &subscription.id.to_string(),
-            )
-            .await?;
-            Ok(SubscriptionChange {
-                subscription,
-                wallet: account.wallet(),
-            })
+            idempotency::record(&account, &key, OPERATION, plan_code, &subscription.id.to_string()).await?;
+            Ok(SubscriptionChange { subscription, wallet: account.wallet() })
         }
         .await;
         finish(account, result).await
@@ -110,29 +80,17 @@ impl Store {
         let mut account = AccountTx::open(self, account_id, now).await?;
         let result = async {
             match account.active_subscription().cloned() {
-                Some(current) if at_period_end => {
-                    set_cancel_at_period_end(&account, current.id, true).await?
-                }
-                Some(_) => {
-                    account
-                        .end_subscription(SubscriptionStatus::Canceled, now)
-                        .await?
-                }
+                Some(current) if at_period_end => set_cancel_at_period_end(&account, current.id, true).await?,
+                Some(_) => account.end_subscription(SubscriptionStatus::Canceled, now).await?,
                 None => match &account.subscription {
                     Some(last) if last.status == SubscriptionStatus::Canceled => {}
                     _ => {
-                        return Err(DomainError::SubscriptionRequired {
-                            action: "cancelling",
-                        }
-                        .into());
+                        return Err(DomainError::SubscriptionRequired { action: "cancelling" }.into());
                     }
                 },
             }
             let subscription = reload_latest(&mut account).await?;
-            Ok(SubscriptionChange {
-                subscription,
-                wallet: account.wallet(),
-            })
+            Ok(SubscriptionChange { subscription, wallet: account.wallet() })
         }
         .await;
         finish(account, result).await
@@ -155,19 +113,13 @@ async fn start(account: &mut AccountTx, plan_code: &str, payment_reference: &str
         created_at_ms: Set(to_ms(now)),
         ended_at_ms: Set(None),
     };
-    let id = subscriptions::Entity::insert(row)
-        .exec(account.tx())
-        .await?
-        .last_insert_id;
+    let id = subscriptions::Entity::insert(row).exec(account.tx()).await?.last_insert_id;
     account.grant_allowance(plan_code, id, end).await
 }
 
 async fn set_cancel_at_period_end(account: &AccountTx, id: i64, cancel: bool) -> Result<()> {
     subscriptions::Entity::update_many()
-        .col_expr(
-            subscriptions::Column::CancelAtPeriodEnd,
-            Expr::value(cancel),
-        )
+        .col_expr(subscriptions::Column::CancelAtPeriodEnd, Expr::value(cancel))
         .filter(subscriptions::Column::Id.eq(id))
         .exec(account.tx())
         .await?;
@@ -175,17 +127,11 @@ async fn set_cancel_at_period_end(account: &AccountTx, id: i64, cancel: bool) ->
 }
 
 async fn find(account: &AccountTx, id: &str) -> Result<Subscription> {
-    let id: i64 = id
-        .parse()
-        .map_err(|_| Error::internal("idempotency record of subscribe"))?;
+    let id: i64 = id.parse().map_err(|_| Error::internal("idempotency record of subscribe"))?;
     let row = subscriptions::Entity::find_by_id(id)
         .one(account.tx())
         .await?
-        .ok_or_else(|| {
-            Error::internal(format!(
-                "subscription {id} of an idempotency record is gone"
-            ))
-        })?;
+        .ok_or_else(|| Error::internal(format!("subscription {id} of an idempotency record is gone")))?;
     rows::subscription(&row)
 }
 

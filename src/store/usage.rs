@@ -36,10 +36,7 @@ pub(crate) async fn insert(
         idempotency_key: Set(idempotency_key.to_owned()),
         lot_split: Set(to_json(&split_json)?),
     };
-    let id = usage_events::Entity::insert(row)
-        .exec(account.tx())
-        .await?
-        .last_insert_id;
+    let id = usage_events::Entity::insert(row).exec(account.tx()).await?.last_insert_id;
     Ok(UsageEvent {
         id,
         account_id: account.account_id().to_owned(),
@@ -60,17 +57,12 @@ pub(crate) async fn insert(
 pub(crate) fn event(row: usage_events::Model) -> Result<UsageEvent> {
     let split: Vec<(i64, i64)> = from_json(&row.lot_split)?;
     Ok(UsageEvent {
-        studio: StudioKind::parse(&row.studio).ok_or_else(|| {
-            Error::internal(format!("usage event {} has studio {}", row.id, row.studio))
-        })?,
-        status: UsageStatus::parse(&row.status).ok_or_else(|| {
-            Error::internal(format!("usage event {} has status {}", row.id, row.status))
-        })?,
+        studio: StudioKind::parse(&row.studio)
+            .ok_or_else(|| Error::internal(format!("usage event {} has studio {}", row.id, row.studio)))?,
+        status: UsageStatus::parse(&row.status)
+            .ok_or_else(|| Error::internal(format!("usage event {} has status {}", row.id, row.status)))?,
         options: from_json(&row.options)?,
-        lot_split: split
-            .into_iter()
-            .map(|(lot, c)| (lot, Credits::new(c)))
-            .collect(),
+        lot_split: split.into_iter().map(|(lot, c)| (lot, Credits::new(c))).collect(),
         id: row.id,
         account_id: row.account_id,
         created_at: from_ms(row.created_at_ms),
@@ -87,20 +79,13 @@ pub(crate) async fn find(db: &impl ConnectionTrait, id: i64) -> Result<UsageEven
     let row = usage_events::Entity::find_by_id(id)
         .one(db)
         .await?
-        .ok_or_else(|| DomainError::NotFound {
-            what: "usage event",
-            id: id.to_string(),
-        })?;
+        .ok_or_else(|| DomainError::NotFound { what: "usage event", id: id.to_string() })?;
     event(row)
 }
 
 /// Adds (`sign` 1) or takes back (`sign` -1, a refund) an event in its hourly
 /// rollup, as one upsert: no read-modify-write race.
-pub(crate) async fn add_to_rollup(
-    db: &impl ConnectionTrait,
-    event: &UsageEvent,
-    sign: i64,
-) -> Result<()> {
+pub(crate) async fn add_to_rollup(db: &impl ConnectionTrait, event: &UsageEvent, sign: i64) -> Result<()> {
     let bucket_start_ms = to_ms(event.created_at).div_euclid(HOUR_MS) * HOUR_MS;
     // A new bucket can only come from a charge; a refund always finds its bucket.
     let inserted = std::cmp::max(sign, 0);
@@ -116,29 +101,11 @@ pub(crate) async fn add_to_rollup(
         credits: Set(event.credits.get() * inserted),
     };
     use usage_rollups::Column as C;
-    let on_conflict = OnConflict::columns([
-        C::AccountId,
-        C::BucketStartMs,
-        C::Studio,
-        C::Tool,
-        C::ModelId,
-    ])
-    .value(
-        C::Events,
-        Expr::col((usage_rollups::Entity, C::Events)).add(sign),
-    )
-    .value(
-        C::Outputs,
-        Expr::col((usage_rollups::Entity, C::Outputs)).add(event.count * sign),
-    )
-    .value(
-        C::Credits,
-        Expr::col((usage_rollups::Entity, C::Credits)).add(event.credits.get() * sign),
-    )
-    .to_owned();
-    usage_rollups::Entity::insert(row)
-        .on_conflict(on_conflict)
-        .exec_without_returning(db)
-        .await?;
+    let on_conflict = OnConflict::columns([C::AccountId, C::BucketStartMs, C::Studio, C::Tool, C::ModelId])
+        .value(C::Events, Expr::col((usage_rollups::Entity, C::Events)).add(sign))
+        .value(C::Outputs, Expr::col((usage_rollups::Entity, C::Outputs)).add(event.count * sign))
+        .value(C::Credits, Expr::col((usage_rollups::Entity, C::Credits)).add(event.credits.get() * sign))
+        .to_owned();
+    usage_rollups::Entity::insert(row).on_conflict(on_conflict).exec_without_returning(db).await?;
     Ok(())
 }

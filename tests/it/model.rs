@@ -1,0 +1,1 @@
+//! Model-based property test of the wallet rules (being written).
