@@ -62,7 +62,7 @@ const CHECKS: [(&str, &str); 5] = [
     ),
     (
         "balance: the last ledger entry says {actual}, the lots hold {expected}",
-        "SELECT account_id, 0 AS subject, lots AS expected, COALESCE(last_balance, 0) AS actual
+        "SELECT account_id, CAST(0 AS BIGINT) AS subject, lots AS expected, COALESCE(last_balance, 0) AS actual
          FROM (SELECT a.id AS account_id,
                       (SELECT e.balance_after FROM ledger_entries e WHERE e.account_id = a.id
                        ORDER BY e.id DESC LIMIT 1) AS last_balance,

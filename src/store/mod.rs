@@ -77,6 +77,13 @@ impl Store {
         self.writer.get_database_backend()
     }
 
+    /// The write connection, for tests that tamper with data to prove the
+    /// ledger check notices.
+    #[doc(hidden)]
+    pub fn writer_for_tests(&self) -> &DatabaseConnection {
+        &self.writer
+    }
+
     pub(crate) fn reader(&self) -> &DatabaseConnection {
         &self.reader
     }

@@ -5,5 +5,11 @@ mod support;
 
 mod auth;
 mod catalog;
+mod concurrency;
+mod idempotency;
+mod ledger;
 mod model;
 mod schema;
+mod spending;
+mod subscriptions;
+mod wallet;

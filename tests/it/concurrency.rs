@@ -1,0 +1,57 @@
+//! Money under concurrency: the database guards every credit.
+use futures_util::future::join_all;
+use serde_json::{Value, json};
+
+use crate::support::{TestApp, error_code};
+
+/// 1 credit per output: 5 outputs cost 5, so the 50 daily credits pay for exactly 10.
+fn five_credits() -> Value {
+    json!({ "tool": "background-removal", "count": 5 })
+}
+
+async fn race(servers: &[&TestApp], account: &str, attempts: usize) -> (usize, usize) {
+    let keys: Vec<String> = (0..attempts).map(|i| format!("race-{i}")).collect();
+    let charges =
+        keys.iter().enumerate().map(|(i, key)| servers[i % servers.len()].consume(account, five_credits(), key));
+    let payloads = join_all(charges).await;
+    let charged = payloads.iter().filter(|p| p["errors"] == json!([])).count();
+    let refused = payloads.iter().filter(|p| error_code(p) == json!("INSUFFICIENT_CREDITS")).count();
+    (charged, refused)
+}
+
+async fn assert_exactly_ten_charged(app: &TestApp, account: &str, outcome: (usize, usize)) {
+    assert_eq!(outcome, (10, 54), "64 racing charges with room for 10");
+    assert_eq!(app.balance(account).await, 0);
+    let consumed = app.ledger(account).await.iter().filter(|e| e["kind"] == "CONSUME").count();
+    assert_eq!(consumed, 10);
+    app.assert_ledger_clean().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixty_four_racing_charges_with_room_for_ten_charge_exactly_ten() {
+    let app = TestApp::start().await;
+    app.wallet("hot").await;
+    let outcome = race(&[&app], "hot", 64).await;
+    assert_exactly_ten_charged(&app, "hot", outcome).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_servers_on_one_database_never_overspend() {
+    let app = TestApp::start().await;
+    let other = app.second_instance().await;
+    // The account is created by the race itself, from both servers at once.
+    let outcome = race(&[&app, &other], "shared", 64).await;
+    assert_exactly_ten_charged(&app, "shared", outcome).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_retries_of_one_key_charge_once() {
+    let app = TestApp::start().await;
+    let other = app.second_instance().await;
+    let retries = (0..16).map(|i| [&app, &other][i % 2].consume("retry", five_credits(), "same-key"));
+    let payloads = join_all(retries).await;
+    let ids: Vec<&Value> = payloads.iter().map(|p| &p["usageEvent"]["id"]).collect();
+    assert!(ids.iter().all(|id| *id == ids[0] && !id.is_null()), "{payloads:?}");
+    assert_eq!(app.balance("retry").await, 45);
+    app.assert_ledger_clean().await;
+}
