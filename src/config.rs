@@ -55,6 +55,9 @@ pub struct RulesArgs {
     /// `lowBalance` is shown below this many credits, unless an account sets its own threshold.
     #[arg(long, env = "CREDITS_LOW_BALANCE_THRESHOLD", default_value_t = 20, value_parser = clap::value_parser!(i64).range(0..=1_000_000_000))]
     pub low_balance_threshold: i64,
+    /// Time limit of a hold when `reserveCredits` gives none, in seconds.
+    #[arg(long, env = "CREDITS_HOLD_TTL_SECONDS", default_value_t = 900, value_parser = clap::value_parser!(i64).range(10..=86_400))]
+    pub hold_ttl_seconds: i64,
 }
 
 impl RulesArgs {
@@ -63,6 +66,7 @@ impl RulesArgs {
             daily_free_credits: Credits::new(self.daily_free_credits),
             day_time_zone: self.day_time_zone,
             low_balance_threshold: Credits::new(self.low_balance_threshold),
+            hold_ttl_seconds: self.hold_ttl_seconds,
         }
     }
 }
@@ -78,6 +82,9 @@ pub struct ServeArgs {
     /// Log format: `text` for people, `json` for log collectors.
     #[arg(long, env = "CREDITS_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
+    /// Seconds between two sweeps that release holds past their time limit.
+    #[arg(long, env = "CREDITS_HOLD_SWEEP_SECONDS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    pub hold_sweep_seconds: u64,
     #[command(flatten)]
     pub database: DatabaseArgs,
     #[command(flatten)]

@@ -20,6 +20,7 @@ pub enum ErrorCode {
     IdempotencyConflict,
     NotFound,
     ReservationClosed,
+    AlreadyRefunded,
 }
 
 impl ErrorCode {
@@ -36,6 +37,7 @@ impl ErrorCode {
             ErrorCode::IdempotencyConflict => "IDEMPOTENCY_CONFLICT",
             ErrorCode::NotFound => "NOT_FOUND",
             ErrorCode::ReservationClosed => "RESERVATION_CLOSED",
+            ErrorCode::AlreadyRefunded => "ALREADY_REFUNDED",
         }
     }
 }
@@ -64,6 +66,8 @@ pub enum DomainError {
     NotFound { what: &'static str, id: String },
     #[error("reservation {id} is already {status}")]
     ReservationClosed { id: String, status: String },
+    #[error("usage event {id} was already refunded")]
+    AlreadyRefunded { id: String },
 }
 
 impl DomainError {
@@ -84,6 +88,7 @@ impl DomainError {
             DomainError::IdempotencyConflict { .. } => ErrorCode::IdempotencyConflict,
             DomainError::NotFound { .. } => ErrorCode::NotFound,
             DomainError::ReservationClosed { .. } => ErrorCode::ReservationClosed,
+            DomainError::AlreadyRefunded { .. } => ErrorCode::AlreadyRefunded,
         }
     }
 

@@ -54,12 +54,29 @@ async fn serve(args: ServeArgs) -> Result<()> {
         println!("credits: admin token (paste into GraphiQL's headers as {{\"Authorization\": \"Bearer ...\"}}):");
         println!("{token}");
     }
+    let sweeper = tokio::spawn(sweep_holds(app.clone(), std::time::Duration::from_secs(args.hold_sweep_seconds)));
     axum::serve(listener, app.router())
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| Error::internal(format!("server: {e}")))?;
+    sweeper.abort();
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Releases timed-out holds even on accounts nobody touches, so a crashed
+/// generation backend cannot keep credits held.
+async fn sweep_holds(app: App, every: std::time::Duration) {
+    let mut interval = tokio::time::interval(every);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        match app.store.sweep_expired_holds(app.clock.now()).await {
+            Ok(0) => {}
+            Ok(accounts) => tracing::info!(accounts, "released timed-out holds"),
+            Err(error) => tracing::warn!(%error, "sweeping holds failed"),
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -18,6 +18,8 @@ pub struct Model {
     pub idempotency_key: String,
     pub created_at_ms: i64,
     pub closed_at_ms: Option<i64>,
+    /// The usage event a capture recorded.
+    pub usage_event_id: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -129,6 +129,7 @@ impl MigrationTrait for Migration {
                 .col(string("idempotency_key"))
                 .col(big_integer("created_at_ms"))
                 .col(big_integer_null("closed_at_ms"))
+                .col(big_integer_null("usage_event_id"))
                 .take(),
             Table::create()
                 .table("usage_events")
@@ -198,6 +199,8 @@ impl MigrationTrait for Migration {
             index("usage_events", "usage_events_account_studio_time", &["account_id", "studio", "created_at_ms", "id"]),
             index("ledger_entries", "ledger_entries_account", &["account_id", "id"]),
             index("ledger_entries", "ledger_entries_lot", &["lot_id"]),
+            index("ledger_entries", "ledger_entries_usage_event", &["usage_event_id"]),
+            index("ledger_entries", "ledger_entries_reservation", &["reservation_id"]),
             index("prices", "prices_tool_model", &["tool_code", "model_id"]),
         ];
         for index in indexes {

@@ -9,16 +9,26 @@ pub enum LedgerKind {
     PromoGrant,
     Consume,
     Expire,
+    /// Credits taken from a lot into a hold.
+    Hold,
+    /// Held credits given back to their lot (release, time-out, or the part
+    /// of a hold a capture did not charge).
+    Release,
+    /// A refunded generation's credits given back to their lot.
+    Refund,
 }
 
 impl LedgerKind {
-    pub const ALL: [LedgerKind; 6] = [
+    pub const ALL: [LedgerKind; 9] = [
         LedgerKind::DailyGrant,
         LedgerKind::SubscriptionGrant,
         LedgerKind::Purchase,
         LedgerKind::PromoGrant,
         LedgerKind::Consume,
         LedgerKind::Expire,
+        LedgerKind::Hold,
+        LedgerKind::Release,
+        LedgerKind::Refund,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -29,6 +39,9 @@ impl LedgerKind {
             LedgerKind::PromoGrant => "PROMO_GRANT",
             LedgerKind::Consume => "CONSUME",
             LedgerKind::Expire => "EXPIRE",
+            LedgerKind::Hold => "HOLD",
+            LedgerKind::Release => "RELEASE",
+            LedgerKind::Refund => "REFUND",
         }
     }
 

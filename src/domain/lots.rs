@@ -5,6 +5,9 @@ use chrono::{DateTime, Utc};
 use super::money::Credits;
 use crate::error::DomainError;
 
+/// Credits taken from lots: `(lot id, credits)` in spending order.
+pub type LotSplit = Vec<(i64, Credits)>;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum CreditSource {
     DailyFree,
@@ -86,7 +89,7 @@ pub fn draw(
     pro_generation: bool,
     pro_entitled: bool,
     now: DateTime<Utc>,
-) -> Result<Vec<(i64, Credits)>, DomainError> {
+) -> Result<LotSplit, DomainError> {
     let mut eligible: Vec<Lot> =
         lots.iter().filter(|lot| may_pay(lot, pro_generation, pro_entitled, now)).cloned().collect();
     let available: Credits = eligible.iter().map(|lot| lot.remaining).sum();

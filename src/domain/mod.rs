@@ -1,6 +1,7 @@
 //! The rules of money (DESIGN.md, section 1) as pure functions and types:
 //! nothing here knows GraphQL, HTTP or the database.
 pub mod catalog;
+pub mod holds;
 pub mod ledger;
 pub mod lots;
 pub mod money;

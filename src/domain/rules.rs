@@ -11,10 +11,17 @@ pub struct Rules {
     pub day_time_zone: Tz,
     /// `lowBalance` below this, for accounts that set no threshold of their own.
     pub low_balance_threshold: Credits,
+    /// Time limit of a hold when the caller gives none.
+    pub hold_ttl_seconds: i64,
 }
 
 impl Default for Rules {
     fn default() -> Self {
-        Rules { daily_free_credits: Credits::new(50), day_time_zone: Tz::UTC, low_balance_threshold: Credits::new(20) }
+        Rules {
+            daily_free_credits: Credits::new(50),
+            day_time_zone: Tz::UTC,
+            low_balance_threshold: Credits::new(20),
+            hold_ttl_seconds: 900,
+        }
     }
 }

@@ -19,6 +19,7 @@ pub enum UserErrorCode {
     IdempotencyConflict,
     NotFound,
     ReservationClosed,
+    AlreadyRefunded,
 }
 
 impl From<ErrorCode> for UserErrorCode {
@@ -35,6 +36,7 @@ impl From<ErrorCode> for UserErrorCode {
             ErrorCode::IdempotencyConflict => UserErrorCode::IdempotencyConflict,
             ErrorCode::NotFound => UserErrorCode::NotFound,
             ErrorCode::ReservationClosed => UserErrorCode::ReservationClosed,
+            ErrorCode::AlreadyRefunded => UserErrorCode::AlreadyRefunded,
         }
     }
 }

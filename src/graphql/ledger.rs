@@ -17,6 +17,9 @@ pub enum LedgerEntryKind {
     PromoGrant,
     Consume,
     Expire,
+    Hold,
+    Release,
+    Refund,
 }
 
 impl From<LedgerKind> for LedgerEntryKind {
@@ -28,6 +31,9 @@ impl From<LedgerKind> for LedgerEntryKind {
             LedgerKind::PromoGrant => LedgerEntryKind::PromoGrant,
             LedgerKind::Consume => LedgerEntryKind::Consume,
             LedgerKind::Expire => LedgerEntryKind::Expire,
+            LedgerKind::Hold => LedgerEntryKind::Hold,
+            LedgerKind::Release => LedgerEntryKind::Release,
+            LedgerKind::Refund => LedgerEntryKind::Refund,
         }
     }
 }
@@ -41,6 +47,9 @@ impl From<LedgerEntryKind> for LedgerKind {
             LedgerEntryKind::PromoGrant => LedgerKind::PromoGrant,
             LedgerEntryKind::Consume => LedgerKind::Consume,
             LedgerEntryKind::Expire => LedgerKind::Expire,
+            LedgerEntryKind::Hold => LedgerKind::Hold,
+            LedgerEntryKind::Release => LedgerKind::Release,
+            LedgerEntryKind::Refund => LedgerKind::Refund,
         }
     }
 }
@@ -57,6 +66,7 @@ pub struct LedgerEntry {
     /// The account's credits on all lots after this entry.
     pub balance_after: i64,
     pub usage_event_id: Option<ID>,
+    pub reservation_id: Option<ID>,
     /// A payment reference, a grant reason, an idempotency key, why a lot expired.
     pub reference: String,
 }
@@ -71,6 +81,7 @@ impl From<Entry> for LedgerEntry {
             amount: entry.amount,
             balance_after: entry.balance_after,
             usage_event_id: entry.usage_event_id.map(|id| ID(id.to_string())),
+            reservation_id: entry.reservation_id.map(|id| ID(id.to_string())),
             reference: entry.reference,
         }
     }

@@ -7,10 +7,12 @@ pub mod catalog;
 pub mod context;
 pub mod errors;
 pub mod grants;
+pub mod holds;
 pub mod ledger;
 pub mod live;
 pub mod pagination;
 pub mod quote;
+pub mod refunds;
 pub mod spending;
 pub mod subscriptions;
 pub mod wallet;
@@ -23,7 +25,14 @@ use crate::store::Store;
 pub struct Query(catalog::CatalogQuery, quote::QuoteQuery, account::AccountQuery, ledger::LedgerQuery);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(spending::SpendingMutation, grants::GrantsMutation, subscriptions::SubscriptionsMutation);
+pub struct Mutation(
+    spending::SpendingMutation,
+    holds::HoldsMutation,
+    refunds::RefundsMutation,
+    grants::GrantsMutation,
+    subscriptions::SubscriptionsMutation,
+    wallet::WalletMutation,
+);
 
 pub type CreditsSchema = Schema<Query, Mutation, live::LiveSubscription>;
 

@@ -1,9 +1,12 @@
 //! The wallet and its lots, as frontends show them.
-use async_graphql::{Enum, ID, SimpleObject};
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use crate::domain::lots::{CreditSource as DomainSource, Lot};
 use crate::domain::wallet::WalletView;
+
+use super::context::{GraphqlResult, authenticated, now, require_account_access, store};
+use super::errors::{UserError, payload, payloads};
 
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CreditSource {
@@ -93,5 +96,44 @@ impl From<&WalletView> for Wallet {
             low_balance_threshold: view.low_balance_threshold.get(),
             lots: view.lots.iter().map(CreditLot::from).collect(),
         }
+    }
+}
+
+#[derive(InputObject)]
+pub struct SetLowBalanceThresholdInput {
+    /// The account; a user's own when omitted.
+    pub account_id: Option<ID>,
+    /// `lowBalance` shows below this; null goes back to the default.
+    pub threshold: Option<i64>,
+}
+
+#[derive(SimpleObject, Default)]
+pub struct SetLowBalanceThresholdPayload {
+    pub wallet: Option<Wallet>,
+    pub errors: Vec<UserError>,
+}
+
+payloads!(SetLowBalanceThresholdPayload);
+
+#[derive(Default)]
+pub struct WalletMutation;
+
+#[Object]
+impl WalletMutation {
+    /// Sets when the wallet shows `lowBalance`: users for their own account,
+    /// service and admin for any.
+    async fn set_low_balance_threshold(
+        &self,
+        ctx: &Context<'_>,
+        input: SetLowBalanceThresholdInput,
+    ) -> GraphqlResult<SetLowBalanceThresholdPayload> {
+        let (own, _) = authenticated(ctx)?;
+        let account_id = input.account_id.map_or_else(|| own.to_owned(), |id| id.0);
+        require_account_access(ctx, &account_id)?;
+        let result = store(ctx)?.set_low_balance_threshold(&account_id, input.threshold, now(ctx)?).await;
+        payload(result, |wallet| SetLowBalanceThresholdPayload {
+            wallet: Some(Wallet::from(&wallet)),
+            errors: Vec::new(),
+        })
     }
 }

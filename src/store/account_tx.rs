@@ -4,7 +4,7 @@
 //! made through it is checked against the lot in the database and appended to
 //! the ledger with the balance after it.
 use chrono::{DateTime, Utc};
-use entity::{accounts, credit_lots, ledger_entries, subscriptions};
+use entity::{accounts, credit_lots, ledger_entries, reservations, subscriptions};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
@@ -14,6 +14,7 @@ use sea_orm::{
 use super::{Store, rows};
 use crate::clock::to_ms;
 use crate::domain::catalog::Catalog;
+use crate::domain::holds::{Reservation, ReservationStatus};
 use crate::domain::ledger::LedgerKind;
 use crate::domain::lots::{CreditSource, Lot};
 use crate::domain::money::Credits;
@@ -31,9 +32,12 @@ pub struct AccountTx {
     pub lots: Vec<Lot>,
     /// The latest subscription, active or not.
     pub subscription: Option<Subscription>,
-    held: Credits,
+    /// Open holds.
+    pub holds: Vec<Reservation>,
     balance: Credits,
     entries: Vec<ledger_entries::ActiveModel>,
+    /// Something the wallet shows changed without a ledger entry.
+    changed: bool,
 }
 
 /// Where a ledger entry comes from, besides its lot.
@@ -87,7 +91,7 @@ impl AccountTx {
             .as_ref()
             .map(rows::subscription)
             .transpose()?;
-        let held = super::snapshot::held(&tx, account_id).await?;
+        let holds = super::holds::open_holds(&tx, account_id).await?;
         let balance = lots.iter().map(|lot| lot.remaining).sum();
         let mut account_tx = AccountTx {
             tx,
@@ -96,9 +100,10 @@ impl AccountTx {
             now,
             lots,
             subscription,
-            held,
+            holds,
             balance,
             entries: Vec::new(),
+            changed: false,
         };
         account_tx.settle().await?;
         Ok(account_tx)
@@ -125,7 +130,8 @@ impl AccountTx {
     }
 
     pub fn wallet(&self) -> WalletView {
-        wallet_view(&self.store, &self.account, &self.lots, self.active_subscription(), self.held, self.now)
+        let held = self.holds.iter().map(|hold| hold.credits).sum();
+        wallet_view(&self.store, &self.account, &self.lots, self.active_subscription(), held, self.now)
     }
 
     /// Credits on the lots now, for the ledger's running balance.
@@ -137,6 +143,12 @@ impl AccountTx {
     /// billing period (renewal or end), the expiry of lots, the day's free
     /// credits. Expiries are recorded when first noticed.
     async fn settle(&mut self) -> Result<()> {
+        // Holds past their time limit are released first, so that credits of
+        // a lot that expired meanwhile expire with it below.
+        let timed_out: Vec<i64> = self.holds.iter().filter(|h| h.timed_out(self.now)).map(|h| h.id).collect();
+        for id in timed_out {
+            self.close_hold(id, ReservationStatus::Expired, None).await?;
+        }
         let rules = self.store.rules().clone();
         let settlement =
             settle(&rules, self.now, &self.lots, self.subscription.as_ref(), self.account.daily_free_day.as_deref());
@@ -290,6 +302,76 @@ impl AccountTx {
         self.record(kind, lot_id, -amount.get(), origin)
     }
 
+    /// Gives credits back to a lot (a release or a refund). A lot that has
+    /// expired in the meantime gets them back and loses them at once, so
+    /// the ledger shows both.
+    pub async fn give_back(&mut self, lot_id: i64, amount: Credits, kind: LedgerKind, origin: Origin) -> Result<()> {
+        if !amount.is_positive() {
+            return Ok(());
+        }
+        let updated = credit_lots::Entity::update_many()
+            .col_expr(credit_lots::Column::Remaining, Expr::col(credit_lots::Column::Remaining).add(amount.get()))
+            .filter(credit_lots::Column::Id.eq(lot_id))
+            .filter(credit_lots::Column::AccountId.eq(self.account.id.clone()))
+            .exec(&self.tx)
+            .await?;
+        if updated.rows_affected != 1 {
+            return Err(Error::internal(format!("lot {lot_id} cannot take back {amount} credits")));
+        }
+        match self.lots.iter_mut().find(|lot| lot.id == lot_id) {
+            Some(lot) => lot.remaining = Credits::new(lot.remaining.get() + amount.get()),
+            None => {
+                let row = credit_lots::Entity::find_by_id(lot_id)
+                    .one(&self.tx)
+                    .await?
+                    .ok_or_else(|| Error::internal(format!("lot {lot_id} vanished")))?;
+                self.lots.push(rows::lot(&row)?);
+            }
+        }
+        self.record(kind, lot_id, amount.get(), origin)?;
+        if self.lots.iter().any(|lot| lot.id == lot_id && lot.is_expired(self.now)) {
+            self.expire(lot_id, "expired before its credits came back").await?;
+        }
+        Ok(())
+    }
+
+    /// Ends an open hold: its credits go back to their lots except the
+    /// `captured` part (lots drawn first), which stays spent.
+    pub async fn close_hold(
+        &mut self,
+        id: i64,
+        status: ReservationStatus,
+        captured: Option<(Credits, i64)>,
+    ) -> Result<Reservation> {
+        let index = self
+            .holds
+            .iter()
+            .position(|hold| hold.id == id)
+            .ok_or_else(|| Error::internal(format!("hold {id} is not open")))?;
+        let mut hold = self.holds.remove(index);
+        let (charged, usage_event_id) = captured.unwrap_or((Credits::ZERO, 0));
+        let (_, returned) = crate::domain::holds::capture_split(&hold.lot_split, charged)?;
+        for (lot_id, credits) in returned {
+            let origin =
+                Origin { reservation_id: Some(id), reference: hold.idempotency_key.clone(), ..Origin::default() };
+            self.give_back(lot_id, credits, LedgerKind::Release, origin).await?;
+        }
+        let mut update = reservations::Entity::update_many()
+            .col_expr(reservations::Column::Status, Expr::value(status.as_str()))
+            .col_expr(reservations::Column::ClosedAtMs, Expr::value(to_ms(self.now)))
+            .filter(reservations::Column::Id.eq(id))
+            .filter(reservations::Column::Status.eq(ReservationStatus::Open.as_str()));
+        if captured.is_some() {
+            update = update.col_expr(reservations::Column::UsageEventId, Expr::value(usage_event_id));
+            hold.usage_event_id = Some(usage_event_id);
+        }
+        if update.exec(&self.tx).await?.rows_affected != 1 {
+            return Err(Error::internal(format!("hold {id} was closed twice")));
+        }
+        hold.status = status;
+        Ok(hold)
+    }
+
     async fn expire(&mut self, lot_id: i64, reason: &str) -> Result<()> {
         let Some(lot) = self.lots.iter().find(|lot| lot.id == lot_id) else {
             return Ok(());
@@ -323,9 +405,13 @@ impl AccountTx {
 
     /// Writes the ledger entries and commits; the wallet watchers hear of it
     /// only once it is durable.
+    pub fn mark_changed(&mut self) {
+        self.changed = true;
+    }
+
     pub async fn commit(self) -> Result<()> {
-        let changed = !self.entries.is_empty();
-        if changed {
+        let changed = self.changed || !self.entries.is_empty();
+        if !self.entries.is_empty() {
             ledger_entries::Entity::insert_many(self.entries).exec_without_returning(&self.tx).await?;
         }
         self.tx.commit().await?;

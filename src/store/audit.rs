@@ -38,7 +38,7 @@ struct Count {
 
 /// Each check selects only the rows that break an invariant, so a clean
 /// database answers with nothing to transfer whatever its size.
-const CHECKS: [(&str, &str); 5] = [
+const CHECKS: [(&str, &str); 7] = [
     (
         "lot {subject}: the ledger sums to {actual}, the lot holds {expected}",
         "SELECT l.account_id, l.id AS subject, l.remaining AS expected,
@@ -73,12 +73,37 @@ const CHECKS: [(&str, &str); 5] = [
     ),
     (
         "usage event {subject}: charged {expected} credits, the ledger took {actual}",
+        "SELECT account_id, subject, expected, actual FROM (
+           SELECT u.account_id, u.id AS subject, u.credits AS expected,
+                  CAST(COALESCE((SELECT -SUM(e.amount) FROM ledger_entries e
+                                 WHERE e.usage_event_id = u.id AND e.kind = 'CONSUME'), 0)
+                     + COALESCE((SELECT -SUM(e.amount) FROM reservations r
+                                 JOIN ledger_entries e ON e.reservation_id = r.id
+                                 WHERE r.usage_event_id = u.id AND e.kind IN ('HOLD', 'RELEASE')), 0) AS BIGINT) AS actual
+           FROM usage_events u WHERE u.status = 'CHARGED') charged
+         WHERE expected <> actual",
+    ),
+    (
+        "hold {subject}: should hold {expected} credits, the ledger holds {actual}",
+        "SELECT account_id, subject, expected, actual FROM (
+           SELECT r.account_id, r.id AS subject,
+                  CAST(CASE r.status
+                         WHEN 'OPEN' THEN r.credits
+                         WHEN 'CAPTURED' THEN COALESCE((SELECT u.credits FROM usage_events u
+                                                        WHERE u.id = r.usage_event_id), -1)
+                         ELSE 0 END AS BIGINT) AS expected,
+                  CAST(COALESCE((SELECT -SUM(e.amount) FROM ledger_entries e
+                                 WHERE e.reservation_id = r.id AND e.kind IN ('HOLD', 'RELEASE')), 0) AS BIGINT) AS actual
+           FROM reservations r) holds
+         WHERE expected <> actual",
+    ),
+    (
+        "usage event {subject}: refunded {actual} credits of {expected} charged",
         "SELECT u.account_id, u.id AS subject, u.credits AS expected,
-                CAST(COALESCE(-SUM(e.amount), 0) AS BIGINT) AS actual
-         FROM usage_events u LEFT JOIN ledger_entries e ON e.usage_event_id = u.id AND e.kind = 'CONSUME'
-         WHERE u.status = 'CHARGED'
+                CAST(COALESCE(SUM(e.amount), 0) AS BIGINT) AS actual
+         FROM usage_events u JOIN ledger_entries e ON e.usage_event_id = u.id AND e.kind = 'REFUND'
          GROUP BY u.account_id, u.id, u.credits
-         HAVING CAST(COALESCE(-SUM(e.amount), 0) AS BIGINT) <> u.credits",
+         HAVING CAST(COALESCE(SUM(e.amount), 0) AS BIGINT) > u.credits",
     ),
 ];
 

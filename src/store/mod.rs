@@ -19,13 +19,16 @@ mod account_tx;
 pub mod audit;
 mod catalog;
 mod grants;
+pub mod holds;
 mod idempotency;
 pub mod ledger;
+pub mod refunds;
 mod rows;
 pub mod settings;
 pub mod snapshot;
 mod spending;
 mod subscriptions;
+mod thresholds;
 pub mod usage;
 
 pub use account_tx::AccountTx;

@@ -2,16 +2,12 @@
 //! day, an expired lot, an ended period) the read turns into a write that
 //! settles the account first, so what is shown is what would be charged.
 use chrono::{DateTime, Utc};
-use entity::{accounts, credit_lots, reservations, subscriptions};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::{Expr, Func},
-};
+use entity::{accounts, credit_lots, subscriptions};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::account_tx::{AccountTx, entitlement, validate_account_id, wallet_view};
 use super::{Store, rows};
 use crate::domain::lots::Lot;
-use crate::domain::money::Credits;
 use crate::domain::settle::settle;
 use crate::domain::subscription::{Entitlement, Subscription};
 use crate::domain::wallet::WalletView;
@@ -48,10 +44,12 @@ impl Store {
                 .as_ref()
                 .map(rows::subscription)
                 .transpose()?;
-            let settled =
-                settle(self.rules(), now, &lots, subscription.as_ref(), account.daily_free_day.as_deref()).is_empty();
+            let holds = super::holds::open_holds(db, account_id).await?;
+            let settled = settle(self.rules(), now, &lots, subscription.as_ref(), account.daily_free_day.as_deref())
+                .is_empty()
+                && !holds.iter().any(|hold| hold.timed_out(now));
             if settled {
-                let held = held(db, account_id).await?;
+                let held = holds.iter().map(|hold| hold.credits).sum();
                 let active = subscription.as_ref().filter(|s| s.is_active());
                 return Ok(AccountSnapshot {
                     id: account.id.clone(),
@@ -71,22 +69,4 @@ impl Store {
         account_tx.commit().await?;
         Ok(snapshot)
     }
-}
-
-#[derive(FromQueryResult)]
-struct Sum {
-    total: Option<i64>,
-}
-
-/// Credits held by open reservations of an account.
-pub(crate) async fn held(db: &impl ConnectionTrait, account_id: &str) -> Result<Credits> {
-    let sum = reservations::Entity::find()
-        .select_only()
-        .expr_as(Func::sum(Expr::col(reservations::Column::Credits)), "total")
-        .filter(reservations::Column::AccountId.eq(account_id))
-        .filter(reservations::Column::Status.eq("OPEN"))
-        .into_model::<Sum>()
-        .one(db)
-        .await?;
-    Ok(Credits::new(sum.and_then(|s| s.total).unwrap_or(0)))
 }

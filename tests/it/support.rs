@@ -47,10 +47,6 @@ impl TestDatabase {
             }
         }
     }
-
-    pub fn is_postgres(&self) -> bool {
-        self.postgres.is_some()
-    }
 }
 
 fn options(url: String, schema: Option<String>) -> DatabaseOptions {
@@ -212,10 +208,49 @@ impl TestApp {
         self.as_admin(&query, json!({ "input": input })).await["grantCredits"].clone()
     }
 
+    /// Holds a generation's credits; `ttl_seconds` None takes the default.
+    pub async fn reserve(&self, account: &str, generation: Value, key: &str, ttl_seconds: Option<i64>) -> Value {
+        let query = format!(
+            "mutation($input: ReserveCreditsInput!) {{ reserveCredits(input: $input) {{
+                {RESERVATION_PAYLOAD} }} }}"
+        );
+        let input =
+            json!({ "accountId": account, "generation": generation, "idempotencyKey": key, "ttlSeconds": ttl_seconds });
+        self.as_service(&query, json!({ "input": input })).await["reserveCredits"].clone()
+    }
+
+    pub async fn capture(&self, reservation_id: &Value, credits: Option<i64>) -> Value {
+        let query = format!(
+            "mutation($input: CaptureReservationInput!) {{ captureReservation(input: $input) {{
+                usageEvent {{ id credits status lotSplit {{ lotId credits }} }}
+                wallet {{ {WALLET} }} lowBalance errors {{ {ERRORS} }} }} }}"
+        );
+        let input = json!({ "reservationId": reservation_id, "credits": credits });
+        self.as_service(&query, json!({ "input": input })).await["captureReservation"].clone()
+    }
+
+    pub async fn release(&self, reservation_id: &Value) -> Value {
+        let query = format!(
+            "mutation($input: ReleaseReservationInput!) {{ releaseReservation(input: $input) {{
+                {RESERVATION_PAYLOAD} }} }}"
+        );
+        self.as_service(&query, json!({ "input": { "reservationId": reservation_id } })).await["releaseReservation"]
+            .clone()
+    }
+
+    pub async fn refund(&self, usage_event_id: &Value) -> Value {
+        let query = format!(
+            "mutation($input: RefundUsageInput!) {{ refundUsage(input: $input) {{
+                refundedCredits usageEvent {{ id status credits }} wallet {{ {WALLET} }} errors {{ {ERRORS} }} }} }}"
+        );
+        let input = json!({ "usageEventId": usage_event_id, "reason": "generation failed" });
+        self.as_service(&query, json!({ "input": input })).await["refundUsage"].clone()
+    }
+
     /// Ledger entries of an account, newest first (up to 100).
     pub async fn ledger(&self, account: &str) -> Vec<Value> {
         let query = "query($id: ID!) { account(id: $id) { ledger(first: 100) {
-            totalCount edges { node { kind amount balanceAfter lotId reference usageEventId } } } } }";
+            totalCount edges { node { kind amount balanceAfter lotId reference usageEventId reservationId } } } } }";
         let data = self.as_service(query, json!({ "id": account })).await;
         data["account"]["ledger"]["edges"].as_array().expect("edges").iter().map(|e| e["node"].clone()).collect()
     }
@@ -231,6 +266,9 @@ impl TestApp {
 pub const WALLET: &str = "balance proBalance dailyFree dailyFreeResetsAt subscriptionCredits subscriptionAllowance
     subscriptionPercentLeft tokens promo held lowBalance lots { id source granted remaining expiresAt proEligible }";
 pub const ERRORS: &str = "code message field needed available";
+pub const RESERVATION_PAYLOAD: &str =
+    "reservation { id credits status expiresAt usageEventId lotSplit { lotId credits } }
+    wallet { balance proBalance dailyFree held promo lowBalance } errors { code message field needed available }";
 pub const SUBSCRIPTION: &str =
     "plan { code monthlyCredits } status currentPeriodStart currentPeriodEnd cancelAtPeriodEnd";
 

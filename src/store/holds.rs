@@ -1,0 +1,212 @@
+//! Holds: reserve credits before a generation runs, then capture (charge,
+//! possibly less) or release them. A hold past its time limit is released by
+//! the next access of its account, or by the server's sweeper.
+use chrono::{DateTime, Duration, Utc};
+use entity::reservations;
+use sea_orm::{
+    ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
+};
+
+use super::account_tx::Origin;
+use super::idempotency::{self, Prior};
+use super::spending::{Charge, finish};
+use super::{AccountTx, Store, rows, usage};
+use crate::clock::{from_ms, to_ms};
+use crate::domain::holds::{Reservation, ReservationStatus, capture_split, validate_ttl};
+use crate::domain::ledger::LedgerKind;
+use crate::domain::lots::draw;
+use crate::domain::money::Credits;
+use crate::domain::pricing::{GenerationRequest, price};
+use crate::domain::wallet::WalletView;
+use crate::error::{DomainError, Error, Result};
+
+const OPERATION: &str = "reserveCredits";
+
+#[derive(Clone, Debug)]
+pub struct HoldChange {
+    pub reservation: Reservation,
+    pub wallet: WalletView,
+}
+
+pub(crate) fn reservation(row: reservations::Model) -> Result<Reservation> {
+    let split: Vec<(i64, i64)> = rows::from_json(&row.lot_split)?;
+    Ok(Reservation {
+        status: ReservationStatus::parse(&row.status)
+            .ok_or_else(|| Error::internal(format!("reservation {} has status {}", row.id, row.status)))?,
+        lot_split: split.into_iter().map(|(lot, c)| (lot, Credits::new(c))).collect(),
+        id: row.id,
+        account_id: row.account_id,
+        credits: Credits::new(row.credits),
+        expires_at: from_ms(row.expires_at_ms),
+        idempotency_key: row.idempotency_key,
+        usage_event_id: row.usage_event_id,
+    })
+}
+
+pub(crate) async fn open_holds(db: &impl ConnectionTrait, account_id: &str) -> Result<Vec<Reservation>> {
+    reservations::Entity::find()
+        .filter(reservations::Column::AccountId.eq(account_id))
+        .filter(reservations::Column::Status.eq(ReservationStatus::Open.as_str()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(reservation)
+        .collect()
+}
+
+fn parse_id(id: &str) -> Result<i64, DomainError> {
+    id.parse().map_err(|_| DomainError::NotFound { what: "reservation", id: id.to_owned() })
+}
+
+impl Store {
+    /// Takes the credits of a generation out of the spendable balance, from
+    /// the same lots in the same order as a charge would.
+    pub async fn reserve(
+        &self,
+        account_id: &str,
+        request: &GenerationRequest,
+        idempotency_key: &str,
+        ttl_seconds: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> Result<HoldChange> {
+        idempotency::validate_key("idempotencyKey", idempotency_key)?;
+        let ttl_seconds = validate_ttl(ttl_seconds, self.rules().hold_ttl_seconds)?;
+        let priced = price(self.catalog(), request)?;
+        let fingerprint = rows::to_json(&(request, ttl_seconds))?;
+        let mut account = AccountTx::open(self, account_id, now).await?;
+        let result = async {
+            if let Prior::Replay(id) = idempotency::prior(&account, idempotency_key, OPERATION, &fingerprint).await? {
+                let reservation = find(account.tx(), parse_id(&id)?).await?;
+                return Ok(HoldChange { reservation, wallet: account.wallet() });
+            }
+            let entitlement = account.entitlement();
+            entitlement.allows(&priced)?;
+            let split = draw(&account.lots, priced.credits, priced.pro, entitlement.pro(), now)?;
+            let split_json: Vec<(i64, i64)> = split.iter().map(|(lot, c)| (*lot, c.get())).collect();
+            let row = reservations::ActiveModel {
+                id: NotSet,
+                account_id: Set(account_id.to_owned()),
+                credits: Set(priced.credits.get()),
+                status: Set(ReservationStatus::Open.as_str().to_owned()),
+                expires_at_ms: Set(to_ms(now + Duration::seconds(ttl_seconds))),
+                generation: Set(rows::to_json(request)?),
+                lot_split: Set(rows::to_json(&split_json)?),
+                idempotency_key: Set(idempotency_key.to_owned()),
+                created_at_ms: Set(to_ms(now)),
+                closed_at_ms: Set(None),
+                usage_event_id: Set(None),
+            };
+            let id = reservations::Entity::insert(row).exec(account.tx()).await?.last_insert_id;
+            for (lot_id, credits) in &split {
+                let origin =
+                    Origin { reservation_id: Some(id), reference: idempotency_key.into(), ..Origin::default() };
+                account.take(*lot_id, *credits, LedgerKind::Hold, origin).await?;
+            }
+            let reservation = find(account.tx(), id).await?;
+            account.holds.push(reservation.clone());
+            idempotency::record(&account, idempotency_key, OPERATION, &fingerprint, &id.to_string()).await?;
+            Ok(HoldChange { reservation, wallet: account.wallet() })
+        }
+        .await;
+        finish(account, result).await
+    }
+
+    /// Charges `credits` (all when None) of an open hold and records the
+    /// usage event; the rest goes back to its lots. Capturing a captured hold
+    /// again for the same amount returns the first result.
+    pub async fn capture(&self, reservation_id: &str, credits: Option<i64>, now: DateTime<Utc>) -> Result<Charge> {
+        let id = parse_id(reservation_id)?;
+        let account_id = self.hold_account(id).await?;
+        let mut account = AccountTx::open(self, &account_id, now).await?;
+        let result = async {
+            let hold = find(account.tx(), id).await?;
+            let charged = Credits::new(credits.unwrap_or(hold.credits.get()));
+            if hold.status == ReservationStatus::Captured {
+                let event = usage::find(account.tx(), hold.usage_event_id.unwrap_or_default()).await?;
+                if event.credits == charged || credits.is_none() {
+                    return Ok(Charge { usage_event: event, wallet: account.wallet(), crossed_low_balance: false });
+                }
+            }
+            if hold.status != ReservationStatus::Open {
+                return Err(closed(&hold).into());
+            }
+            let (charged_split, _) = capture_split(&hold.lot_split, charged)?;
+            let request: GenerationRequest = rows::from_json(
+                &reservations::Entity::find_by_id(id)
+                    .one(account.tx())
+                    .await?
+                    .map(|row| row.generation)
+                    .unwrap_or_default(),
+            )?;
+            // The catalog may have changed since the reservation: what was
+            // held is what is charged, whatever the price now.
+            let mut priced = price(self.catalog(), &request)?;
+            priced.credits = charged;
+            let before = account.wallet();
+            let event = usage::insert(&account, &priced, &hold.idempotency_key, &charged_split).await?;
+            account.close_hold(id, ReservationStatus::Captured, Some((charged, event.id))).await?;
+            usage::add_to_rollup(account.tx(), &event, 1).await?;
+            let wallet = account.wallet();
+            Ok(Charge { usage_event: event, crossed_low_balance: !before.low_balance && wallet.low_balance, wallet })
+        }
+        .await;
+        finish(account, result).await
+    }
+
+    /// Gives every held credit back. Releasing a released (or timed-out) hold
+    /// again answers as the first time.
+    pub async fn release(&self, reservation_id: &str, now: DateTime<Utc>) -> Result<HoldChange> {
+        let id = parse_id(reservation_id)?;
+        let account_id = self.hold_account(id).await?;
+        let mut account = AccountTx::open(self, &account_id, now).await?;
+        let result = async {
+            let hold = find(account.tx(), id).await?;
+            let reservation = match hold.status {
+                ReservationStatus::Open => account.close_hold(id, ReservationStatus::Released, None).await?,
+                ReservationStatus::Released | ReservationStatus::Expired => hold,
+                ReservationStatus::Captured => return Err(closed(&hold).into()),
+            };
+            Ok(HoldChange { reservation, wallet: account.wallet() })
+        }
+        .await;
+        finish(account, result).await
+    }
+
+    /// Releases every hold past its time limit; the server runs this on a
+    /// timer so that a crashed generation backend frees its holds.
+    pub async fn sweep_expired_holds(&self, now: DateTime<Utc>) -> Result<usize> {
+        let accounts: Vec<String> = reservations::Entity::find()
+            .select_only()
+            .column(reservations::Column::AccountId)
+            .distinct()
+            .filter(reservations::Column::Status.eq(ReservationStatus::Open.as_str()))
+            .filter(reservations::Column::ExpiresAtMs.lte(to_ms(now)))
+            .limit(1_000)
+            .into_tuple()
+            .all(self.reader())
+            .await?;
+        for account_id in &accounts {
+            // Opening the account settles it, which releases its timed-out holds.
+            AccountTx::open(self, account_id, now).await?.commit().await?;
+        }
+        Ok(accounts.len())
+    }
+
+    async fn hold_account(&self, id: i64) -> Result<String> {
+        let row = reservations::Entity::find_by_id(id).one(self.reader()).await?;
+        row.map(|row| row.account_id)
+            .ok_or_else(|| DomainError::NotFound { what: "reservation", id: id.to_string() }.into())
+    }
+}
+
+fn closed(hold: &Reservation) -> DomainError {
+    DomainError::ReservationClosed { id: hold.id.to_string(), status: hold.status.as_str().to_lowercase() }
+}
+
+async fn find(db: &impl ConnectionTrait, id: i64) -> Result<Reservation> {
+    let row = reservations::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(|| DomainError::NotFound { what: "reservation", id: id.to_string() })?;
+    reservation(row)
+}

@@ -1,0 +1,73 @@
+//! Refunds: a consumed generation's credits go back to the lots they came
+//! from, once. A share whose lot has expired since is not returned.
+use chrono::{DateTime, Utc};
+use entity::usage_events;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+
+use super::account_tx::Origin;
+use super::spending::finish;
+use super::{AccountTx, Store, usage};
+use crate::domain::ledger::LedgerKind;
+use crate::domain::money::Credits;
+use crate::domain::usage::{UsageEvent, UsageStatus};
+use crate::domain::wallet::WalletView;
+use crate::error::{DomainError, Result};
+
+#[derive(Clone, Debug)]
+pub struct Refund {
+    pub refunded_credits: Credits,
+    pub usage_event: UsageEvent,
+    pub wallet: WalletView,
+}
+
+pub const REASON_LENGTH_MAX: usize = 500;
+
+impl Store {
+    pub async fn refund(&self, usage_event_id: &str, reason: Option<&str>, now: DateTime<Utc>) -> Result<Refund> {
+        let not_found = || DomainError::NotFound { what: "usage event", id: usage_event_id.to_owned() };
+        let id: i64 = usage_event_id.parse().map_err(|_| not_found())?;
+        if reason.is_some_and(|r| r.len() > REASON_LENGTH_MAX) {
+            return Err(
+                DomainError::invalid("reason", format!("reason is at most {REASON_LENGTH_MAX} characters")).into()
+            );
+        }
+        let account_id = usage::find(self.reader(), id).await.map_err(|_| not_found())?.account_id;
+        let mut account = AccountTx::open(self, &account_id, now).await?;
+        let result = async {
+            let mut event = usage::find(account.tx(), id).await?;
+            if event.status == UsageStatus::Refunded {
+                return Err(DomainError::AlreadyRefunded { id: usage_event_id.to_owned() }.into());
+            }
+            let reference = reason.unwrap_or("refund").to_owned();
+            let mut refunded = Credits::ZERO;
+            for (lot_id, credits) in event.lot_split.clone() {
+                let lot_expired = lot_expired(&account, lot_id).await?;
+                if lot_expired {
+                    continue;
+                }
+                let origin = Origin { usage_event_id: Some(id), reference: reference.clone(), ..Origin::default() };
+                account.give_back(lot_id, credits, LedgerKind::Refund, origin).await?;
+                refunded = Credits::new(refunded.get() + credits.get());
+            }
+            usage_events::Entity::update_many()
+                .col_expr(usage_events::Column::Status, Expr::value(UsageStatus::Refunded.as_str()))
+                .filter(usage_events::Column::Id.eq(id))
+                .exec(account.tx())
+                .await?;
+            usage::add_to_rollup(account.tx(), &event, -1).await?;
+            event.status = UsageStatus::Refunded;
+            Ok(Refund { refunded_credits: refunded, usage_event: event, wallet: account.wallet() })
+        }
+        .await;
+        finish(account, result).await
+    }
+}
+
+async fn lot_expired(account: &AccountTx, lot_id: i64) -> Result<bool> {
+    let expires_at = entity::credit_lots::Entity::find_by_id(lot_id)
+        .one(account.tx())
+        .await?
+        .and_then(|row| row.expires_at_ms)
+        .map(crate::clock::from_ms);
+    Ok(expires_at.is_some_and(|at| at <= account.now))
+}
