@@ -1,4 +1,5 @@
-//! Usage of an account per UTC hour, studio, tool and model, kept in the charging transaction.
+//! Usage of an account per bucket (a UTC hour or a UTC day), studio, tool and
+//! model, kept in the charging transaction.
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -7,7 +8,8 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub account_id: String,
-    /// Start of the UTC hour (hourly buckets serve any time zone with whole-hour offsets).
+    /// 3600000 (hourly rows, for time zones other than UTC) or 86400000 (daily UTC rows).
+    pub bucket_ms: i64,
     pub bucket_start_ms: i64,
     pub studio: String,
     pub tool: String,

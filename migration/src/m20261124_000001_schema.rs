@@ -174,6 +174,7 @@ impl MigrationTrait for Migration {
                 .table("usage_rollups")
                 .col(id())
                 .col(string("account_id"))
+                .col(big_integer("bucket_ms"))
                 .col(big_integer("bucket_start_ms"))
                 .col(string("studio"))
                 .col(string("tool"))
@@ -198,6 +199,8 @@ impl MigrationTrait for Migration {
             index("usage_events", "usage_events_account_time", &["account_id", "created_at_ms", "id"]),
             index("usage_events", "usage_events_account_studio_time", &["account_id", "studio", "created_at_ms", "id"]),
             index("ledger_entries", "ledger_entries_account", &["account_id", "id"]),
+            // The platform view: every account's rollups by time.
+            index("usage_rollups", "usage_rollups_platform", &["bucket_ms", "bucket_start_ms"]),
             index("ledger_entries", "ledger_entries_lot", &["lot_id"]),
             index("ledger_entries", "ledger_entries_usage_event", &["usage_event_id"]),
             index("ledger_entries", "ledger_entries_reservation", &["reservation_id"]),
@@ -211,7 +214,7 @@ impl MigrationTrait for Migration {
             index(
                 "usage_rollups",
                 "usage_rollups_bucket",
-                &["account_id", "bucket_start_ms", "studio", "tool", "model_id"],
+                &["account_id", "bucket_ms", "bucket_start_ms", "studio", "tool", "model_id"],
             ),
             index("option_multipliers", "option_multipliers_value", &["studio", "name", "value"]),
         ];

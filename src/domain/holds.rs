@@ -69,10 +69,7 @@ pub fn validate_ttl(ttl_seconds: Option<i64>, default_seconds: i64) -> Result<i6
 /// What a capture of `credits` out of a hold charges and gives back: the
 /// charge comes from the lots drawn first (the soonest-expiring), the rest
 /// returns to the lots drawn last.
-pub fn capture_split(
-    split: &[(i64, Credits)],
-    credits: Credits,
-) -> Result<(LotSplit, LotSplit), DomainError> {
+pub fn capture_split(split: &[(i64, Credits)], credits: Credits) -> Result<(LotSplit, LotSplit), DomainError> {
     let held: Credits = split.iter().map(|(_, c)| *c).sum();
     if credits.get() < 0 || credits > held {
         return Err(DomainError::invalid("credits", format!("credits must be between 0 and the {held} held")));

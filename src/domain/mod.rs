@@ -1,5 +1,6 @@
 //! The rules of money (DESIGN.md, section 1) as pure functions and types:
 //! nothing here knows GraphQL, HTTP or the database.
+pub mod analytics;
 pub mod catalog;
 pub mod holds;
 pub mod ledger;

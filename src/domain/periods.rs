@@ -15,7 +15,7 @@ pub fn next_day_boundary(now: DateTime<Utc>, time_zone: Tz) -> DateTime<Utc> {
     local_midnight(tomorrow, time_zone)
 }
 
-fn local_midnight(date: NaiveDate, time_zone: Tz) -> DateTime<Utc> {
+pub fn local_midnight(date: NaiveDate, time_zone: Tz) -> DateTime<Utc> {
     let midnight = date.and_hms_opt(0, 0, 0).unwrap_or_default();
     match time_zone.from_local_datetime(&midnight) {
         LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => t.with_timezone(&Utc),

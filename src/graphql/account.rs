@@ -6,8 +6,12 @@ use super::catalog::Plan;
 use super::context::{GraphqlResult, authenticated, now, require_backend, store};
 use super::errors::graphql_error;
 use super::ledger::{LedgerEntryConnection, LedgerFilterInput, ledger_connection};
+use super::usage::{
+    PageArgs, UsageBucket, UsageDimension, UsageEventConnection, UsageFilterInput, usage_connection, usage_summary,
+};
 use super::wallet::Wallet;
 use crate::domain::subscription::{Subscription, SubscriptionStatus as DomainStatus};
+use crate::store::analytics::Scope;
 use crate::store::snapshot::AccountSnapshot;
 
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,6 +75,32 @@ impl Account {
     /// The latest subscription, active or ended; null if there never was one.
     async fn subscription(&self, ctx: &Context<'_>) -> GraphqlResult<Option<PlanSubscription>> {
         self.0.subscription.as_ref().map(|s| PlanSubscription::new(ctx, s)).transpose()
+    }
+
+    /// What the account generated, newest first.
+    #[allow(clippy::too_many_arguments)]
+    async fn usage(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        filter: Option<UsageFilterInput>,
+    ) -> GraphqlResult<UsageEventConnection> {
+        usage_connection(ctx, &self.0.id, PageArgs { first, after, last, before }, filter).await
+    }
+
+    /// Generations, outputs and credits grouped by time and/or studio, tool,
+    /// model; days, weeks and months in `timeZone` (IANA, default UTC).
+    async fn usage_summary(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<UsageFilterInput>,
+        group_by: Vec<UsageDimension>,
+        time_zone: Option<String>,
+    ) -> GraphqlResult<Vec<UsageBucket>> {
+        usage_summary(ctx, Scope::Account(&self.0.id), filter, &group_by, time_zone).await
     }
 
     /// Every movement of credits, newest first.

@@ -1,5 +1,6 @@
 //! The GraphQL API: thin resolvers that parse, authorize, call the store and
 //! map the result. One file per concept.
+use async_graphql::dataloader::DataLoader;
 use async_graphql::{MergedObject, Schema};
 
 pub mod account;
@@ -10,11 +11,13 @@ pub mod grants;
 pub mod holds;
 pub mod ledger;
 pub mod live;
+pub mod loaders;
 pub mod pagination;
 pub mod quote;
 pub mod refunds;
 pub mod spending;
 pub mod subscriptions;
+pub mod usage;
 pub mod wallet;
 
 use crate::auth::Auth;
@@ -22,7 +25,13 @@ use crate::clock::Clock;
 use crate::store::Store;
 
 #[derive(MergedObject, Default)]
-pub struct Query(catalog::CatalogQuery, quote::QuoteQuery, account::AccountQuery, ledger::LedgerQuery);
+pub struct Query(
+    catalog::CatalogQuery,
+    quote::QuoteQuery,
+    account::AccountQuery,
+    ledger::LedgerQuery,
+    usage::PlatformUsageQuery,
+);
 
 #[derive(MergedObject, Default)]
 pub struct Mutation(
@@ -42,6 +51,7 @@ pub const QUERY_COMPLEXITY_MAX: usize = 5_000;
 
 pub fn schema(store: Store, auth: Auth, clock: Clock) -> CreditsSchema {
     Schema::build(Query::default(), Mutation::default(), live::LiveSubscription)
+        .data(DataLoader::new(loaders::LotLoader(store.clone()), tokio::spawn))
         .data(store)
         .data(auth)
         .data(clock)

@@ -2,6 +2,7 @@
 //! operation on an account runs in one transaction that holds the account
 //! (a row lock on PostgreSQL, the single writer connection on SQLite).
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
@@ -16,12 +17,14 @@ use crate::domain::rules::Rules;
 use crate::error::Result;
 
 mod account_tx;
+pub mod analytics;
 pub mod audit;
 mod catalog;
 mod grants;
 pub mod holds;
 mod idempotency;
 pub mod ledger;
+mod lots;
 pub mod refunds;
 mod rows;
 pub mod settings;
@@ -57,15 +60,24 @@ pub struct Store {
     catalog: Arc<Catalog>,
     rules: Arc<Rules>,
     changes: broadcast::Sender<String>,
+    /// SQL statements run, for the N+1 test and `/metrics`.
+    statements: Arc<AtomicU64>,
 }
 
 impl Store {
     pub async fn open(options: &DatabaseOptions, rules: Rules) -> Result<Store> {
-        let (writer, reader) = connect(options).await?;
+        let (mut writer, mut reader) = connect(options).await?;
         migration::Migrator::up(&writer, None).await?;
         let catalog = Arc::new(catalog::load(&reader).await?);
         let (changes, _) = broadcast::channel(1024);
-        Ok(Store { writer, reader, catalog, rules: Arc::new(rules), changes })
+        let statements = Arc::new(AtomicU64::new(0));
+        for connection in [&mut writer, &mut reader] {
+            let counter = statements.clone();
+            connection.set_metric_callback(move |_| {
+                counter.fetch_add(1, Ordering::Relaxed);
+            });
+        }
+        Ok(Store { writer, reader, catalog, rules: Arc::new(rules), changes, statements })
     }
 
     pub fn catalog(&self) -> &Catalog {
@@ -89,6 +101,11 @@ impl Store {
 
     pub(crate) fn reader(&self) -> &DatabaseConnection {
         &self.reader
+    }
+
+    /// SQL statements this store has run since it opened.
+    pub fn statements_executed(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
     }
 
     /// Account ids whose wallet changed, sent after each commit.
@@ -144,6 +161,9 @@ async fn connect(options: &DatabaseOptions) -> Result<(DatabaseConnection, Datab
                     .busy_timeout(Duration::from_secs(5))
                     .create_if_missing(true)
             });
+        // A generic plan for a keyset page filtered by studio is ~50x slower
+        // than a custom one; prepared statements must not switch to it.
+        connect.map_sqlx_postgres_opts(|postgres| postgres.options([("plan_cache_mode", "force_custom_plan")]));
         if let Some(schema) = &options.schema {
             connect.set_schema_search_path(schema.clone());
         }

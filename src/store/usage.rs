@@ -1,18 +1,23 @@
 //! Usage events and their rollups.
 use entity::{usage_events, usage_rollups};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
-use sea_orm::{ActiveValue::NotSet, ActiveValue::Set, ConnectionTrait, EntityTrait};
+use sea_orm::{
+    ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
 
-use super::AccountTx;
 use super::rows::{from_json, to_json};
+use super::{AccountTx, Store};
 use crate::clock::{from_ms, to_ms};
+use crate::domain::analytics::UsageFilter;
 use crate::domain::catalog::StudioKind;
 use crate::domain::money::Credits;
 use crate::domain::pricing::PricedGeneration;
 use crate::domain::usage::{UsageEvent, UsageStatus};
 use crate::error::{DomainError, Error, Result};
 
-const HOUR_MS: i64 = 3_600_000;
+pub const HOUR_MS: i64 = 3_600_000;
+pub const DAY_MS: i64 = 86_400_000;
 
 pub(crate) async fn insert(
     account: &AccountTx,
@@ -84,14 +89,23 @@ pub(crate) async fn find(db: &impl ConnectionTrait, id: i64) -> Result<UsageEven
 }
 
 /// Adds (`sign` 1) or takes back (`sign` -1, a refund) an event in its hourly
-/// rollup, as one upsert: no read-modify-write race.
+/// and its daily rollup.
 pub(crate) async fn add_to_rollup(db: &impl ConnectionTrait, event: &UsageEvent, sign: i64) -> Result<()> {
-    let bucket_start_ms = to_ms(event.created_at).div_euclid(HOUR_MS) * HOUR_MS;
+    for bucket_ms in [HOUR_MS, DAY_MS] {
+        upsert_rollup(db, event, sign, bucket_ms).await?;
+    }
+    Ok(())
+}
+
+/// One upsert: no read-modify-write race, whatever runs beside it.
+async fn upsert_rollup(db: &impl ConnectionTrait, event: &UsageEvent, sign: i64, bucket_ms: i64) -> Result<()> {
+    let bucket_start_ms = to_ms(event.created_at).div_euclid(bucket_ms) * bucket_ms;
     // A new bucket can only come from a charge; a refund always finds its bucket.
     let inserted = std::cmp::max(sign, 0);
     let row = usage_rollups::ActiveModel {
         id: NotSet,
         account_id: Set(event.account_id.clone()),
+        bucket_ms: Set(bucket_ms),
         bucket_start_ms: Set(bucket_start_ms),
         studio: Set(event.studio.as_str().to_owned()),
         tool: Set(event.tool.clone()),
@@ -101,11 +115,75 @@ pub(crate) async fn add_to_rollup(db: &impl ConnectionTrait, event: &UsageEvent,
         credits: Set(event.credits.get() * inserted),
     };
     use usage_rollups::Column as C;
-    let on_conflict = OnConflict::columns([C::AccountId, C::BucketStartMs, C::Studio, C::Tool, C::ModelId])
-        .value(C::Events, Expr::col((usage_rollups::Entity, C::Events)).add(sign))
-        .value(C::Outputs, Expr::col((usage_rollups::Entity, C::Outputs)).add(event.count * sign))
-        .value(C::Credits, Expr::col((usage_rollups::Entity, C::Credits)).add(event.credits.get() * sign))
-        .to_owned();
+    let on_conflict =
+        OnConflict::columns([C::AccountId, C::BucketMs, C::BucketStartMs, C::Studio, C::Tool, C::ModelId])
+            .value(C::Events, Expr::col((usage_rollups::Entity, C::Events)).add(sign))
+            .value(C::Outputs, Expr::col((usage_rollups::Entity, C::Outputs)).add(event.count * sign))
+            .value(C::Credits, Expr::col((usage_rollups::Entity, C::Credits)).add(event.credits.get() * sign))
+            .to_owned();
     usage_rollups::Entity::insert(row).on_conflict(on_conflict).exec_without_returning(db).await?;
     Ok(())
+}
+
+/// A position in an account's usage, newest first: `(created_at_ms, id)`.
+pub type UsagePosition = (i64, i64);
+
+#[derive(Clone, Copy, Debug)]
+pub enum UsagePageRequest {
+    /// Newest first, older than the position (`first`/`after`).
+    Forward { after: Option<UsagePosition> },
+    /// Oldest first, newer than the position (`last`/`before`); the caller reverses.
+    Backward { before: Option<UsagePosition> },
+}
+
+impl Store {
+    /// Up to `limit` events of an account in `filter`, by keyset (never
+    /// OFFSET); returned newest first in both directions.
+    pub async fn usage_page(
+        &self,
+        account_id: &str,
+        filter: &UsageFilter,
+        request: UsagePageRequest,
+        limit: u64,
+    ) -> Result<Vec<UsageEvent>> {
+        use usage_events::Column as C;
+        filter.validate()?;
+        let mut query = usage_events::Entity::find().filter(C::AccountId.eq(account_id));
+        if let Some(from) = filter.from {
+            query = query.filter(C::CreatedAtMs.gte(to_ms(from)));
+        }
+        if let Some(to) = filter.to {
+            query = query.filter(C::CreatedAtMs.lt(to_ms(to)));
+        }
+        if let Some(studios) = &filter.studios {
+            query = query.filter(C::Studio.is_in(studios.iter().map(|s| s.as_str())));
+        }
+        if let Some(tools) = &filter.tools {
+            query = query.filter(C::Tool.is_in(tools.clone()));
+        }
+        if let Some(models) = &filter.model_ids {
+            query = query.filter(C::ModelId.is_in(models.clone()));
+        }
+        let (position, older) = match request {
+            UsagePageRequest::Forward { after } => (after, true),
+            UsagePageRequest::Backward { before } => (before, false),
+        };
+        if let Some((at_ms, id)) = position {
+            let (time, tie) =
+                if older { (C::CreatedAtMs.lt(at_ms), C::Id.lt(id)) } else { (C::CreatedAtMs.gt(at_ms), C::Id.gt(id)) };
+            query =
+                query.filter(Condition::any().add(time).add(Condition::all().add(C::CreatedAtMs.eq(at_ms)).add(tie)));
+        }
+        query = if older {
+            query.order_by_desc(C::CreatedAtMs).order_by_desc(C::Id)
+        } else {
+            query.order_by_asc(C::CreatedAtMs).order_by_asc(C::Id)
+        };
+        let mut events =
+            query.limit(limit).all(self.reader()).await?.into_iter().map(event).collect::<Result<Vec<_>>>()?;
+        if !older {
+            events.reverse();
+        }
+        Ok(events)
+    }
 }

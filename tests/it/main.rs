@@ -15,4 +15,5 @@ mod refunds;
 mod schema;
 mod spending;
 mod subscriptions;
+mod usage;
 mod wallet;

@@ -1,0 +1,346 @@
+//! Usage analytics as pure functions: how a summary groups, which rows
+//! serve which part of a time range, and how rows fold into buckets.
+//!
+//! Summaries are read from rollups: daily UTC rows, and hourly rows for time
+//! zones whose offset is a whole number of hours. A range that does not fall
+//! on bucket boundaries takes its edges from the raw events, so every figure
+//! is exact. Daylight-saving changes split a range into runs of one offset.
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Datelike, Days, NaiveDate, Offset, TimeZone, Utc};
+use chrono_tz::Tz;
+
+use super::catalog::StudioKind;
+use super::periods::local_midnight;
+use crate::error::DomainError;
+
+pub const HOUR_MS: i64 = 3_600_000;
+pub const DAY_MS: i64 = 86_400_000;
+/// Most values in one filter list; more is a malformed request, not a dashboard.
+pub const FILTER_VALUES_MAX: usize = 100;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dimension {
+    Day,
+    Week,
+    Month,
+    Studio,
+    Tool,
+    Model,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Period {
+    Day,
+    Week,
+    Month,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GroupBy {
+    pub period: Option<Period>,
+    pub studio: bool,
+    pub tool: bool,
+    pub model: bool,
+}
+
+impl GroupBy {
+    pub fn new(dimensions: &[Dimension]) -> Result<GroupBy, DomainError> {
+        let mut group = GroupBy::default();
+        for dimension in dimensions {
+            let period = match dimension {
+                Dimension::Day => Period::Day,
+                Dimension::Week => Period::Week,
+                Dimension::Month => Period::Month,
+                Dimension::Studio => {
+                    group.studio = true;
+                    continue;
+                }
+                Dimension::Tool => {
+                    group.tool = true;
+                    continue;
+                }
+                Dimension::Model => {
+                    group.model = true;
+                    continue;
+                }
+            };
+            if group.period.is_some_and(|p| p != period) {
+                return Err(DomainError::invalid("groupBy", "group by at most one of DAY, WEEK and MONTH"));
+            }
+            group.period = Some(period);
+        }
+        Ok(group)
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UsageFilter {
+    /// Inclusive.
+    pub from: Option<DateTime<Utc>>,
+    /// Exclusive.
+    pub to: Option<DateTime<Utc>>,
+    pub studios: Option<Vec<StudioKind>>,
+    pub tools: Option<Vec<String>>,
+    pub model_ids: Option<Vec<String>>,
+}
+
+impl UsageFilter {
+    pub fn validate(&self) -> Result<(), DomainError> {
+        if let (Some(from), Some(to)) = (self.from, self.to)
+            && from >= to
+        {
+            return Err(DomainError::invalid("filter.to", "to must be after from"));
+        }
+        let too_long = |len: Option<usize>| len.is_some_and(|n| n > FILTER_VALUES_MAX);
+        if too_long(self.studios.as_ref().map(Vec::len))
+            || too_long(self.tools.as_ref().map(Vec::len))
+            || too_long(self.model_ids.as_ref().map(Vec::len))
+        {
+            return Err(DomainError::invalid(
+                "filter",
+                format!("a filter list holds at most {FILTER_VALUES_MAX} values"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A stable digest of the filter, so a cursor made under one filter is
+    /// refused under another (FNV-1a over its canonical form).
+    pub fn fingerprint(&self) -> String {
+        let mut canonical = self.clone();
+        for list in [&mut canonical.tools, &mut canonical.model_ids].into_iter().flatten() {
+            list.sort();
+            list.dedup();
+        }
+        if let Some(studios) = &mut canonical.studios {
+            studios.sort();
+            studios.dedup();
+        }
+        let text = format!("{:?}", canonical);
+        let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+        format!("{hash:016x}")
+    }
+}
+
+/// A run of time `[start_ms, end_ms)` during which `time_zone` has one offset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OffsetRun {
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub offset_ms: i64,
+}
+
+fn offset_ms(time_zone: Tz, at_ms: i64) -> i64 {
+    let at = DateTime::from_timestamp_millis(at_ms).unwrap_or_default();
+    i64::from(time_zone.offset_from_utc_datetime(&at.naive_utc()).fix().local_minus_utc()) * 1_000
+}
+
+/// Splits `[start_ms, end_ms)` where the zone's offset changes (to the hour:
+/// every real transition happens on one).
+pub fn offset_runs(time_zone: Tz, start_ms: i64, end_ms: i64) -> Vec<OffsetRun> {
+    let mut runs = Vec::new();
+    let mut run = OffsetRun { start_ms, end_ms, offset_ms: offset_ms(time_zone, start_ms) };
+    let mut day = start_ms.div_euclid(DAY_MS) * DAY_MS;
+    while day < end_ms {
+        let next_day = day + DAY_MS;
+        if offset_ms(time_zone, next_day.min(end_ms - 1)) != run.offset_ms {
+            let mut hour = day.max(start_ms).div_euclid(HOUR_MS) * HOUR_MS;
+            while offset_ms(time_zone, hour) == run.offset_ms {
+                hour += HOUR_MS;
+            }
+            let change = hour.max(start_ms);
+            runs.push(OffsetRun { end_ms: change, ..run });
+            run = OffsetRun { start_ms: change, end_ms, offset_ms: offset_ms(time_zone, change) };
+            continue;
+        }
+        day = next_day;
+    }
+    runs.push(run);
+    runs.retain(|r| r.start_ms < r.end_ms);
+    runs
+}
+
+/// Where the rows of a piece of a range come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// Rollup rows of this bucket size.
+    Rollup {
+        bucket_ms: i64,
+    },
+    Events,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Piece {
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub offset_ms: i64,
+    pub source: Source,
+}
+
+/// Pieces of a run: the whole buckets from the rollups, the edges from the
+/// events. Without a period to group by the offset does not matter, so the
+/// daily rows always serve.
+pub fn pieces(run: OffsetRun, grouped_by_period: bool) -> Vec<Piece> {
+    let offset_ms = if grouped_by_period { run.offset_ms } else { 0 };
+    let bucket_ms = match offset_ms {
+        o if o % DAY_MS == 0 => Some(DAY_MS),
+        o if o % HOUR_MS == 0 => Some(HOUR_MS),
+        _ => None,
+    };
+    let piece = |start_ms, end_ms, source| Piece { start_ms, end_ms, offset_ms, source };
+    let Some(bucket_ms) = bucket_ms else {
+        return vec![piece(run.start_ms, run.end_ms, Source::Events)];
+    };
+    let first =
+        run.start_ms.div_euclid(bucket_ms) * bucket_ms + if run.start_ms % bucket_ms == 0 { 0 } else { bucket_ms };
+    let last = run.end_ms.div_euclid(bucket_ms) * bucket_ms;
+    if first >= last {
+        return vec![piece(run.start_ms, run.end_ms, Source::Events)];
+    }
+    [
+        piece(run.start_ms, first, Source::Events),
+        piece(first, last, Source::Rollup { bucket_ms }),
+        piece(last, run.end_ms, Source::Events),
+    ]
+    .into_iter()
+    .filter(|p| p.start_ms < p.end_ms)
+    .collect()
+}
+
+/// Usage aggregated by local day (days since 1970-01-01 in the zone) and
+/// the grouped dimensions (empty strings for the others).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Row {
+    pub local_day: i64,
+    pub studio: String,
+    pub tool: String,
+    pub model_id: String,
+    pub events: i64,
+    pub outputs: i64,
+    pub credits: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Bucket {
+    /// Start of the day, week (Monday) or month in the zone, when grouped by one.
+    pub period_start: Option<DateTime<Utc>>,
+    pub studio: Option<StudioKind>,
+    pub tool: Option<String>,
+    pub model_id: Option<String>,
+    pub generations: i64,
+    pub outputs: i64,
+    pub credits: i64,
+}
+
+fn period_start(local_day: i64, period: Period) -> NaiveDate {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+    let date = epoch.checked_add_days(Days::new(local_day.max(0) as u64)).unwrap_or(epoch);
+    match period {
+        Period::Day => date,
+        Period::Week => date - Days::new(u64::from(date.weekday().num_days_from_monday())),
+        Period::Month => date.with_day(1).unwrap_or(date),
+    }
+}
+
+/// Merges rows into buckets, ordered by time, then by credits (most first).
+pub fn fold(rows: impl IntoIterator<Item = Row>, group: GroupBy, time_zone: Tz) -> Vec<Bucket> {
+    type Key = (Option<NaiveDate>, String, String, String);
+    let mut buckets: BTreeMap<Key, (i64, i64, i64)> = BTreeMap::new();
+    for row in rows {
+        let key = (group.period.map(|p| period_start(row.local_day, p)), row.studio, row.tool, row.model_id);
+        let totals = buckets.entry(key).or_default();
+        *totals = (totals.0 + row.events, totals.1 + row.outputs, totals.2 + row.credits);
+    }
+    let mut folded: Vec<Bucket> = buckets
+        .into_iter()
+        .filter(|(_, (events, _, _))| *events != 0)
+        .map(|((date, studio, tool, model_id), (generations, outputs, credits))| Bucket {
+            period_start: date.map(|d| local_midnight(d, time_zone)),
+            studio: if group.studio { StudioKind::parse(&studio) } else { None },
+            tool: group.tool.then_some(tool),
+            model_id: (group.model && !model_id.is_empty()).then_some(model_id),
+            generations,
+            outputs,
+            credits,
+        })
+        .collect();
+    folded.sort_by(|a, b| a.period_start.cmp(&b.period_start).then(b.credits.cmp(&a.credits)));
+    folded
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(y: i32, m: u32, d: u32, h: u32) -> i64 {
+        Utc.with_ymd_and_hms(y, m, d, h, 0, 0).unwrap().timestamp_millis()
+    }
+
+    #[test]
+    fn a_daylight_saving_change_splits_the_range() {
+        let tz: Tz = "Europe/Berlin".parse().unwrap();
+        let runs = offset_runs(tz, ms(2026, 3, 1, 0), ms(2026, 4, 1, 0));
+        // Summer time from 2026-03-29 01:00 UTC.
+        assert_eq!(
+            runs,
+            vec![
+                OffsetRun { start_ms: ms(2026, 3, 1, 0), end_ms: ms(2026, 3, 29, 1), offset_ms: HOUR_MS },
+                OffsetRun { start_ms: ms(2026, 3, 29, 1), end_ms: ms(2026, 4, 1, 0), offset_ms: 2 * HOUR_MS },
+            ]
+        );
+        assert_eq!(offset_runs(Tz::UTC, 0, ms(2027, 1, 1, 0)).len(), 1);
+    }
+
+    #[test]
+    fn whole_buckets_come_from_rollups_and_edges_from_events() {
+        let run = OffsetRun { start_ms: ms(2026, 3, 1, 5), end_ms: ms(2026, 3, 4, 7), offset_ms: 0 };
+        let sources: Vec<(i64, i64, Source)> =
+            pieces(run, true).into_iter().map(|p| (p.start_ms, p.end_ms, p.source)).collect();
+        assert_eq!(
+            sources,
+            vec![
+                (ms(2026, 3, 1, 5), ms(2026, 3, 2, 0), Source::Events),
+                (ms(2026, 3, 2, 0), ms(2026, 3, 4, 0), Source::Rollup { bucket_ms: DAY_MS }),
+                (ms(2026, 3, 4, 0), ms(2026, 3, 4, 7), Source::Events),
+            ]
+        );
+        let tokyo = OffsetRun { offset_ms: 9 * HOUR_MS, ..run };
+        assert!(pieces(tokyo, true).iter().any(|p| p.source == Source::Rollup { bucket_ms: HOUR_MS }));
+        let india = OffsetRun { offset_ms: 5 * HOUR_MS + HOUR_MS / 2, ..run };
+        assert_eq!(pieces(india, true).iter().map(|p| p.source).collect::<Vec<_>>(), vec![Source::Events]);
+        assert!(pieces(india, false).iter().any(|p| p.source == Source::Rollup { bucket_ms: DAY_MS }));
+    }
+
+    #[test]
+    fn rows_fold_into_weeks_ordered_by_time_then_credits() {
+        let day = |d: u32| {
+            (NaiveDate::from_ymd_opt(2026, 3, d).unwrap() - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()).num_days()
+        };
+        let row = |d, model: &str, credits| Row {
+            local_day: day(d),
+            model_id: model.into(),
+            events: 1,
+            outputs: 1,
+            credits,
+            ..Row::default()
+        };
+        let group = GroupBy::new(&[Dimension::Week, Dimension::Model]).unwrap();
+        // 2026-03-09 is a Monday.
+        let buckets = fold([row(9, "a", 5), row(15, "a", 5), row(10, "b", 20), row(16, "a", 1)], group, Tz::UTC);
+        let summary: Vec<(u32, Option<&str>, i64)> =
+            buckets.iter().map(|b| (b.period_start.unwrap().day(), b.model_id.as_deref(), b.credits)).collect();
+        assert_eq!(summary, vec![(9, Some("b"), 20), (9, Some("a"), 10), (16, Some("a"), 1)]);
+        assert!(GroupBy::new(&[Dimension::Day, Dimension::Month]).is_err());
+    }
+
+    #[test]
+    fn fingerprints_ignore_list_order_but_not_values() {
+        let a = UsageFilter { tools: Some(vec!["x".into(), "y".into()]), ..UsageFilter::default() };
+        let b = UsageFilter { tools: Some(vec!["y".into(), "x".into()]), ..UsageFilter::default() };
+        let c = UsageFilter { tools: Some(vec!["x".into()]), ..UsageFilter::default() };
+        assert_eq!(a.fingerprint(), b.fingerprint());
+        assert_ne!(a.fingerprint(), c.fingerprint());
+    }
+}

@@ -1,0 +1,285 @@
+//! Usage history and analytics: an account's usage connection and summary,
+//! and the platform view for admins.
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use tokio::sync::OnceCell;
+
+use super::catalog::{Model, StudioKind};
+use super::context::{GraphqlResult, now, require_admin, store};
+use super::errors::graphql_error;
+use super::pagination::{PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, decode_cursor, encode_cursor};
+use super::spending::UsageEvent;
+use crate::domain::analytics::{Bucket, Dimension, GroupBy, UsageFilter};
+use crate::error::{DomainError, Error};
+use crate::store::analytics::Scope;
+use crate::store::usage::UsagePageRequest;
+
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UsageDimension {
+    Day,
+    Week,
+    Month,
+    Studio,
+    Tool,
+    Model,
+}
+
+impl From<UsageDimension> for Dimension {
+    fn from(dimension: UsageDimension) -> Self {
+        match dimension {
+            UsageDimension::Day => Dimension::Day,
+            UsageDimension::Week => Dimension::Week,
+            UsageDimension::Month => Dimension::Month,
+            UsageDimension::Studio => Dimension::Studio,
+            UsageDimension::Tool => Dimension::Tool,
+            UsageDimension::Model => Dimension::Model,
+        }
+    }
+}
+
+#[derive(InputObject, Clone, Debug, Default)]
+#[graphql(name = "UsageFilter")]
+pub struct UsageFilterInput {
+    /// Inclusive.
+    pub from: Option<DateTime<Utc>>,
+    /// Exclusive.
+    pub to: Option<DateTime<Utc>>,
+    pub studios: Option<Vec<StudioKind>>,
+    pub tools: Option<Vec<String>>,
+    pub model_ids: Option<Vec<ID>>,
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> async_graphql::Error {
+    graphql_error(Error::Domain(DomainError::invalid(field, message)))
+}
+
+fn domain_filter(filter: Option<UsageFilterInput>) -> GraphqlResult<UsageFilter> {
+    let filter = filter.unwrap_or_default();
+    let filter = UsageFilter {
+        from: filter.from,
+        to: filter.to,
+        studios: filter.studios.map(|s| s.into_iter().map(Into::into).collect()),
+        tools: filter.tools,
+        model_ids: filter.model_ids.map(|ids| ids.into_iter().map(|id| id.0).collect()),
+    };
+    filter.validate().map_err(|e| graphql_error(Error::Domain(e)))?;
+    Ok(filter)
+}
+
+fn time_zone(name: Option<String>) -> GraphqlResult<Tz> {
+    let name = name.unwrap_or_else(|| "UTC".into());
+    name.parse().map_err(|_| invalid("timeZone", format!("{name} is not an IANA time zone")))
+}
+
+fn group_by(dimensions: &[UsageDimension]) -> GraphqlResult<GroupBy> {
+    let dimensions: Vec<Dimension> = dimensions.iter().map(|&d| d.into()).collect();
+    GroupBy::new(&dimensions).map_err(|e| graphql_error(Error::Domain(e)))
+}
+
+/// Generations, outputs and credits of one group.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct UsageBucket {
+    /// Start of the day, week (Monday) or month in the requested time zone.
+    pub period_start: Option<DateTime<Utc>>,
+    pub studio: Option<StudioKind>,
+    pub tool: Option<String>,
+    pub model: Option<Model>,
+    pub generations: i64,
+    pub outputs: i64,
+    pub credits: i64,
+}
+
+fn buckets(ctx: &Context<'_>, buckets: Vec<Bucket>) -> GraphqlResult<Vec<UsageBucket>> {
+    let catalog = store(ctx)?.catalog();
+    Ok(buckets
+        .into_iter()
+        .map(|b| UsageBucket {
+            period_start: b.period_start,
+            studio: b.studio.map(Into::into),
+            tool: b.tool,
+            model: b.model_id.as_deref().and_then(|id| catalog.model(id)).map(Model::from),
+            generations: b.generations,
+            outputs: b.outputs,
+            credits: b.credits,
+        })
+        .collect())
+}
+
+pub async fn usage_summary(
+    ctx: &Context<'_>,
+    scope: Scope<'_>,
+    filter: Option<UsageFilterInput>,
+    group: &[UsageDimension],
+    time_zone_name: Option<String>,
+) -> GraphqlResult<Vec<UsageBucket>> {
+    let (filter, group, tz) = (domain_filter(filter)?, group_by(group)?, time_zone(time_zone_name)?);
+    let summary = store(ctx)?.usage_summary(scope, &filter, group, tz, now(ctx)?).await.map_err(graphql_error)?;
+    buckets(ctx, summary)
+}
+
+/// `totalCount` and `totalCredits`, computed (together, once) only when asked.
+pub struct UsageTotals {
+    account_id: String,
+    filter: UsageFilter,
+    totals: OnceCell<(i64, i64)>,
+}
+
+impl UsageTotals {
+    async fn get(&self, ctx: &Context<'_>) -> GraphqlResult<(i64, i64)> {
+        let totals = self.totals.get_or_try_init(|| async {
+            let now = now(ctx)?;
+            store(ctx)?.usage_totals(Scope::Account(&self.account_id), &self.filter, now).await.map_err(graphql_error)
+        });
+        totals.await.copied()
+    }
+}
+
+#[Object]
+impl UsageTotals {
+    /// Generations in the filter (charged, not refunded).
+    async fn total_count(&self, ctx: &Context<'_>) -> GraphqlResult<i64> {
+        Ok(self.get(ctx).await?.0)
+    }
+
+    /// Credits of those generations.
+    async fn total_credits(&self, ctx: &Context<'_>) -> GraphqlResult<i64> {
+        Ok(self.get(ctx).await?.1)
+    }
+}
+
+pub type UsageEventConnection = Connection<String, UsageEvent, UsageTotals>;
+
+const CURSOR_KIND: &str = "usage";
+
+fn cursor(filter: &str, event: &UsageEvent) -> String {
+    encode_cursor(CURSOR_KIND, &format!("{filter}.{}.{}", event.0.created_at.timestamp_millis(), event.0.id))
+}
+
+/// A cursor's position, if it was made under the same filter.
+fn position(cursor: &str, filter: &str, field: &'static str) -> GraphqlResult<(i64, i64)> {
+    let text: String = decode_cursor(CURSOR_KIND, cursor, field)?;
+    let mut parts = text.split('.');
+    match (parts.next(), parts.next().and_then(|t| t.parse().ok()), parts.next().and_then(|i| i.parse().ok())) {
+        (Some(f), Some(at), Some(id)) if f == filter && parts.next().is_none() => Ok((at, id)),
+        _ => Err(invalid(field, format!("{field} is not a cursor of this connection and filter"))),
+    }
+}
+
+pub struct PageArgs {
+    pub first: Option<i32>,
+    pub after: Option<String>,
+    pub last: Option<i32>,
+    pub before: Option<String>,
+}
+
+fn page_size(value: i32, field: &'static str) -> GraphqlResult<u64> {
+    if (0..=PAGE_SIZE_MAX as i32).contains(&value) {
+        Ok(value as u64)
+    } else {
+        Err(invalid(field, format!("{field} must be between 0 and {PAGE_SIZE_MAX}")))
+    }
+}
+
+/// Newest first. `first`/`after` pages towards older events, `last`/`before`
+/// towards newer ones; `pageInfo` is exact in both directions.
+pub async fn usage_connection(
+    ctx: &Context<'_>,
+    account_id: &str,
+    page: PageArgs,
+    filter: Option<UsageFilterInput>,
+) -> GraphqlResult<UsageEventConnection> {
+    let filter = domain_filter(filter)?;
+    let fingerprint = filter.fingerprint();
+    let (request, limit) = match (page.first, page.after, page.last, page.before) {
+        (first, after, None, None) => {
+            let after = after.map(|c| position(&c, &fingerprint, "after")).transpose()?;
+            (UsagePageRequest::Forward { after }, first.map_or(Ok(PAGE_SIZE_DEFAULT), |n| page_size(n, "first"))?)
+        }
+        (None, None, last, before) => {
+            let before = before.map(|c| position(&c, &fingerprint, "before")).transpose()?;
+            (UsagePageRequest::Backward { before }, last.map_or(Ok(PAGE_SIZE_DEFAULT), |n| page_size(n, "last"))?)
+        }
+        _ => return Err(invalid("first", "page with first/after or with last/before, not both")),
+    };
+    // One more than asked tells whether more follow.
+    let mut events = store(ctx)?.usage_page(account_id, &filter, request, limit + 1).await.map_err(graphql_error)?;
+    let more = events.len() as u64 > limit;
+    let (has_previous_page, has_next_page) = match request {
+        UsagePageRequest::Forward { after } => {
+            events.truncate(limit as usize);
+            (after.is_some(), more)
+        }
+        UsagePageRequest::Backward { before } => {
+            if more {
+                events.remove(0);
+            }
+            (more, before.is_some())
+        }
+    };
+    let totals = UsageTotals { account_id: account_id.to_owned(), filter, totals: OnceCell::new() };
+    let mut connection = Connection::with_additional_fields(has_previous_page, has_next_page, totals);
+    connection.edges.extend(events.into_iter().map(|event| {
+        let node = UsageEvent(event);
+        Edge::new(cursor(&fingerprint, &node), node)
+    }));
+    Ok(connection)
+}
+
+#[derive(SimpleObject)]
+pub struct AccountUsage {
+    pub account_id: ID,
+    pub generations: i64,
+    pub credits: i64,
+}
+
+#[derive(Default)]
+pub struct PlatformUsageQuery;
+
+#[Object]
+impl PlatformUsageQuery {
+    /// Usage of every account, grouped like `Account.usageSummary` (admin).
+    async fn platform_usage(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<UsageFilterInput>,
+        group_by: Vec<UsageDimension>,
+        time_zone: Option<String>,
+    ) -> GraphqlResult<Vec<UsageBucket>> {
+        require_admin(ctx, "platformUsage")?;
+        usage_summary(ctx, Scope::Platform, filter, &group_by, time_zone).await
+    }
+
+    /// The accounts that spent the most credits in the filter (admin).
+    async fn top_accounts(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<UsageFilterInput>,
+        #[graphql(default = 10)] limit: i32,
+    ) -> GraphqlResult<Vec<AccountUsage>> {
+        require_admin(ctx, "topAccounts")?;
+        let limit = page_size(limit, "limit")? as usize;
+        let filter = domain_filter(filter)?;
+        let top = store(ctx)?.top_accounts(&filter, limit, now(ctx)?).await.map_err(graphql_error)?;
+        Ok(top
+            .into_iter()
+            .map(|(account, generations, credits)| AccountUsage { account_id: ID(account), generations, credits })
+            .collect())
+    }
+
+    /// The models that earned the most credits in the filter (admin).
+    async fn top_models(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<UsageFilterInput>,
+        #[graphql(default = 10)] limit: i32,
+    ) -> GraphqlResult<Vec<UsageBucket>> {
+        require_admin(ctx, "topModels")?;
+        let limit = page_size(limit, "limit")? as usize;
+        let mut by_model = usage_summary(ctx, Scope::Platform, filter, &[UsageDimension::Model], None).await?;
+        by_model.retain(|bucket| bucket.model.is_some());
+        by_model.truncate(limit);
+        Ok(by_model)
+    }
+}
