@@ -30,7 +30,7 @@ impl DatabaseArgs {
     pub fn options(&self) -> DatabaseOptions {
         DatabaseOptions {
             url: self.database_url.clone(),
-            schema: self.database_schema.clone(),
+            schema: self.database_schema.clone().filter(|schema| !schema.is_empty()),
             max_connections: self.database_max_connections,
             acquire_timeout: Duration::from_secs(self.database_timeout_seconds.max(1)),
         }

@@ -11,6 +11,7 @@ mod idempotency;
 mod ledger;
 mod live;
 mod model;
+mod protocol;
 mod refunds;
 mod schema;
 mod spending;

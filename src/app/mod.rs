@@ -1,12 +1,9 @@
 //! The HTTP server: GraphQL over POST and GET at `/graphql`, WebSocket
-//! subscriptions (graphql-transport-ws) on the same path, GraphiQL at `/`,
-//! `/healthz`.
-use std::time::Duration;
-
-use async_graphql::Data;
-use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource};
-use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
-use axum::extract::{FromRequest, FromRequestParts, Request, State, WebSocketUpgrade};
+//! subscriptions (graphql-transport-ws) on the same path, GraphiQL at `/`
+//! (and at `/graphql` for browsers), `/healthz`.
+use async_graphql::http::GraphiQLSource;
+use axum::body::Bytes;
+use axum::extract::{FromRequestParts, Request, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -14,13 +11,16 @@ use axum::{Json, Router};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::auth::{Auth, Caller};
+use crate::auth::Auth;
 use crate::clock::Clock;
 use crate::domain::rules::Rules;
 use crate::error::Result;
 use crate::graphql::context::RequestContext;
 use crate::graphql::{self, CreditsSchema};
 use crate::store::{DatabaseOptions, Store};
+
+mod graphql_http;
+mod websocket;
 
 pub const BODY_LIMIT_BYTES_DEFAULT: usize = 256 * 1024;
 
@@ -76,12 +76,12 @@ async fn graphiql() -> Html<String> {
     Html(GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql").finish())
 }
 
-async fn graphql_post(State(app): State<App>, headers: HeaderMap, request: GraphQLRequest) -> GraphQLResponse {
-    let context = app.request_context(&headers);
-    app.schema.execute(request.into_inner().data(context)).await.into()
+async fn graphql_post(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Response {
+    graphql_http::post(&app, &headers, body).await
 }
 
-/// A GET is either a WebSocket upgrade (subscriptions) or a query in the URL.
+/// A GET is a WebSocket upgrade (subscriptions), a browser wanting
+/// GraphiQL, or a query in the URL.
 async fn graphql_get(State(app): State<App>, request: Request) -> Response {
     let is_upgrade = request
         .headers()
@@ -89,51 +89,25 @@ async fn graphql_get(State(app): State<App>, request: Request) -> Response {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
     if is_upgrade {
-        return websocket(app, request).await;
+        return upgrade(app, request).await;
     }
-    let context = app.request_context(request.headers());
-    match GraphQLRequest::<async_graphql_axum::rejection::GraphQLRejection>::from_request(request, &()).await {
-        Ok(graphql_request) => {
-            GraphQLResponse::from(app.schema.execute(graphql_request.into_inner().data(context)).await).into_response()
-        }
-        Err(rejection) => rejection.into_response(),
+    let query = request.uri().query();
+    if graphql_http::wants_html(request.method(), request.headers(), query) {
+        return graphiql().await.into_response();
     }
+    graphql_http::get(&app, request.headers(), query).await
 }
 
-async fn websocket(app: App, request: Request) -> Response {
+async fn upgrade(app: App, request: Request) -> Response {
     let (mut parts, _) = request.into_parts();
-    let protocol = match GraphQLProtocol::from_request_parts(&mut parts, &()).await {
-        Ok(protocol) => protocol,
-        Err(status) => return status.into_response(),
-    };
     let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
         Ok(upgrade) => upgrade,
         Err(rejection) => return rejection.into_response(),
     };
     let header_context = app.request_context(&parts.headers);
-    let schema = app.schema.clone();
-    upgrade.protocols(ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |socket| async move {
-        GraphQLWebSocket::new(socket, schema, protocol)
-            .on_connection_init(move |payload| async move {
-                // The token may come in the connection_init payload (browsers
-                // cannot set headers on a WebSocket) or in the upgrade's header.
-                let from_payload = ["Authorization", "authorization"]
-                    .iter()
-                    .find_map(|key| payload.get(*key).and_then(|v| v.as_str()).map(str::to_owned));
-                let context = match from_payload {
-                    Some(value) => RequestContext { caller: app.auth.caller(Some(&value)), now: app.clock.now() },
-                    None => header_context,
-                };
-                if let Caller::Invalid(reason) = &context.caller {
-                    return Err(async_graphql::Error::new(reason.clone()));
-                }
-                let mut data = Data::default();
-                data.insert(context);
-                Ok(data)
-            })
-            .keepalive_timeout(Duration::from_secs(30))
-            .serve()
-            .await
+    upgrade.protocols([websocket::PROTOCOL]).on_upgrade(move |socket| {
+        let protocol = socket.protocol().and_then(|p| p.to_str().ok()).map(str::to_owned);
+        websocket::serve(app, socket, protocol, header_context)
     })
 }
 
