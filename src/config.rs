@@ -22,7 +22,7 @@ pub struct DatabaseArgs {
     #[arg(long, env = "CREDITS_DATABASE_MAX_CONNECTIONS", default_value_t = 16)]
     pub database_max_connections: u32,
     /// Seconds a request waits for a database connection before it fails as unavailable.
-    #[arg(long, env = "CREDITS_DATABASE_TIMEOUT_SECONDS", default_value_t = 5)]
+    #[arg(long, env = "CREDITS_DATABASE_TIMEOUT_SECONDS", default_value_t = 2)]
     pub database_timeout_seconds: u64,
 }
 

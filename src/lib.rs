@@ -10,5 +10,6 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod graphql;
+pub mod metrics;
 pub mod serve;
 pub mod store;

@@ -46,6 +46,7 @@ pub struct App {
 
 impl App {
     pub async fn new(options: AppOptions, clock: Clock) -> Result<App> {
+        crate::metrics::handle();
         let store = Store::open(&options.database, options.rules).await?;
         let (secret, generated_secret) = match options.jwt_secret.filter(|s| !s.is_empty()) {
             Some(secret) => (secret, false),
@@ -61,6 +62,7 @@ impl App {
             .route("/", get(graphiql))
             .route("/graphql", get(graphql_get).post(graphql_post))
             .route("/healthz", get(healthz))
+            .route("/metrics", get(metrics))
             .layer(RequestBodyLimitLayer::new(self.body_limit_bytes))
             .layer(TraceLayer::new_for_http())
             .with_state(self.clone())
@@ -109,6 +111,15 @@ async fn upgrade(app: App, request: Request) -> Response {
         let protocol = socket.protocol().and_then(|p| p.to_str().ok()).map(str::to_owned);
         websocket::serve(app, socket, protocol, header_context)
     })
+}
+
+async fn metrics(State(app): State<App>) -> Response {
+    // The counters render even when the database (and so the gauges) is away.
+    if let Err(error) = app.store.report_metrics().await {
+        tracing::warn!(%error, "refreshing metrics failed");
+    }
+    let body = crate::metrics::handle().render();
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
 }
 
 async fn healthz(State(app): State<App>) -> (StatusCode, Json<serde_json::Value>) {

@@ -104,6 +104,7 @@ pub fn payload<T, P: Payload>(result: crate::error::Result<T>, ok: impl FnOnce(T
     match result {
         Ok(value) => Ok(ok(value)),
         Err(Error::Domain(domain)) => {
+            crate::metrics::user_error(domain.code().as_str());
             let mut failed = P::default();
             failed.set_errors(vec![UserError::from(&domain)]);
             Ok(failed)

@@ -55,6 +55,7 @@ pub fn schema(store: Store, auth: Auth, clock: Clock) -> CreditsSchema {
         .data(store)
         .data(auth)
         .data(clock)
+        .extension(crate::metrics::GraphqlMetrics)
         .limit_depth(QUERY_DEPTH_MAX)
         .limit_complexity(QUERY_COMPLEXITY_MAX)
         .finish()

@@ -38,6 +38,8 @@ pub struct AccountTx {
     entries: Vec<ledger_entries::ActiveModel>,
     /// Something the wallet shows changed without a ledger entry.
     changed: bool,
+    /// `(kind, lot source, amount)` of each entry, counted once committed.
+    moved: Vec<(&'static str, &'static str, i64)>,
 }
 
 /// Where a ledger entry comes from, besides its lot.
@@ -104,6 +106,7 @@ impl AccountTx {
             balance,
             entries: Vec::new(),
             changed: false,
+            moved: Vec::new(),
         };
         account_tx.settle().await?;
         Ok(account_tx)
@@ -388,6 +391,8 @@ impl AccountTx {
             .balance
             .checked_add(Credits::new(amount))
             .ok_or_else(|| DomainError::invalid("credits", "the balance would overflow"))?;
+        let source = self.lots.iter().find(|lot| lot.id == lot_id).map_or("UNKNOWN", |lot| lot.source.as_str());
+        self.moved.push((kind.as_str(), source, amount));
         self.entries.push(ledger_entries::ActiveModel {
             id: NotSet,
             account_id: Set(self.account.id.clone()),
@@ -415,6 +420,9 @@ impl AccountTx {
             ledger_entries::Entity::insert_many(self.entries).exec_without_returning(&self.tx).await?;
         }
         self.tx.commit().await?;
+        for (kind, source, amount) in self.moved {
+            crate::metrics::credits_moved(kind, source, amount);
+        }
         if changed {
             self.store.publish_change(&self.account.id);
         }

@@ -2,7 +2,7 @@
 //! operation on an account runs in one transaction that holds the account
 //! (a row lock on PostgreSQL, the single writer connection on SQLite).
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
@@ -62,6 +62,8 @@ pub struct Store {
     changes: broadcast::Sender<String>,
     /// SQL statements run, for the N+1 test and `/metrics`.
     statements: Arc<AtomicU64>,
+    /// Requests waiting to begin a write transaction.
+    writers_waiting: Arc<AtomicI64>,
 }
 
 impl Store {
@@ -77,7 +79,8 @@ impl Store {
                 counter.fetch_add(1, Ordering::Relaxed);
             });
         }
-        Ok(Store { writer, reader, catalog, rules: Arc::new(rules), changes, statements })
+        let writers_waiting = Arc::new(AtomicI64::new(0));
+        Ok(Store { writer, reader, catalog, rules: Arc::new(rules), changes, statements, writers_waiting })
     }
 
     pub fn catalog(&self) -> &Catalog {
@@ -131,7 +134,37 @@ impl Store {
             sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
             ..TransactionOptions::default()
         };
-        Ok(self.writer.begin_with_options(options).await?)
+        self.writers_waiting.fetch_add(1, Ordering::Relaxed);
+        let begun = self.writer.begin_with_options(options).await;
+        self.writers_waiting.fetch_sub(1, Ordering::Relaxed);
+        Ok(begun?)
+    }
+
+    /// Refreshes the gauges that are read rather than counted.
+    pub async fn report_metrics(&self) -> Result<()> {
+        use entity::reservations;
+        use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+        let open = reservations::Entity::find()
+            .filter(reservations::Column::Status.eq(crate::domain::holds::ReservationStatus::Open.as_str()))
+            .count(&self.reader)
+            .await?;
+        crate::metrics::gauge("credits_holds_open", open as f64);
+        crate::metrics::gauge("credits_db_statements", self.statements_executed() as f64);
+        let waiting = self.writers_waiting.load(Ordering::Relaxed);
+        for (name, connection) in [("writer", &self.writer), ("reader", &self.reader)] {
+            let (size, idle) = match connection.get_database_backend() {
+                DbBackend::Postgres => {
+                    let pool = connection.get_postgres_connection_pool();
+                    (pool.size(), pool.num_idle() as u32)
+                }
+                _ => {
+                    let pool = connection.get_sqlite_connection_pool();
+                    (pool.size(), pool.num_idle() as u32)
+                }
+            };
+            crate::metrics::pool(name, size.saturating_sub(idle), idle, if name == "writer" { waiting } else { 0 });
+        }
+        Ok(())
     }
 }
 

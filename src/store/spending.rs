@@ -64,7 +64,13 @@ impl Store {
             Ok(Charge { usage_event, wallet, crossed_low_balance })
         }
         .await;
-        finish(account, result).await
+        let result = finish(account, result).await;
+        crate::metrics::charge(match &result {
+            Ok(_) => "CHARGED",
+            Err(Error::Domain(error)) => error.code().as_str(),
+            Err(_) => "FAILED",
+        });
+        result
     }
 }
 

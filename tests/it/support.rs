@@ -27,6 +27,11 @@ pub struct TestDatabase {
 }
 
 impl TestDatabase {
+    /// The PostgreSQL test database, if the suite runs on one.
+    pub fn postgres_url() -> Option<String> {
+        std::env::var(POSTGRES_ENV).ok().filter(|url| !url.is_empty())
+    }
+
     pub async fn new() -> TestDatabase {
         match std::env::var(POSTGRES_ENV).ok().filter(|url| !url.is_empty()) {
             Some(url) => {
@@ -93,6 +98,11 @@ impl TestApp {
     pub async fn start_with(rules: Rules) -> TestApp {
         let database = std::sync::Arc::new(TestDatabase::new().await);
         TestApp::serve(database, rules, Clock::manual(start_time())).await
+    }
+
+    /// A server over `database` as given (e.g. reached through a proxy).
+    pub async fn start_on(database: TestDatabase) -> TestApp {
+        TestApp::serve(std::sync::Arc::new(database), Rules::default(), Clock::manual(start_time())).await
     }
 
     /// Another server over the same database, as a second process would be:

@@ -1,0 +1,119 @@
+//! Prometheus metrics at `/metrics`: requests and latency by GraphQL
+//! operation (its first root field, so the label set is bounded by the
+//! schema), credits moved by ledger kind and lot source, charges by outcome,
+//! user errors by code, open holds, database pools.
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
+
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery};
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, Selection};
+use async_graphql::{Response, ServerResult, Variables};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Seconds; from a cached read to a slow report.
+const LATENCY_BUCKETS_SECONDS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
+
+/// The process-wide recorder, installed on first use.
+pub fn handle() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let builder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &LATENCY_BUCKETS_SECONDS)
+            .unwrap_or_else(|_| PrometheusBuilder::new());
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        // Another recorder may already be installed (a test binary, an
+        // embedding program); then this handle renders only what it saw.
+        let _ = metrics::set_global_recorder(recorder);
+        handle
+    })
+}
+
+pub fn user_error(code: &'static str) {
+    metrics::counter!("credits_user_errors_total", "code" => code).increment(1);
+}
+
+pub fn charge(outcome: &'static str) {
+    metrics::counter!("credits_charges_total", "outcome" => outcome).increment(1);
+}
+
+pub fn credits_moved(kind: &'static str, source: &'static str, amount: i64) {
+    metrics::counter!("credits_moved_total", "kind" => kind, "source" => source).increment(amount.unsigned_abs());
+}
+
+pub fn gauge(name: &'static str, value: f64) {
+    metrics::gauge!(name).set(value);
+}
+
+pub fn pool(pool: &'static str, in_use: u32, idle: u32, waiting: i64) {
+    metrics::gauge!("credits_db_connections_in_use", "pool" => pool).set(f64::from(in_use));
+    metrics::gauge!("credits_db_connections_idle", "pool" => pool).set(f64::from(idle));
+    metrics::gauge!("credits_db_waiting", "pool" => pool).set(waiting as f64);
+}
+
+/// Times every GraphQL operation and counts its errors by code.
+pub struct GraphqlMetrics;
+
+impl ExtensionFactory for GraphqlMetrics {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(OperationMetrics { field: Mutex::new(None) })
+    }
+}
+
+struct OperationMetrics {
+    field: Mutex<Option<String>>,
+}
+
+fn first_root_field(document: &ExecutableDocument, operation_name: Option<&str>) -> Option<String> {
+    let operation = match &document.operations {
+        DocumentOperations::Single(operation) => operation,
+        DocumentOperations::Multiple(operations) => match operation_name {
+            Some(name) => operations.get(name)?,
+            None => operations.values().next()?,
+        },
+    };
+    operation.node.selection_set.node.items.iter().find_map(|item| match &item.node {
+        Selection::Field(field) => Some(field.node.name.node.to_string()),
+        _ => None,
+    })
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for OperationMetrics {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        if let Ok(mut field) = self.field.lock() {
+            *field = first_root_field(&document, None);
+        }
+        Ok(document)
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        let started = Instant::now();
+        let response = next.run(ctx, operation_name).await;
+        let operation = self.field.lock().ok().and_then(|f| f.clone()).unwrap_or_else(|| "unknown".into());
+        metrics::histogram!("credits_graphql_request_duration_seconds", "operation" => operation.clone())
+            .record(started.elapsed().as_secs_f64());
+        metrics::counter!("credits_graphql_requests_total", "operation" => operation).increment(1);
+        for error in &response.errors {
+            let code = error
+                .extensions
+                .as_ref()
+                .and_then(|e| e.get("code"))
+                .map_or_else(|| "GRAPHQL_ERROR".to_owned(), |c| c.to_string().trim_matches('"').to_owned());
+            metrics::counter!("credits_graphql_errors_total", "code" => code).increment(1);
+        }
+        response
+    }
+}
