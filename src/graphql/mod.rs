@@ -10,6 +10,7 @@ pub mod errors;
 pub mod grants;
 pub mod holds;
 pub mod ledger;
+pub mod limits;
 pub mod live;
 pub mod loaders;
 pub mod pagination;
@@ -45,10 +46,6 @@ pub struct Mutation(
 
 pub type CreditsSchema = Schema<Query, Mutation, live::LiveSubscription>;
 
-/// Limits on what one document may ask for; introspection stays on for GraphiQL.
-pub const QUERY_DEPTH_MAX: usize = 16;
-pub const QUERY_COMPLEXITY_MAX: usize = 5_000;
-
 pub fn schema(store: Store, auth: Auth, clock: Clock) -> CreditsSchema {
     Schema::build(Query::default(), Mutation::default(), live::LiveSubscription)
         .data(DataLoader::new(loaders::LotLoader(store.clone()), tokio::spawn))
@@ -56,8 +53,10 @@ pub fn schema(store: Store, auth: Auth, clock: Clock) -> CreditsSchema {
         .data(auth)
         .data(clock)
         .extension(crate::metrics::GraphqlMetrics)
-        .limit_depth(QUERY_DEPTH_MAX)
-        .limit_complexity(QUERY_COMPLEXITY_MAX)
+        .extension(limits::AliasLimit)
+        // Introspection stays on: GraphiQL needs it.
+        .limit_depth(limits::QUERY_DEPTH_MAX)
+        .limit_complexity(limits::QUERY_COMPLEXITY_MAX)
         .finish()
 }
 

@@ -6,6 +6,7 @@ mod support;
 mod auth;
 mod catalog;
 mod concurrency;
+mod fuzz;
 mod holds;
 mod idempotency;
 mod ledger;

@@ -1,0 +1,149 @@
+//! Bad input: thousands of generated documents, variables and headers. None
+//! may panic the server, get a 5xx, or change any balance; the limits on
+//! depth, complexity, aliases and batches hold.
+use credits::auth::Role;
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+use serde_json::{Value, json};
+
+use crate::support::TestApp;
+
+/// One hostile request: a body (as sent) and an Authorization header.
+#[derive(Clone, Debug)]
+struct Attack {
+    body: String,
+    authorization: Option<String>,
+}
+
+fn junk_value() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(json!(null)),
+        any::<i64>().prop_map(|n| json!(n)),
+        Just(json!(1e300)),
+        Just(json!(-1)),
+        "[\\PC]{0,40}".prop_map(|s| json!(s)),
+        Just(json!("x".repeat(70_000))),
+        Just(json!([1, 2, 3])),
+        Just(json!({ "nested": { "deeper": [] } })),
+    ]
+}
+
+/// A charge that can never be valid: its count is out of bounds or of the wrong type.
+fn invalid_count() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        (i64::MIN..=0).prop_map(|n| json!(n)),
+        (101i64..=i64::MAX).prop_map(|n| json!(n)),
+        Just(json!("5")),
+        Just(json!(2.5)),
+        Just(json!(null)),
+    ]
+}
+
+fn document() -> impl Strategy<Value = String> {
+    prop_oneof![
+        // Noise in the shape of GraphQL.
+        "[{}()a-zA-Z0-9_:$!@\"., \\[\\]#-]{0,300}",
+        // Deep nesting and many aliases.
+        (1usize..400).prop_map(|depth| format!("{}{}", "{ viewer ".repeat(depth), "}".repeat(depth))),
+        (1usize..3000).prop_map(|n| format!("{{ {} }}", (0..n).map(|i| format!("a{i}: plans {{ code }}")).collect::<String>())),
+        // Unknown enum values, forged cursors and ids.
+        "[A-Z_]{1,20}".prop_map(|e| format!("{{ models(studio: {e}) {{ id }} }}")),
+        "[A-Za-z0-9+/=_-]{0,80}".prop_map(|c| format!("{{ account(id: \"victim\") {{ usage(after: \"{c}\") {{ totalCount }} ledger(after: \"{c}\") {{ totalCount }} }} }}")),
+        "[0-9a-z-]{0,20}".prop_map(|id| format!("mutation {{ captureReservation(input: {{ reservationId: \"{id}\" }}) {{ errors {{ code }} }} releaseReservation(input: {{ reservationId: \"{id}\" }}) {{ errors {{ code }} }} refundUsage(input: {{ usageEventId: \"{id}\" }}) {{ errors {{ code }} }} }}")),
+    ]
+}
+
+fn attack(victim_token: String) -> impl Strategy<Value = Attack> {
+    let consume = "mutation($input: ConsumeCreditsInput!) { consumeCredits(input: $input) { errors { code } } }";
+    let authorization = prop_oneof![
+        Just(None),
+        Just(Some(format!("Bearer {victim_token}"))),
+        "[\\PC]{0,60}".prop_map(Some),
+        "[A-Za-z0-9_-]{1,40}\\.[A-Za-z0-9_-]{1,40}\\.[A-Za-z0-9_-]{0,40}".prop_map(|t| Some(format!("Bearer {t}"))),
+    ];
+    let generated = (document(), prop::option::of(junk_value()))
+        .prop_map(|(query, variables)| json!({ "query": query, "variables": variables }).to_string());
+    let bad_charge = (invalid_count(), junk_value(), junk_value(), "[\\PC]{0,30}").prop_map(move |(count, tool, model, key)| {
+        let generation = json!({ "tool": tool, "modelId": model, "count": count });
+        json!({ "query": consume, "variables": { "input": { "accountId": "victim", "generation": generation, "idempotencyKey": key } } }).to_string()
+    });
+    let raw = prop_oneof![
+        "[\\PC]{0,200}",
+        Just("x".repeat(300 * 1024)),
+        Just(Value::Array(vec![json!({ "query": "{ plans { code } }" }); 50]).to_string()),
+    ];
+    (prop_oneof![generated, bad_charge, raw], authorization)
+        .prop_map(|(body, authorization)| Attack { body, authorization })
+}
+
+async fn send(app: &TestApp, attack: &Attack) -> (u16, String) {
+    let mut request = reqwest::Client::new()
+        .post(format!("{}/graphql", app.base_url))
+        .header("content-type", "application/json")
+        .header("accept", "application/graphql-response+json")
+        .body(attack.body.clone());
+    if let Some(authorization) = &attack.authorization {
+        if let Ok(value) = reqwest::header::HeaderValue::from_str(authorization) {
+            request = request.header("authorization", value);
+        }
+    }
+    let response = request.send().await.expect("the server answers");
+    (response.status().as_u16(), response.text().await.unwrap_or_default())
+}
+
+#[test]
+fn hostile_requests_never_break_the_server_or_move_credits() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let app = runtime.block_on(TestApp::start());
+    let (before, ledger_before) = runtime.block_on(async {
+        app.subscribe("victim", "STARTER", "pay-1").await;
+        app.purchase("victim", "tokens-500", "pay-2", "buy-1").await;
+        (app.wallet("victim").await, app.ledger("victim").await.len())
+    });
+    let cases = std::env::var("FUZZ_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(2_000);
+    let mut runner =
+        TestRunner::new(Config { cases, failure_persistence: None, max_shrink_iters: 32, ..Config::default() });
+    let token = app.token(Role::Service, "fuzzer");
+    runner
+        .run(&attack(token), |attack| {
+            let (status, body) = runtime.block_on(send(&app, &attack));
+            prop_assert!(status < 500, "status {status} for {attack:?}: {body}");
+            if status == 200 {
+                prop_assert!(serde_json::from_str::<Value>(&body).is_ok(), "not JSON: {body}");
+            }
+            Ok(())
+        })
+        .unwrap();
+    runtime.block_on(async {
+        assert_eq!(app.wallet("victim").await, before, "no balance moved");
+        assert_eq!(app.ledger("victim").await.len(), ledger_before);
+        app.assert_ledger_clean().await;
+        assert_eq!(reqwest::get(format!("{}/healthz", app.base_url)).await.unwrap().status(), 200);
+    });
+}
+
+async fn refusal(app: &TestApp, query: String) -> String {
+    let response = app.graphql(None, &query, json!({})).await;
+    let shown: String = response.to_string().chars().take(300).collect();
+    assert!(response.get("data").is_none(), "not refused: {shown}");
+    response["errors"][0]["message"].as_str().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn depth_complexity_aliases_and_batches_are_limited() {
+    let app = TestApp::start().await;
+    let deep =
+        format!("{{ __schema {{ types {{ fields {{ type {}{{ name }}{}", "{ ofType ".repeat(20), " }".repeat(24));
+    assert!(refusal(&app, deep).await.contains("nested too deep"));
+    let aliases = |n: usize| (0..n).map(|i| format!("a{i}: tokenPacks {{ id }} ")).collect::<String>();
+    assert!(refusal(&app, format!("{{ {} }}", aliases(101))).await.contains("aliases"));
+    assert_eq!(app.data(None, &format!("{{ {} }}", aliases(100)), json!({})).await.as_object().unwrap().len(), 100);
+    // Within the alias cap, aliases of wide subtrees still hit the complexity limit.
+    let wide =
+        "studios { kind name tools { code name unit } models { id name pro tools } options { name values { value } } }";
+    let flood: String = (0..90).map(|i| format!("s{i}: {wide} ")).collect();
+    assert!(refusal(&app, format!("{{ {flood} }}")).await.contains("too complex"));
+    // Introspection stays on for GraphiQL.
+    let schema = app.data(None, "{ __schema { queryType { name } } }", json!({})).await;
+    assert_eq!(schema["__schema"]["queryType"]["name"], "Query");
+}
