@@ -25,6 +25,8 @@ use crate::error::{DomainError, Error, Result};
 
 pub struct AccountTx {
     tx: DatabaseTransaction,
+    /// This account's turn, held until the transaction ends.
+    _turn: super::gates::Turn,
     store: Store,
     pub account: accounts::Model,
     pub now: DateTime<Utc>,
@@ -59,6 +61,7 @@ impl Origin {
 impl AccountTx {
     pub async fn open(store: &Store, account_id: &str, now: DateTime<Utc>) -> Result<AccountTx> {
         validate_account_id(account_id)?;
+        let turn = store.turn(account_id).await?;
         let tx = store.begin_write().await?;
         let new_account = accounts::ActiveModel {
             id: Set(account_id.to_owned()),
@@ -97,6 +100,7 @@ impl AccountTx {
         let balance = lots.iter().map(|lot| lot.remaining).sum();
         let mut account_tx = AccountTx {
             tx,
+            _turn: turn,
             store: store.clone(),
             account,
             now,

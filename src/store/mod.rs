@@ -20,6 +20,7 @@ mod account_tx;
 pub mod analytics;
 pub mod audit;
 mod catalog;
+mod gates;
 mod grants;
 pub mod holds;
 mod idempotency;
@@ -64,6 +65,7 @@ pub struct Store {
     statements: Arc<AtomicU64>,
     /// Requests waiting to begin a write transaction.
     writers_waiting: Arc<AtomicI64>,
+    gates: gates::Gates,
 }
 
 impl Store {
@@ -80,7 +82,8 @@ impl Store {
             });
         }
         let writers_waiting = Arc::new(AtomicI64::new(0));
-        Ok(Store { writer, reader, catalog, rules: Arc::new(rules), changes, statements, writers_waiting })
+        let gates = gates::Gates::new(writer.get_database_backend() == DbBackend::Sqlite);
+        Ok(Store { writer, reader, catalog, rules: Arc::new(rules), changes, statements, writers_waiting, gates })
     }
 
     pub fn catalog(&self) -> &Catalog {
@@ -127,6 +130,14 @@ impl Store {
         Ok(())
     }
 
+    /// Waits for this account's turn to write (see `gates`).
+    pub(crate) async fn turn(&self, account_id: &str) -> Result<gates::Turn> {
+        self.writers_waiting.fetch_add(1, Ordering::Relaxed);
+        let turn = self.gates.wait(account_id).await;
+        self.writers_waiting.fetch_sub(1, Ordering::Relaxed);
+        turn
+    }
+
     pub(crate) async fn begin_write(&self) -> Result<DatabaseTransaction> {
         let options = TransactionOptions {
             // Take the write lock at BEGIN: a deferred transaction that reads
@@ -134,10 +145,7 @@ impl Store {
             sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
             ..TransactionOptions::default()
         };
-        self.writers_waiting.fetch_add(1, Ordering::Relaxed);
-        let begun = self.writer.begin_with_options(options).await;
-        self.writers_waiting.fetch_sub(1, Ordering::Relaxed);
-        Ok(begun?)
+        Ok(self.writer.begin_with_options(options).await?)
     }
 
     /// Refreshes the gauges that are read rather than counted.
