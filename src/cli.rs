@@ -3,6 +3,7 @@ use clap::{Parser, Subcommand};
 
 use crate::auth::Role;
 use crate::config::{AuthArgs, DatabaseArgs, RulesArgs, ServeArgs};
+use crate::demo::DemoArgs;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -27,6 +28,8 @@ pub enum Command {
     Schema,
     /// Prints a bearer token signed with the configured (or stored) secret.
     Token(TokenArgs),
+    /// Fills the database with months of realistic demo usage, then runs the ledger check.
+    DemoData(DemoArgs),
 }
 
 #[derive(clap::Args, Debug)]

@@ -25,6 +25,7 @@ pub async fn run(command: Command) -> Result<i32> {
             Ok(0)
         }
         Command::Token(args) => token(args).await.map(|()| 0),
+        Command::DemoData(args) => crate::demo::run(args).await,
     }
 }
 

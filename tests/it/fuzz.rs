@@ -82,10 +82,10 @@ async fn send(app: &TestApp, attack: &Attack) -> (u16, String) {
         .header("content-type", "application/json")
         .header("accept", "application/graphql-response+json")
         .body(attack.body.clone());
-    if let Some(authorization) = &attack.authorization {
-        if let Ok(value) = reqwest::header::HeaderValue::from_str(authorization) {
-            request = request.header("authorization", value);
-        }
+    if let Some(authorization) = &attack.authorization
+        && let Ok(value) = reqwest::header::HeaderValue::from_str(authorization)
+    {
+        request = request.header("authorization", value);
     }
     let response = request.send().await.expect("the server answers");
     (response.status().as_u16(), response.text().await.unwrap_or_default())

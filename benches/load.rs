@@ -1,0 +1,274 @@
+//! The load benchmark of issue 6 (items 1-4): the real `credits` server as
+//! a separate process, `--accounts` accounts given credits through the API,
+//! then `consumeCredits` over HTTP from `--clients` concurrent clients for
+//! `--seconds`, spread over all accounts and then all on one hot account.
+//! In the same run it measures the limit, the same charge straight on the
+//! database through `Store::consume` at the same concurrency (with the
+//! server stopped, so SQLite has one writer), and the server's peak memory.
+//!
+//! ```sh
+//! cargo bench --bench load                            # SQLite in a temporary directory
+//! cargo bench --bench load -- --database postgres     # a fresh schema, dropped after
+//! cargo bench --bench load -- --clients 16 --seconds 5 --accounts 2000
+//! ```
+//!
+//! It prints the figures against the targets of the issue and exits 0
+//! whether they are met or not: it is a benchmark, not a test.
+#[path = "load/direct.rs"]
+mod direct;
+#[path = "load/http.rs"]
+mod http;
+#[path = "load/server.rs"]
+mod server;
+#[path = "load/stats.rs"]
+mod stats;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use credits::auth::{Auth, Role};
+use credits::domain::rules::Rules;
+use credits::store::{DatabaseOptions, Store};
+use sea_orm::{ConnectionTrait, Database};
+
+use server::Server;
+use stats::Phase;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+const USAGE: &str = "usage: cargo bench --bench load -- [--database sqlite|postgres] [--postgres-url URL]
+       [--clients N] [--seconds S] [--accounts N]";
+
+/// Credits granted to each account: far more than a run can spend.
+const GRANT_CREDITS: i64 = 1_000_000;
+
+struct Args {
+    postgres: bool,
+    postgres_url: String,
+    clients: usize,
+    seconds: u64,
+    accounts: usize,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        postgres: false,
+        postgres_url: "postgres://postgres@127.0.0.1:5432/test".into(),
+        clients: 64,
+        seconds: 10,
+        accounts: 10_000,
+    };
+    let mut argv = std::env::args().skip(1);
+    while let Some(flag) = argv.next() {
+        // `cargo bench` passes --bench to every bench binary.
+        if flag == "--bench" {
+            continue;
+        }
+        let value = argv.next().ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
+        let number = |value: &str| value.replace('_', "").parse::<u64>().map_err(|_| format!("{flag}: not a number"));
+        match flag.as_str() {
+            "--database" => {
+                args.postgres = match value.as_str() {
+                    "sqlite" => false,
+                    "postgres" | "postgresql" => true,
+                    _ => return Err(format!("--database is sqlite or postgres\n{USAGE}")),
+                }
+            }
+            "--postgres-url" => args.postgres_url = value,
+            "--clients" => args.clients = number(&value)?.clamp(1, 10_000) as usize,
+            "--seconds" => args.seconds = number(&value)?.clamp(1, 3_600),
+            "--accounts" => args.accounts = number(&value)?.clamp(1, 10_000_000) as usize,
+            _ => return Err(format!("unknown flag {flag}\n{USAGE}")),
+        }
+    }
+    Ok(args)
+}
+
+/// What a phase drives: this many clients, this long, on these accounts.
+pub struct Target {
+    pub clients: usize,
+    pub duration: Duration,
+    pub accounts: Arc<Vec<String>>,
+    /// Makes the idempotency keys of this run unique.
+    pub run: String,
+}
+
+/// Where the benchmark's data lives; removed at the end.
+enum Place {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { url: String, schema: String },
+}
+
+async fn place(args: &Args) -> Result<(Place, DatabaseOptions), BoxError> {
+    let (place, url, schema) = if args.postgres {
+        let schema = format!("load_{}_{}", std::process::id(), Utc::now().timestamp_millis());
+        let db = Database::connect(&args.postgres_url).await?;
+        db.execute_unprepared(&format!("CREATE SCHEMA {schema}")).await?;
+        db.close().await?;
+        let place = Place::Postgres { url: args.postgres_url.clone(), schema: schema.clone() };
+        (place, args.postgres_url.clone(), Some(schema))
+    } else {
+        let dir = tempfile::tempdir()?;
+        let url = format!("sqlite://{}/credits.db?mode=rwc", dir.path().display());
+        (Place::Sqlite(dir), url, None)
+    };
+    // The server's defaults (`credits serve --help`), so the limit runs with the same pool.
+    let options = DatabaseOptions { url, schema, max_connections: 16, acquire_timeout: Duration::from_secs(2) };
+    Ok((place, options))
+}
+
+async fn remove(place: Place) -> Result<(), BoxError> {
+    if let Place::Postgres { url, schema } = place {
+        let db = Database::connect(&url).await?;
+        db.execute_unprepared(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await?;
+        db.close().await?;
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() {
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("{message}");
+            std::process::exit(2);
+        }
+    };
+    let (place, options) = match place(&args).await {
+        Ok(prepared) => prepared,
+        Err(error) => {
+            eprintln!("load benchmark: cannot prepare the database: {error}");
+            std::process::exit(1);
+        }
+    };
+    let outcome = run(&args, &options).await;
+    if let Err(error) = remove(place).await {
+        eprintln!("load benchmark: could not drop the PostgreSQL schema: {error}");
+    }
+    if let Err(error) = outcome {
+        eprintln!("load benchmark failed: {error}");
+        std::process::exit(1);
+    }
+}
+
+struct Results {
+    api: Vec<Phase>,
+    limit: Vec<Phase>,
+    peak_rss_kb: Option<u64>,
+    check: (bool, String),
+}
+
+async fn run(args: &Args, options: &DatabaseOptions) -> Result<(), BoxError> {
+    let started = Instant::now();
+    let database = if args.postgres { "PostgreSQL" } else { "SQLite" };
+    let run = format!("{}-{}", std::process::id(), Utc::now().timestamp_millis());
+    let secret = format!("load-benchmark-secret-{run}");
+    println!(
+        "load benchmark on {database}: {} accounts, {} clients, {} s per phase ({} cores, load average {})",
+        args.accounts,
+        args.clients,
+        args.seconds,
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        stats::load_average()
+    );
+
+    let server = Server::start(options, &secret).await?;
+    let token = Auth::new(&secret).issue(Role::Admin, "load-benchmark", None)?;
+    let accounts: Arc<Vec<String>> = Arc::new((0..args.accounts).map(|i| format!("load-{i:07}")).collect());
+    let granting = Instant::now();
+    http::grant_all(&server.base_url, &token, accounts.clone(), GRANT_CREDITS, args.clients).await?;
+    let granted = granting.elapsed();
+    println!(
+        "granted {GRANT_CREDITS} credits to each of {} accounts through the API in {:.1} s ({:.0}/s, not timed below)",
+        args.accounts,
+        granted.as_secs_f64(),
+        args.accounts as f64 / granted.as_secs_f64()
+    );
+
+    let duration = Duration::from_secs(args.seconds);
+    let spread = Target { clients: args.clients, duration, accounts: accounts.clone(), run: run.clone() };
+    let hot = Target { clients: args.clients, duration, accounts: Arc::new(vec![accounts[0].clone()]), run };
+
+    println!("\nthrough HTTP and GraphQL (server pid {}):", server.pid());
+    let mut api = Vec::new();
+    for (name, target) in [("spread", &spread), ("hot account", &hot)] {
+        let phase = http::drive(name, &server.base_url, &token, target, server.pid()).await?;
+        phase.print();
+        api.push(phase);
+    }
+    let peak_rss_kb = stats::peak_rss_kb(server.pid());
+    server.stop().await;
+
+    println!("\nthe limit, straight on the database in this process (server stopped):");
+    let store = Store::open(options, Rules::default()).await?;
+    let mut limit = Vec::new();
+    for (name, target) in [("spread", &spread), ("hot account", &hot)] {
+        let phase = direct::drive(name, &store, target).await?;
+        phase.print();
+        limit.push(phase);
+    }
+    drop(store);
+
+    let check = server::check(options)?;
+    let results = Results { api, limit, peak_rss_kb, check };
+    summary(args, &results, started.elapsed());
+    Ok(())
+}
+
+fn verdict(pass: bool) -> &'static str {
+    if pass { "PASS" } else { "MISS" }
+}
+
+fn summary(args: &Args, results: &Results, total: Duration) {
+    let database = if args.postgres { "PostgreSQL" } else { "SQLite" };
+    println!();
+    for (api, limit) in results.api.iter().zip(&results.limit) {
+        println!(
+            "API/limit, {:<12} {:>7.0} / {:>7.0} consumes/s = {:>5.1}%",
+            format!("{}:", api.name.trim_start_matches("API, ")),
+            api.per_second(),
+            limit.per_second(),
+            100.0 * api.per_second() / limit.per_second().max(1e-9)
+        );
+    }
+    let rss_mb = results.peak_rss_kb.map(|kb| kb as f64 / 1024.0);
+    match rss_mb {
+        Some(mb) => println!("server peak resident memory (VmHWM) after the HTTP phases: {mb:.1} MB"),
+        None => println!("server peak resident memory: unknown (no /proc/<pid>/status)"),
+    }
+    let (clean, line) = &results.check;
+    println!("credits check: {} ({line})", if *clean { "clean" } else { "NOT CLEAN" });
+
+    let spread = &results.api[0];
+    let ratio = 100.0 * spread.per_second() / results.limit[0].per_second().max(1e-9);
+    let mut rows: Vec<(String, String, bool)> = Vec::new();
+    if args.postgres {
+        rows.push(("PostgreSQL API/limit, spread >= 60%".into(), format!("{ratio:.1}%"), ratio >= 60.0));
+    } else {
+        let clients = args.clients;
+        rows.push((
+            format!("SQLite spread, {clients} clients >= 3000/s"),
+            format!("{:.0}/s", spread.per_second()),
+            spread.per_second() >= 3000.0,
+        ));
+        rows.push(("SQLite spread p99 < 25 ms".into(), format!("{:.2} ms", spread.p99_ms), spread.p99_ms < 25.0));
+        rows.push(("SQLite API/limit, spread >= 50%".into(), format!("{ratio:.1}%"), ratio >= 50.0));
+    }
+    rows.push((
+        "server peak RSS < 150 MB".into(),
+        rss_mb.map_or("unknown".into(), |mb| format!("{mb:.1} MB")),
+        rss_mb.is_some_and(|mb| mb < 150.0),
+    ));
+    rows.push(("credits check clean".into(), if *clean { "clean" } else { "not clean" }.into(), *clean));
+    println!(
+        "\nsummary ({database}, {} clients, {} s per phase, {} accounts):",
+        args.clients, args.seconds, args.accounts
+    );
+    println!("  {:<40} {:>12}  result", "target", "measured");
+    for (target, measured, pass) in rows {
+        println!("  {target:<40} {measured:>12}  {}", verdict(pass));
+    }
+    println!("total run time {:.1} s; load average at the end {}", total.as_secs_f64(), stats::load_average());
+}

@@ -1,0 +1,166 @@
+//! Through the API: the accounts' grants (not timed) and `consumeCredits`
+//! from concurrent clients, each with its own keep-alive connection.
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use serde_json::{Value, json};
+
+use crate::stats::{CpuMeter, Phase, Tally};
+use crate::{BoxError, Target};
+
+const GRANT: &str = "mutation($input: GrantCreditsInput!) {
+  grantCredits(input: $input) { lot { id } errors { code message } }
+}";
+
+const CONSUME: &str = "mutation($input: ConsumeCreditsInput!) {
+  consumeCredits(input: $input) { usageEvent { id credits } wallet { balance } errors { code } }
+}";
+
+fn client() -> Result<reqwest::Client, BoxError> {
+    Ok(reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .pool_max_idle_per_host(1)
+        .tcp_nodelay(true)
+        .build()?)
+}
+
+/// How one GraphQL request over HTTP ended.
+enum Outcome {
+    Done(Value),
+    Failed(String),
+}
+
+async fn post(client: &reqwest::Client, url: &str, token: &str, query: &str, variables: Value) -> Outcome {
+    let response = client.post(url).bearer_auth(token).json(&json!({ "query": query, "variables": variables })).send();
+    let response = match response.await {
+        Ok(response) => response,
+        Err(error) => return Outcome::Failed(transport(&error)),
+    };
+    let status = response.status();
+    let body: Value = match response.json().await {
+        Ok(body) => body,
+        Err(error) if status.is_success() => return Outcome::Failed(transport(&error)),
+        Err(_) => return Outcome::Failed(format!("HTTP {}", status.as_u16())),
+    };
+    if let Some(error) = body.get("errors").and_then(|e| e.get(0)) {
+        let code = error.pointer("/extensions/code").and_then(Value::as_str).unwrap_or("NO_CODE");
+        return Outcome::Failed(format!("graphql {code}"));
+    }
+    if !status.is_success() {
+        return Outcome::Failed(format!("HTTP {}", status.as_u16()));
+    }
+    Outcome::Done(body)
+}
+
+fn transport(error: &reqwest::Error) -> String {
+    let kind = if error.is_timeout() {
+        "timeout"
+    } else if error.is_connect() {
+        "connect"
+    } else if error.is_decode() {
+        "decode"
+    } else {
+        "other"
+    };
+    format!("transport {kind}")
+}
+
+/// The user error of a payload (`data.<field>.errors[0].code`), if any.
+fn user_error(body: &Value, field: &str) -> Option<String> {
+    let code = body.pointer(&format!("/data/{field}/errors/0/code"))?.as_str()?;
+    Some(format!("user {code}"))
+}
+
+/// Grants `credits` to each account, from `clients` concurrent clients.
+pub async fn grant_all(
+    base_url: &str,
+    token: &str,
+    accounts: Arc<Vec<String>>,
+    credits: i64,
+    clients: usize,
+) -> Result<(), BoxError> {
+    let url = format!("{base_url}/graphql");
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (url, token, accounts, next) = (url.clone(), token.to_owned(), accounts.clone(), next.clone());
+        let client = client()?;
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                let Some(account) = accounts.get(index) else { return Ok(()) };
+                let input = json!({
+                    "accountId": account,
+                    "credits": credits,
+                    "reason": "load benchmark",
+                    "idempotencyKey": format!("load-grant-{account}"),
+                });
+                match post(&client, &url, &token, GRANT, json!({ "input": input })).await {
+                    Outcome::Done(body) => {
+                        if let Some(code) = user_error(&body, "grantCredits") {
+                            return Err(format!("granting to {account}: {code}"));
+                        }
+                    }
+                    Outcome::Failed(code) => return Err(format!("granting to {account}: {code}")),
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    Ok(())
+}
+
+/// `consumeCredits` from `target.clients` tasks for `target.duration`.
+pub async fn drive(
+    name: &str,
+    base_url: &str,
+    token: &str,
+    target: &Target,
+    server_pid: u32,
+) -> Result<Phase, BoxError> {
+    let url = format!("{base_url}/graphql");
+    let meter = CpuMeter::start(Some(server_pid));
+    let started = Instant::now();
+    let deadline = started + target.duration;
+    let mut tasks = Vec::new();
+    for task in 0..target.clients {
+        let (url, token, accounts) = (url.clone(), token.to_owned(), target.accounts.clone());
+        let prefix = format!("{}-{name}-{task}", target.run);
+        let client = client()?;
+        tasks.push(tokio::spawn(async move {
+            let mut tally = Tally::default();
+            let mut n = 0u64;
+            while Instant::now() < deadline {
+                let account = &accounts[rand::rng().random_range(0..accounts.len())];
+                n += 1;
+                let input = json!({
+                    "accountId": account,
+                    "generation": { "tool": "background-removal", "count": 1 },
+                    "idempotencyKey": format!("{prefix}-{n}"),
+                });
+                let sent = Instant::now();
+                match post(&client, &url, &token, CONSUME, json!({ "input": input })).await {
+                    Outcome::Done(body) => match user_error(&body, "consumeCredits") {
+                        Some(code) => tally.failed(code),
+                        None if body.pointer("/data/consumeCredits/usageEvent/id").is_some_and(|id| !id.is_null()) => {
+                            tally.committed(sent.elapsed())
+                        }
+                        None => tally.failed("no usageEvent"),
+                    },
+                    Outcome::Failed(code) => tally.failed(code),
+                }
+            }
+            tally
+        }));
+    }
+    let mut tallies = Vec::new();
+    for task in tasks {
+        tallies.push(task.await?);
+    }
+    let elapsed = started.elapsed();
+    Ok(Phase::from_tallies(&format!("API, {name}"), elapsed, tallies, meter.stop()))
+}

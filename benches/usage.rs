@@ -1,0 +1,321 @@
+//! The usage benchmark of issue 5: a database with a million usage events
+//! (one heavy account with 200,000), served by the real router on a local
+//! port, and the dashboard's reads timed through HTTP and GraphQL.
+//!
+//! ```sh
+//! cargo bench --bench usage                            # SQLite in a temporary directory
+//! cargo bench --bench usage -- --database postgres     # a fresh schema, dropped after
+//! cargo bench --bench usage -- --events 100000 --heavy 20000 --iterations 50
+//! ```
+//!
+//! It prints median and p99 latencies against the targets of the issue and
+//! exits 0 whether they are met or not: it is a benchmark, not a test.
+#[path = "usage/load.rs"]
+mod load;
+#[path = "usage/measure.rs"]
+mod measure;
+#[path = "usage/report.rs"]
+mod report;
+#[path = "usage/write.rs"]
+mod write;
+
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
+use credits::app::{App, AppOptions, BODY_LIMIT_BYTES_DEFAULT};
+use credits::auth::Role;
+use credits::clock::Clock;
+use credits::domain::analytics::UsageFilter;
+use credits::domain::catalog::StudioKind;
+use credits::domain::rules::Rules;
+use credits::store::DatabaseOptions;
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+
+use load::{Facts, Loaded, Plan};
+use measure::{Case, Client, Kind, Measured, StoreCall};
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+const USAGE: &str = "usage: cargo bench --bench usage -- [--database sqlite|postgres] [--postgres-url URL]
+       [--events N] [--heavy N] [--accounts N] [--iterations N] [--keep]
+--keep leaves the database (SQLite file or PostgreSQL schema) in place and prints where.";
+
+struct Args {
+    postgres: bool,
+    postgres_url: String,
+    events: u64,
+    heavy: u64,
+    accounts: u32,
+    iterations: usize,
+    keep: bool,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        postgres: false,
+        postgres_url: "postgres://postgres@127.0.0.1:5432/test".into(),
+        events: 1_000_000,
+        heavy: 200_000,
+        accounts: 10_000,
+        iterations: 200,
+        keep: false,
+    };
+    let mut argv = std::env::args().skip(1);
+    while let Some(flag) = argv.next() {
+        // `cargo bench` passes --bench to every bench binary.
+        if flag == "--bench" {
+            continue;
+        }
+        if flag == "--help" || flag == "-h" {
+            println!("{USAGE}");
+            std::process::exit(0);
+        }
+        if flag == "--keep" {
+            args.keep = true;
+            continue;
+        }
+        let value = argv.next().ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
+        let number = |value: &str| value.replace('_', "").parse::<u64>().map_err(|_| format!("{flag}: not a number"));
+        match flag.as_str() {
+            "--database" => {
+                args.postgres = match value.as_str() {
+                    "sqlite" => false,
+                    "postgres" | "postgresql" => true,
+                    _ => return Err(format!("--database is sqlite or postgres\n{USAGE}")),
+                }
+            }
+            "--postgres-url" => args.postgres_url = value,
+            "--events" => args.events = number(&value)?,
+            "--heavy" => args.heavy = number(&value)?,
+            "--accounts" => args.accounts = number(&value)?.clamp(1, 99_999) as u32,
+            "--iterations" => args.iterations = number(&value)?.max(1) as usize,
+            _ => return Err(format!("unknown flag {flag}\n{USAGE}")),
+        }
+    }
+    if args.heavy > args.events {
+        return Err("--heavy cannot exceed --events".into());
+    }
+    Ok(args)
+}
+
+/// Where the benchmark's data lives; removed at the end.
+enum Place {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { url: String, schema: String },
+}
+
+async fn place(args: &Args) -> Result<(Place, DatabaseOptions), BoxError> {
+    let (place, url, schema) = if args.postgres {
+        let schema = format!("bench_{}_{}", std::process::id(), Utc::now().timestamp_millis());
+        let db = Database::connect(&args.postgres_url).await?;
+        db.execute_unprepared(&format!("CREATE SCHEMA {schema}")).await?;
+        db.close().await?;
+        let place = Place::Postgres { url: args.postgres_url.clone(), schema: schema.clone() };
+        (place, args.postgres_url.clone(), Some(schema))
+    } else {
+        let dir = tempfile::tempdir()?;
+        let url = format!("sqlite://{}/credits.db?mode=rwc", dir.path().display());
+        (Place::Sqlite(dir), url, None)
+    };
+    let options = DatabaseOptions { url, schema, max_connections: 16, acquire_timeout: Duration::from_secs(30) };
+    Ok((place, options))
+}
+
+async fn remove(place: Place) -> Result<(), BoxError> {
+    if let Place::Postgres { url, schema } = place {
+        let db = Database::connect(&url).await?;
+        db.execute_unprepared(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await?;
+        db.close().await?;
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() {
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("{message}");
+            std::process::exit(2);
+        }
+    };
+    let (place, options) = match place(&args).await {
+        Ok(prepared) => prepared,
+        Err(error) => {
+            eprintln!("usage benchmark: cannot prepare the database: {error}");
+            std::process::exit(1);
+        }
+    };
+    let outcome = run(&args, options).await;
+    if args.keep {
+        match place {
+            Place::Sqlite(dir) => println!("kept the database: {}/credits.db", dir.keep().display()),
+            Place::Postgres { schema, .. } => println!("kept the database: schema {schema} of {}", args.postgres_url),
+        }
+    } else if let Err(error) = remove(place).await {
+        eprintln!("usage benchmark: could not drop the PostgreSQL schema: {error}");
+    }
+    if let Err(error) = outcome {
+        eprintln!("usage benchmark failed: {error}");
+        std::process::exit(1);
+    }
+}
+
+fn rfc3339(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+async fn run(args: &Args, options: DatabaseOptions) -> Result<(), BoxError> {
+    let database = if args.postgres { "PostgreSQL" } else { "SQLite" };
+    let now = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).single().ok_or("bad now")?;
+    let app_options = AppOptions {
+        database: options,
+        rules: Rules::default(),
+        jwt_secret: None,
+        body_limit_bytes: BODY_LIMIT_BYTES_DEFAULT,
+    };
+    let app = App::new(app_options, Clock::manual(now)).await?;
+
+    let plan = Plan { now, events: args.events, heavy: args.heavy, accounts: args.accounts };
+    println!(
+        "usage benchmark on {database}: loading {} events ({} of account {}) over {} light accounts, 12 months before {}",
+        plan.events,
+        plan.heavy,
+        load::HEAVY,
+        plan.accounts,
+        rfc3339(now)
+    );
+    let started = Instant::now();
+    let loaded = load::load(&app.store, &plan).await?;
+    print_load(&loaded, started.elapsed());
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base_url = format!("http://{}", listener.local_addr()?);
+    let router = app.router();
+    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+    let client = Client::new(&base_url, app.auth.issue(Role::Service, "bench", None)?);
+
+    let results = measure_all(&client, &app, &loaded, now, args.iterations).await;
+    server.abort();
+    let results = results?;
+    report::print(database, &results, args.iterations);
+    Ok(())
+}
+
+fn print_load(loaded: &Loaded, total: Duration) {
+    let s = |d: Duration| d.as_secs_f64();
+    println!(
+        "loaded in {:.1} s: generated {:.1} s, events {:.1} s, {} rollup rows {:.1} s, indexes and {} {:.1} s",
+        s(total),
+        s(loaded.generate),
+        s(loaded.insert_events),
+        loaded.rollup_rows,
+        s(loaded.insert_rollups),
+        if loaded.postgres { "VACUUM ANALYZE" } else { "checkpoint" },
+        s(loaded.finish)
+    );
+    for facts in [&loaded.heavy, &loaded.light] {
+        println!(
+            "  {}: {} events, {} credits; IMAGE in the last 30 days: {} events, {} credits",
+            facts.id, facts.events, facts.credits, facts.filtered_events, facts.filtered_credits
+        );
+    }
+}
+
+/// Checks that the API's totals are the generated ones (rollups and events agree).
+async fn check_totals(client: &Client, facts: &Facts, filter: &Value) -> Result<(), BoxError> {
+    for (filter, events, credits) in
+        [(Value::Null, facts.events, facts.credits), (filter.clone(), facts.filtered_events, facts.filtered_credits)]
+    {
+        let (_, data) = client.send(measure::TOTALS_QUERY, &json!({ "id": facts.id, "filter": filter })).await?;
+        let usage = &data["account"]["usage"];
+        if usage["totalCount"] != json!(events) || usage["totalCredits"] != json!(credits) {
+            return Err(format!(
+                "{} under {filter}: API says {usage}, generated {events} events, {credits} credits",
+                facts.id
+            )
+            .into());
+        }
+    }
+    Ok(())
+}
+
+async fn measure_all(
+    client: &Client,
+    app: &App,
+    loaded: &Loaded,
+    now: DateTime<Utc>,
+    iterations: usize,
+) -> Result<Vec<Measured>, BoxError> {
+    let from = now - chrono::Duration::days(30);
+    let filtered = json!({ "studios": ["IMAGE"], "from": rfc3339(from), "to": rfc3339(now) });
+    let filtered_domain = UsageFilter {
+        from: Some(from),
+        to: Some(now),
+        studios: Some(vec![StudioKind::Image]),
+        ..UsageFilter::default()
+    };
+    let year = json!({ "from": rfc3339(now - chrono::Duration::days(365)), "to": rfc3339(now) });
+    let year_domain =
+        UsageFilter { from: Some(now - chrono::Duration::days(365)), to: Some(now), ..UsageFilter::default() };
+    let (heavy, light) = (&loaded.heavy.id, &loaded.light.id);
+    // The first request creates the accounts; then the figures must match.
+    check_totals(client, &loaded.heavy, &filtered).await?;
+    check_totals(client, &loaded.light, &filtered).await?;
+
+    let mut cases = Vec::new();
+    for (label, filter, domain) in
+        [("", Value::Null, UsageFilter::default()), (", IMAGE 30 days", filtered.clone(), filtered_domain.clone())]
+    {
+        let page = |name: String, after: Option<String>| -> Result<Case, BoxError> {
+            let position = after.as_deref().map(measure::position).transpose()?;
+            Ok(Case {
+                name,
+                kind: Kind::Page,
+                account: heavy.clone(),
+                filter: domain.clone(),
+                query: measure::PAGE_QUERY,
+                variables: json!({ "id": heavy, "first": measure::PAGE_SIZE, "after": after, "filter": filter }),
+                store: StoreCall::Page { after: position },
+            })
+        };
+        cases.push(page(format!("page 1{label}"), None)?);
+        let after = measure::walk(client, heavy, &filter, 49).await?;
+        cases.push(page(format!("page 50{label}"), Some(after))?);
+    }
+    for (label, filter, domain) in
+        [("", Value::Null, UsageFilter::default()), (", IMAGE 30 days", filtered, filtered_domain)]
+    {
+        cases.push(Case {
+            name: format!("totalCount totalCredits{label}"),
+            kind: Kind::Totals,
+            account: heavy.clone(),
+            filter: domain,
+            query: measure::TOTALS_QUERY,
+            variables: json!({ "id": heavy, "filter": filter }),
+            store: StoreCall::Totals,
+        });
+    }
+    for (label, account) in [("heavy", heavy), ("light", light)] {
+        cases.push(Case {
+            name: format!("usageSummary DAY x MODEL 12 months, {label}"),
+            kind: Kind::Summary,
+            account: account.clone(),
+            filter: year_domain.clone(),
+            query: measure::SUMMARY_QUERY,
+            variables: json!({ "id": account, "filter": year }),
+            store: StoreCall::Summary,
+        });
+    }
+
+    let warmup = (iterations / 10).clamp(3, 20);
+    let mut results = Vec::new();
+    for case in cases {
+        let name = case.name.clone();
+        let measured = measure::measure(client, &app.store, now, case, iterations, warmup).await?;
+        eprintln!("  measured {name}");
+        results.push(measured);
+    }
+    Ok(results)
+}

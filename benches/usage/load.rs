@@ -1,0 +1,326 @@
+//! Builds the benchmark's database fast: usage events drawn from the seeded
+//! catalog and their hourly and daily rollups, written with multi-row INSERTs
+//! straight through the store's write connection.
+//!
+//! This is not how the server writes (`Store::consume` goes through an
+//! `AccountTx` that also draws on credit lots and writes ledger entries): a
+//! million charges that way take far too long for a benchmark. The queries
+//! measured here read only `usage_events` and `usage_rollups` (plus the
+//! account, which the first request creates), so lots and ledger entries are
+//! left out; `credits check` would not pass on this database, and need not.
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use credits::domain::catalog::{Catalog, PriceUnit, StudioKind, Tool};
+use credits::domain::pricing::{GenerationRequest, price};
+use credits::store::Store;
+use rand::rngs::StdRng;
+use rand::seq::IndexedRandom;
+use rand::{Rng, SeedableRng};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend};
+
+use crate::{BoxError, write};
+
+pub const HOUR_MS: i64 = 3_600_000;
+pub const DAY_MS: i64 = 86_400_000;
+pub const HEAVY: &str = "heavy";
+/// Studios in `StudioKind::ALL` order: images dominate, as on real platforms
+/// (the same weights as `credits demo-data`).
+const STUDIO_WEIGHTS: [u32; 5] = [45, 15, 15, 12, 13];
+/// Share of light accounts on a paid plan (they may use Pro models).
+const PAID_PERCENT: u32 = 55;
+/// Distinct generations drawn (and priced) per pool; events pick among them.
+const TEMPLATES: usize = 4_096;
+
+/// What the benchmark generates.
+pub struct Plan {
+    pub now: DateTime<Utc>,
+    pub events: u64,
+    pub heavy: u64,
+    pub accounts: u32,
+}
+
+/// Figures of one account, to check the API's answers against.
+#[derive(Clone, Debug, Default)]
+pub struct Facts {
+    pub id: String,
+    pub events: i64,
+    pub credits: i64,
+    /// Of the IMAGE studio in the 30 days before now.
+    pub filtered_events: i64,
+    pub filtered_credits: i64,
+}
+
+pub struct Loaded {
+    pub postgres: bool,
+    pub heavy: Facts,
+    /// The light account the summary is compared with.
+    pub light: Facts,
+    pub rollup_rows: usize,
+    pub generate: Duration,
+    pub insert_events: Duration,
+    pub insert_rollups: Duration,
+    /// Indexes made, then VACUUM ANALYZE (PostgreSQL) or a WAL checkpoint (SQLite).
+    pub finish: Duration,
+}
+
+/// What a rollup row is per: studio, tool and model.
+type Kind = (StudioKind, String, Option<String>);
+
+/// One kind of generation as priced by the catalog.
+struct Template {
+    kind: u16,
+    count: i64,
+    units: Option<i64>,
+    credits: i64,
+}
+
+#[derive(Clone, Copy)]
+struct Event {
+    at_ms: i64,
+    account: u32,
+    template: u32,
+}
+
+fn account_id(index: u32) -> String {
+    if index == 0 { HEAVY.to_owned() } else { format!("light-{index:05}") }
+}
+
+pub async fn load(store: &Store, plan: &Plan) -> Result<Loaded, BoxError> {
+    let started = Instant::now();
+    let mut rng = StdRng::seed_from_u64(5);
+    let catalog = store.catalog();
+    let mut kinds: Vec<Kind> = Vec::new();
+    let mut templates = Vec::with_capacity(2 * TEMPLATES);
+    // Paid pool first (indexes below TEMPLATES), then the free pool.
+    for pro in [true, false] {
+        for _ in 0..TEMPLATES {
+            templates.push(template(&mut rng, catalog, pro, &mut kinds)?);
+        }
+    }
+    let events = events(&mut rng, plan);
+    let generate = started.elapsed();
+
+    let db = store.writer_for_tests();
+    let sqlite = db.get_database_backend() == DbBackend::Sqlite;
+    if sqlite {
+        // For the load only (the write pool has one connection), set back
+        // before anything is measured: a page cache larger than the default
+        // 2 MB, and no fsync at each commit.
+        db.execute_unprepared("PRAGMA cache_size = -262144").await?;
+        db.execute_unprepared("PRAGMA synchronous = OFF").await?;
+    }
+    // Indexes are built once at the end: much faster than kept up row by row.
+    let indexes = write::drop_indexes(db).await?;
+    let started = Instant::now();
+    insert_events(db, &events, &templates, &kinds).await?;
+    let insert_events = started.elapsed();
+
+    let started = Instant::now();
+    let rollups = rollups(&events, &templates);
+    insert_rollups(db, &rollups, &kinds).await?;
+    let insert_rollups = started.elapsed();
+
+    let started = Instant::now();
+    for sql in &indexes {
+        db.execute_unprepared(sql).await?;
+    }
+    if sqlite {
+        // The server never runs ANALYZE on SQLite, so neither does the benchmark.
+        db.execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)").await?;
+        db.execute_unprepared("PRAGMA synchronous = FULL").await?;
+        db.execute_unprepared("PRAGMA cache_size = -2000").await?;
+    } else {
+        // What autovacuum would soon do by itself: statistics and the visibility map.
+        db.execute_unprepared("VACUUM ANALYZE usage_events").await?;
+        db.execute_unprepared("VACUUM ANALYZE usage_rollups").await?;
+    }
+    let finish = started.elapsed();
+
+    let light_index = 1.min(plan.accounts);
+    let facts = |account: u32| account_facts(account, plan, &events, &templates, &kinds);
+    Ok(Loaded {
+        postgres: !sqlite,
+        heavy: facts(0),
+        light: facts(light_index),
+        rollup_rows: rollups.len(),
+        generate,
+        insert_events,
+        insert_rollups,
+        finish,
+    })
+}
+
+/// A generation a paid (`pro`) or free account could ask for, priced by the
+/// catalog, without options (so at the default price).
+fn template(rng: &mut StdRng, catalog: &Catalog, pro: bool, kinds: &mut Vec<Kind>) -> Result<Template, BoxError> {
+    let models = |tool: &Tool| -> Vec<(String, bool)> {
+        let ids = tool.model_prices_millicredits.iter().map(|(id, _)| id);
+        ids.map(|id| (id.clone(), catalog.model(id).is_some_and(|m| m.pro))).filter(|(_, p)| pro || !p).collect()
+    };
+    let usable = |tool: &&Tool| !tool.priced_per_model() || !models(tool).is_empty();
+    let studio = *StudioKind::ALL.choose_weighted(rng, |k| STUDIO_WEIGHTS[*k as usize])?;
+    let tools: Vec<&Tool> = catalog.tools.iter().filter(|t| t.studio == studio).filter(usable).collect();
+    let tool = *tools.choose(rng).ok_or("the catalog has a studio without a usable tool")?;
+    let choices = models(tool);
+    // Subscribers pick a Pro model about a third of the time.
+    let wants_pro = rng.random_bool(0.35);
+    let preferred: Vec<&String> = choices.iter().filter(|(_, p)| *p == wants_pro).map(|(id, _)| id).collect();
+    let model_id = preferred.choose(rng).copied().or_else(|| choices.choose(rng).map(|(id, _)| id)).cloned();
+    let seconds = match tool.studio {
+        StudioKind::Video => *[5, 5, 8, 10, 10, 15].choose(rng).unwrap_or(&5),
+        StudioKind::Music => rng.random_range(15..=180),
+        _ => rng.random_range(5..=90),
+    };
+    let (count, duration_seconds, characters) = match tool.unit {
+        PriceUnit::Output => (if rng.random_bool(0.6) { 1 } else { rng.random_range(2..=4) }, None, None),
+        PriceUnit::Second => (1, Some(seconds), None),
+        PriceUnit::ThousandCharacters => (1, None, Some(rng.random_range(120..=4_000))),
+    };
+    let request =
+        GenerationRequest { tool: tool.code.clone(), model_id, count, duration_seconds, characters, options: vec![] };
+    let priced = price(catalog, &request).map_err(|e| format!("pricing {request:?}: {e:?}"))?;
+    let key = (priced.studio, priced.tool.clone(), priced.model_id.clone());
+    let kind = match kinds.iter().position(|k| *k == key) {
+        Some(kind) => kind,
+        None => {
+            kinds.push(key);
+            kinds.len() - 1
+        }
+    };
+    Ok(Template { kind: kind as u16, count: priced.count, units: priced.units, credits: priced.credits.get() })
+}
+
+/// Events over the 365 days before now, oldest first (their ids will grow
+/// with time, as in production): `plan.heavy` of the heavy account, the rest
+/// spread evenly over the light accounts.
+fn events(rng: &mut StdRng, plan: &Plan) -> Vec<Event> {
+    let end = plan.now.timestamp_millis();
+    let start = end - 365 * DAY_MS;
+    let mut events: Vec<Event> = (0..plan.events)
+        .map(|i| {
+            let account = if i < plan.heavy { 0 } else { rng.random_range(1..=plan.accounts) };
+            let paid = account == 0 || account % 100 < PAID_PERCENT;
+            let template = rng.random_range(0..TEMPLATES as u32) + if paid { 0 } else { TEMPLATES as u32 };
+            Event { at_ms: rng.random_range(start..end), account, template }
+        })
+        .collect();
+    events.sort_unstable_by_key(|e| (e.at_ms, e.account, e.template));
+    events
+}
+
+async fn insert_events(
+    db: &DatabaseConnection,
+    events: &[Event],
+    templates: &[Template],
+    kinds: &[Kind],
+) -> Result<(), BoxError> {
+    let columns = [
+        "id",
+        "account_id",
+        "created_at_ms",
+        "studio",
+        "tool",
+        "model_id",
+        "count",
+        "units",
+        "options",
+        "credits",
+        "status",
+        "idempotency_key",
+        "lot_split",
+    ];
+    let row = |i: usize| {
+        let e = &events[i];
+        let template = &templates[e.template as usize];
+        let (studio, tool, model) = &kinds[template.kind as usize];
+        vec![
+            (i as i64 + 1).into(),
+            account_id(e.account).into(),
+            e.at_ms.into(),
+            studio.as_str().into(),
+            tool.clone().into(),
+            model.clone().into(),
+            template.count.into(),
+            template.units.into(),
+            "[]".into(),
+            template.credits.into(),
+            "CHARGED".into(),
+            format!("bench-{i}").into(),
+            "[]".into(),
+        ]
+    };
+    write::insert_rows(db, "usage_events", &columns, events.len(), row).await
+}
+
+/// (account, bucket_ms, bucket_start_ms, kind).
+type RollupKey = (u32, i64, i64, u16);
+/// (events, outputs, credits).
+type Sums = (i64, i64, i64);
+type Rollups = Vec<(RollupKey, Sums)>;
+
+/// The rollups `Store::consume` would have written for these events.
+fn rollups(events: &[Event], templates: &[Template]) -> Rollups {
+    let mut sums: HashMap<RollupKey, Sums> = HashMap::new();
+    for event in events {
+        let template = &templates[event.template as usize];
+        for bucket_ms in [HOUR_MS, DAY_MS] {
+            let start = event.at_ms.div_euclid(bucket_ms) * bucket_ms;
+            let sum = sums.entry((event.account, bucket_ms, start, template.kind)).or_default();
+            *sum = (sum.0 + 1, sum.1 + template.count, sum.2 + template.credits);
+        }
+    }
+    let mut rows: Rollups = sums.into_iter().collect();
+    // In the order of the unique index (account ids sort as their numbers),
+    // the fastest to insert.
+    rows.sort_unstable_by_key(|(key, _)| *key);
+    rows
+}
+
+async fn insert_rollups(db: &DatabaseConnection, rollups: &Rollups, kinds: &[Kind]) -> Result<(), BoxError> {
+    let columns = [
+        "id",
+        "account_id",
+        "bucket_ms",
+        "bucket_start_ms",
+        "studio",
+        "tool",
+        "model_id",
+        "events",
+        "outputs",
+        "credits",
+    ];
+    let row = |i: usize| {
+        let ((account, bucket_ms, start, kind), (events, outputs, credits)) = &rollups[i];
+        let (studio, tool, model) = &kinds[*kind as usize];
+        vec![
+            (i as i64 + 1).into(),
+            account_id(*account).into(),
+            (*bucket_ms).into(),
+            (*start).into(),
+            studio.as_str().into(),
+            tool.clone().into(),
+            model.clone().unwrap_or_default().into(),
+            (*events).into(),
+            (*outputs).into(),
+            (*credits).into(),
+        ]
+    };
+    write::insert_rows(db, "usage_rollups", &columns, rollups.len(), row).await
+}
+
+fn account_facts(account: u32, plan: &Plan, events: &[Event], templates: &[Template], kinds: &[Kind]) -> Facts {
+    let end = plan.now.timestamp_millis();
+    let mut facts = Facts { id: account_id(account), ..Facts::default() };
+    for event in events.iter().filter(|e| e.account == account) {
+        let template = &templates[event.template as usize];
+        facts.events += 1;
+        facts.credits += template.credits;
+        if kinds[template.kind as usize].0 == StudioKind::Image && event.at_ms >= end - 30 * DAY_MS {
+            facts.filtered_events += 1;
+            facts.filtered_credits += template.credits;
+        }
+    }
+    facts
+}
