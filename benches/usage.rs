@@ -147,7 +147,11 @@ async fn main() {
             std::process::exit(1);
         }
     };
-    let outcome = run(&args, options).await;
+    // Ctrl-C still drops the PostgreSQL schema.
+    let outcome = tokio::select! {
+        outcome = run(&args, options) => outcome,
+        _ = tokio::signal::ctrl_c() => Err("interrupted".into()),
+    };
     if args.keep {
         match place {
             Place::Sqlite(dir) => println!("kept the database: {}/credits.db", dir.keep().display()),

@@ -5,9 +5,12 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, Transac
 
 use crate::BoxError;
 
-/// Rows per INSERT statement, and statements per transaction.
-const ROWS_PER_INSERT: usize = 500;
-const INSERTS_PER_TRANSACTION: usize = 100;
+/// Rows per INSERT statement (about 12 kB of SQL), and statements per
+/// transaction. sqlx 0.9.0 leaves Nagle's algorithm on for TCP sockets
+/// (transact-rs/sqlx#4335, fixed upstream by #4336): a message over ~16 kB
+/// to PostgreSQL then waits ~40 ms for a delayed ACK, so statements stay small.
+const ROWS_PER_INSERT: usize = 100;
+const INSERTS_PER_TRANSACTION: usize = 500;
 
 /// Drops the secondary indexes of the two tables; returns the SQL that makes
 /// them again, as the database itself gives it (so it follows the migrations).
@@ -57,13 +60,13 @@ where
                 for i in start..count.min(start + ROWS_PER_INSERT) {
                     insert.values_panic(row(i).into_iter().map(Expr::from));
                 }
-                // Values inlined (sea-query escapes them): sent as one simple
-                // query, faster than thousands of bound parameters.
+                // Values inlined (sea-query escapes them): faster to send
+                // than a thousand bound parameters.
                 let sql = match backend {
                     DbBackend::Postgres => insert.to_string(PostgresQueryBuilder),
                     _ => insert.to_string(SqliteQueryBuilder),
                 };
-                tx.execute_unprepared(&sql).await?;
+                tx.execute_raw(Statement::from_string(backend, sql)).await?;
             }
             tx.commit().await?;
             Ok::<(), BoxError>(())
