@@ -106,7 +106,7 @@ impl DomainError {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
     Domain(#[from] DomainError),

@@ -1,7 +1,7 @@
 //! Prometheus metrics at `/metrics`: requests and latency by GraphQL
 //! operation (its first root field, so the label set is bounded by the
 //! schema), credits moved by ledger kind and lot source, charges by outcome,
-//! user errors by code, open holds, database pools.
+//! user errors by code, open holds, database pools, SQLite group commits.
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
@@ -39,6 +39,14 @@ pub fn charge(outcome: &'static str) {
 
 pub fn credits_moved(kind: &'static str, source: &'static str, amount: i64) {
     metrics::counter!("credits_moved_total", "kind" => kind, "source" => source).increment(amount.unsigned_abs());
+}
+
+/// One SQLite group commit: how many account transactions it carried and
+/// how long its commit (the flush to disk) took.
+pub fn group_commit(writes: usize, flush: std::time::Duration) {
+    metrics::counter!("credits_group_commits_total").increment(1);
+    metrics::counter!("credits_group_commit_writes_total").increment(writes as u64);
+    metrics::histogram!("credits_group_commit_flush_seconds").record(flush.as_secs_f64());
 }
 
 pub fn gauge(name: &'static str, value: f64) {

@@ -11,6 +11,10 @@ use sea_orm::{
     ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+
+use super::group_commit::Staged;
 use super::{Store, rows};
 use crate::clock::to_ms;
 use crate::domain::catalog::Catalog;
@@ -25,8 +29,8 @@ use crate::error::{DomainError, Error, Result};
 
 pub struct AccountTx {
     tx: DatabaseTransaction,
-    /// This account's turn, held until the transaction ends.
-    _turn: super::gates::Turn,
+    /// This account's turn, held until the transaction ends (PostgreSQL).
+    _turn: Option<super::gates::Turn>,
     store: Store,
     pub account: accounts::Model,
     pub now: DateTime<Utc>,
@@ -59,27 +63,34 @@ impl Origin {
 }
 
 impl AccountTx {
-    pub async fn open(store: &Store, account_id: &str, now: DateTime<Utc>) -> Result<AccountTx> {
-        validate_account_id(account_id)?;
-        let turn = store.turn(account_id).await?;
-        let tx = store.begin_write().await?;
-        let new_account = accounts::ActiveModel {
-            id: Set(account_id.to_owned()),
-            created_at_ms: Set(to_ms(now)),
-            daily_free_day: Set(None),
-            low_balance_threshold: Set(None),
+    /// Opens the account on `tx`, a transaction of its own or a savepoint of
+    /// a group commit; `turn` is its place in the per-account queue, if any.
+    async fn open(
+        store: &Store,
+        tx: DatabaseTransaction,
+        turn: Option<super::gates::Turn>,
+        account_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<AccountTx> {
+        let account = match lock_account(&tx, account_id).await? {
+            Some(account) => account,
+            None => {
+                let new_account = accounts::ActiveModel {
+                    id: Set(account_id.to_owned()),
+                    created_at_ms: Set(to_ms(now)),
+                    daily_free_day: Set(None),
+                    low_balance_threshold: Set(None),
+                };
+                // Two first requests may race to create it: one insert wins.
+                accounts::Entity::insert(new_account)
+                    .on_conflict(OnConflict::column(accounts::Column::Id).do_nothing().to_owned())
+                    .exec_without_returning(&tx)
+                    .await?;
+                lock_account(&tx, account_id)
+                    .await?
+                    .ok_or_else(|| Error::internal(format!("account {account_id} vanished inside its transaction")))?
+            }
         };
-        accounts::Entity::insert(new_account)
-            .on_conflict(OnConflict::column(accounts::Column::Id).do_nothing().to_owned())
-            .exec_without_returning(&tx)
-            .await?;
-        // The lock that serializes every movement of this account's credits
-        // across server processes (PostgreSQL; SQLite has one writer).
-        let account = accounts::Entity::find_by_id(account_id)
-            .lock_exclusive()
-            .one(&tx)
-            .await?
-            .ok_or_else(|| Error::internal(format!("account {account_id} vanished inside its transaction")))?;
         let lots = credit_lots::Entity::find()
             .filter(credit_lots::Column::AccountId.eq(account_id))
             .filter(credit_lots::Column::Remaining.gt(0))
@@ -412,31 +423,99 @@ impl AccountTx {
         Ok(())
     }
 
-    /// Writes the ledger entries and commits; the wallet watchers hear of it
-    /// only once it is durable.
+    /// Something the wallet shows changed without a ledger entry.
     pub fn mark_changed(&mut self) {
         self.changed = true;
     }
 
-    pub async fn commit(self) -> Result<()> {
-        let changed = self.changed || !self.entries.is_empty();
+    /// Writes the ledger entries and commits (or releases the savepoint).
+    /// Returns what to announce once the change is durable: the metrics of
+    /// the credits moved and the wallet watchers' notification.
+    async fn commit(self) -> Result<AfterCommit> {
         if !self.entries.is_empty() {
             ledger_entries::Entity::insert_many(self.entries).exec_without_returning(&self.tx).await?;
         }
         self.tx.commit().await?;
-        for (kind, source, amount) in self.moved {
-            crate::metrics::credits_moved(kind, source, amount);
-        }
-        if changed {
-            self.store.publish_change(&self.account.id);
-        }
-        Ok(())
+        let changed = self.changed || !self.moved.is_empty();
+        let (store, account_id, moved) = (self.store, self.account.id, self.moved);
+        Ok(Box::new(move || {
+            for (kind, source, amount) in moved {
+                crate::metrics::credits_moved(kind, source, amount);
+            }
+            if changed {
+                store.publish_change(&account_id);
+            }
+        }))
     }
 
-    pub async fn rollback(self) -> Result<()> {
-        self.tx.rollback().await?;
-        Ok(())
+    /// Commits what succeeded; rolls back what failed, so a failure leaves
+    /// nothing behind.
+    async fn finish<T>(self, result: Result<T>) -> Staged<T> {
+        match result {
+            Ok(value) => match self.commit().await {
+                Ok(after_commit) => Staged { result: Ok(value), after_commit: Some(after_commit) },
+                Err(error) => Staged { result: Err(error), after_commit: None },
+            },
+            Err(error) => {
+                let rolled_back = self.tx.rollback().await;
+                Staged { result: rolled_back.map_err(Error::from).and(Err(error)), after_commit: None }
+            }
+        }
     }
+}
+
+type AfterCommit = Box<dyn FnOnce() + Send>;
+
+impl Store {
+    /// Runs `work` in a transaction on `account_id` (created if new), settled
+    /// as of `now`, and answers once it is committed; an error rolls all of
+    /// it back. `work` borrows the account and owns everything else it needs:
+    /// it may run on the group commit task rather than in the request. On PostgreSQL the transaction is the request's own, holding
+    /// the account's row lock; on SQLite it joins the group commit.
+    pub(crate) async fn write<T, F>(&self, account_id: &str, now: DateTime<Utc>, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'a> FnOnce(&'a mut AccountTx) -> BoxFuture<'a, Result<T>> + Send + 'static,
+    {
+        validate_account_id(account_id)?;
+        let account_id = account_id.to_owned();
+        match self.group_commit() {
+            Some(group_commit) => {
+                let store = self.clone();
+                group_commit
+                    .submit(move |savepoint| {
+                        async move {
+                            match AccountTx::open(&store, savepoint, None, &account_id, now).await {
+                                Ok(mut account) => {
+                                    let result = work(&mut account).await;
+                                    account.finish(result).await
+                                }
+                                Err(error) => Staged { result: Err(error), after_commit: None },
+                            }
+                        }
+                        .boxed()
+                    })
+                    .await
+            }
+            None => {
+                let turn = self.turn(&account_id).await?;
+                let tx = self.begin_write().await?;
+                let mut account = AccountTx::open(self, tx, Some(turn), &account_id, now).await?;
+                let result = work(&mut account).await;
+                let staged = account.finish(result).await;
+                if let (Ok(_), Some(after_commit)) = (&staged.result, staged.after_commit) {
+                    after_commit();
+                }
+                staged.result
+            }
+        }
+    }
+}
+
+/// The lock that serializes every movement of an account's credits across
+/// server processes (PostgreSQL; SQLite has one writer).
+async fn lock_account(tx: &DatabaseTransaction, account_id: &str) -> Result<Option<accounts::Model>> {
+    Ok(accounts::Entity::find_by_id(account_id).lock_exclusive().one(tx).await?)
 }
 
 pub(crate) fn entitlement(catalog: &Catalog, active: Option<&Subscription>) -> Entitlement {

@@ -1,8 +1,9 @@
-//! Requests for one account queue here, in memory, before they take a
-//! database connection. Money is still guarded by the database (the row
-//! lock, the single SQLite writer); the gate only keeps a burst on one
-//! account from holding every pooled connection while it waits for that
-//! lock, which would fail unrelated requests with SERVICE_UNAVAILABLE.
+//! On PostgreSQL, requests for one account queue here, in memory, before
+//! they take a database connection. Money is still guarded by the database
+//! (the row lock); the gate only keeps a burst on one account from holding
+//! every pooled connection while it waits for that lock, which would fail
+//! unrelated requests with SERVICE_UNAVAILABLE. (SQLite's one writer has its
+//! own queue: `group_commit`.)
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -18,28 +19,19 @@ const GATES_KEPT_MAX: usize = 10_000;
 
 #[derive(Clone, Default)]
 pub struct Gates {
-    /// SQLite has one writer: every write queues at one gate.
-    single: Option<Arc<AsyncMutex<()>>>,
     per_account: Arc<Mutex<HashMap<String, Arc<AsyncMutex<()>>>>>,
 }
 
 pub type Turn = OwnedMutexGuard<()>;
 
 impl Gates {
-    pub fn new(single_writer: bool) -> Self {
-        Gates { single: single_writer.then(Arc::default), per_account: Arc::default() }
-    }
-
     pub async fn wait(&self, account_id: &str) -> Result<Turn> {
-        let gate = match &self.single {
-            Some(gate) => gate.clone(),
-            None => {
-                let mut gates = self.per_account.lock().map_err(|_| Error::internal("account gates poisoned"))?;
-                if gates.len() > GATES_KEPT_MAX {
-                    gates.retain(|_, gate| Arc::strong_count(gate) > 1);
-                }
-                gates.entry(account_id.to_owned()).or_default().clone()
+        let gate = {
+            let mut gates = self.per_account.lock().map_err(|_| Error::internal("account gates poisoned"))?;
+            if gates.len() > GATES_KEPT_MAX {
+                gates.retain(|_, gate| Arc::strong_count(gate) > 1);
             }
+            gates.entry(account_id.to_owned()).or_default().clone()
         };
         tokio::time::timeout(GATE_WAIT, gate.lock_owned())
             .await

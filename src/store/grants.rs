@@ -5,7 +5,8 @@ use sea_orm::EntityTrait;
 use serde::Serialize;
 
 use super::idempotency::{self, Prior};
-use super::spending::finish;
+use futures_util::FutureExt;
+
 use super::{AccountTx, Store, rows};
 use crate::domain::ledger::LedgerKind;
 use crate::domain::lots::{CreditSource, Lot};
@@ -52,12 +53,13 @@ impl Store {
         let pack = self.catalog().token_pack(pack_id).ok_or_else(|| DomainError::UnknownPack { id: pack_id.into() })?;
         let tokens = Credits::new(pack.tokens);
         let fingerprint = rows::to_json(&PurchaseRequest { pack_id, payment_reference })?;
-        self.grant_lot(account_id, idempotency_key, "purchaseTokens", &fingerprint, now, |account| {
+        let payment_reference = payment_reference.to_owned();
+        self.grant_lot(account_id, idempotency_key, "purchaseTokens", fingerprint, now, move |account| {
             if !account.entitlement().can_buy_tokens() {
                 return Err(DomainError::SubscriptionRequired { action: "buying tokens" }.into());
             }
             // Tokens never expire; they pay for Pro only while subscribed.
-            Ok((CreditSource::Tokens, tokens, None, true, LedgerKind::Purchase, payment_reference.to_owned()))
+            Ok((CreditSource::Tokens, tokens, None, true, LedgerKind::Purchase, payment_reference))
         })
         .await
     }
@@ -92,7 +94,7 @@ impl Store {
             LedgerKind::PromoGrant,
             request.reason.clone(),
         );
-        self.grant_lot(account_id, idempotency_key, "grantCredits", &fingerprint, now, |_| Ok(grant)).await
+        self.grant_lot(account_id, idempotency_key, "grantCredits", fingerprint, now, |_| Ok(grant)).await
     }
 
     /// The shared path of every grant: idempotency, the caller's own check,
@@ -101,29 +103,30 @@ impl Store {
         &self,
         account_id: &str,
         idempotency_key: &str,
-        operation: &str,
-        fingerprint: &str,
+        operation: &'static str,
+        fingerprint: String,
         now: DateTime<Utc>,
-        decide: impl FnOnce(&AccountTx) -> Result<LotGrant>,
+        decide: impl FnOnce(&AccountTx) -> Result<LotGrant> + Send + 'static,
     ) -> Result<Granted> {
-        let mut account = AccountTx::open(self, account_id, now).await?;
-        let result = async {
-            if let Prior::Replay(lot_id) = idempotency::prior(&account, idempotency_key, operation, fingerprint).await?
-            {
-                let lot_id: i64 = lot_id.parse().map_err(|_| Error::internal("idempotency record of a grant"))?;
-                let row = credit_lots::Entity::find_by_id(lot_id)
-                    .one(account.tx())
-                    .await?
-                    .ok_or_else(|| Error::internal(format!("lot {lot_id} of an idempotency record is gone")))?;
-                return Ok(Granted { lot: rows::lot(&row)?, wallet: account.wallet() });
+        let key = idempotency_key.to_owned();
+        self.write(account_id, now, move |account| {
+            async move {
+                if let Prior::Replay(lot_id) = idempotency::prior(account, &key, operation, &fingerprint).await? {
+                    let lot_id: i64 = lot_id.parse().map_err(|_| Error::internal("idempotency record of a grant"))?;
+                    let row = credit_lots::Entity::find_by_id(lot_id)
+                        .one(account.tx())
+                        .await?
+                        .ok_or_else(|| Error::internal(format!("lot {lot_id} of an idempotency record is gone")))?;
+                    return Ok(Granted { lot: rows::lot(&row)?, wallet: account.wallet() });
+                }
+                let (source, amount, expires_at, pro_eligible, kind, reference) = decide(account)?;
+                let lot = account.grant(source, amount, expires_at, pro_eligible, kind, &reference).await?;
+                idempotency::record(account, &key, operation, &fingerprint, &lot.id.to_string()).await?;
+                Ok(Granted { lot, wallet: account.wallet() })
             }
-            let (source, amount, expires_at, pro_eligible, kind, reference) = decide(&account)?;
-            let lot = account.grant(source, amount, expires_at, pro_eligible, kind, &reference).await?;
-            idempotency::record(&account, idempotency_key, operation, fingerprint, &lot.id.to_string()).await?;
-            Ok(Granted { lot, wallet: account.wallet() })
-        }
-        .await;
-        finish(account, result).await
+            .boxed()
+        })
+        .await
     }
 }
 

@@ -3,14 +3,15 @@
 //! the next access of its account, or by the server's sweeper.
 use chrono::{DateTime, Duration, Utc};
 use entity::reservations;
+use futures_util::FutureExt;
 use sea_orm::{
     ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
 };
 
 use super::account_tx::Origin;
 use super::idempotency::{self, Prior};
-use super::spending::{Charge, finish};
-use super::{AccountTx, Store, rows, usage};
+use super::spending::Charge;
+use super::{Store, rows, usage};
 use crate::clock::{from_ms, to_ms};
 use crate::domain::holds::{Reservation, ReservationStatus, capture_split, validate_ttl};
 use crate::domain::ledger::LedgerKind;
@@ -73,42 +74,43 @@ impl Store {
         let ttl_seconds = validate_ttl(ttl_seconds, self.rules().hold_ttl_seconds)?;
         let priced = price(self.catalog(), request)?;
         let fingerprint = rows::to_json(&(request, ttl_seconds))?;
-        let mut account = AccountTx::open(self, account_id, now).await?;
-        let result = async {
-            if let Prior::Replay(id) = idempotency::prior(&account, idempotency_key, OPERATION, &fingerprint).await? {
-                let reservation = find(account.tx(), parse_id(&id)?).await?;
-                return Ok(HoldChange { reservation, wallet: account.wallet() });
+        let (key, fingerprint, request) = (idempotency_key.to_owned(), fingerprint, request.clone());
+        self.write(account_id, now, move |account| {
+            async move {
+                if let Prior::Replay(id) = idempotency::prior(account, &key, OPERATION, &fingerprint).await? {
+                    let reservation = find(account.tx(), parse_id(&id)?).await?;
+                    return Ok(HoldChange { reservation, wallet: account.wallet() });
+                }
+                let entitlement = account.entitlement();
+                entitlement.allows(&priced)?;
+                let split = draw(&account.lots, priced.credits, priced.pro, entitlement.pro(), now)?;
+                let split_json: Vec<(i64, i64)> = split.iter().map(|(lot, c)| (*lot, c.get())).collect();
+                let row = reservations::ActiveModel {
+                    id: NotSet,
+                    account_id: Set(account.account_id().to_owned()),
+                    credits: Set(priced.credits.get()),
+                    status: Set(ReservationStatus::Open.as_str().to_owned()),
+                    expires_at_ms: Set(to_ms(now + Duration::seconds(ttl_seconds))),
+                    generation: Set(rows::to_json(&request)?),
+                    lot_split: Set(rows::to_json(&split_json)?),
+                    idempotency_key: Set(key.clone()),
+                    created_at_ms: Set(to_ms(now)),
+                    closed_at_ms: Set(None),
+                    usage_event_id: Set(None),
+                };
+                let id = reservations::Entity::insert(row).exec(account.tx()).await?.last_insert_id;
+                for (lot_id, credits) in &split {
+                    let origin = Origin { reservation_id: Some(id), reference: key.clone(), ..Origin::default() };
+                    account.take(*lot_id, *credits, LedgerKind::Hold, origin).await?;
+                }
+                let reservation = find(account.tx(), id).await?;
+                account.holds.push(reservation.clone());
+                idempotency::record(account, &key, OPERATION, &fingerprint, &id.to_string()).await?;
+                Ok(HoldChange { reservation, wallet: account.wallet() })
             }
-            let entitlement = account.entitlement();
-            entitlement.allows(&priced)?;
-            let split = draw(&account.lots, priced.credits, priced.pro, entitlement.pro(), now)?;
-            let split_json: Vec<(i64, i64)> = split.iter().map(|(lot, c)| (*lot, c.get())).collect();
-            let row = reservations::ActiveModel {
-                id: NotSet,
-                account_id: Set(account_id.to_owned()),
-                credits: Set(priced.credits.get()),
-                status: Set(ReservationStatus::Open.as_str().to_owned()),
-                expires_at_ms: Set(to_ms(now + Duration::seconds(ttl_seconds))),
-                generation: Set(rows::to_json(request)?),
-                lot_split: Set(rows::to_json(&split_json)?),
-                idempotency_key: Set(idempotency_key.to_owned()),
-                created_at_ms: Set(to_ms(now)),
-                closed_at_ms: Set(None),
-                usage_event_id: Set(None),
-            };
-            let id = reservations::Entity::insert(row).exec(account.tx()).await?.last_insert_id;
-            for (lot_id, credits) in &split {
-                let origin =
-                    Origin { reservation_id: Some(id), reference: idempotency_key.into(), ..Origin::default() };
-                account.take(*lot_id, *credits, LedgerKind::Hold, origin).await?;
-            }
-            let reservation = find(account.tx(), id).await?;
-            account.holds.push(reservation.clone());
-            idempotency::record(&account, idempotency_key, OPERATION, &fingerprint, &id.to_string()).await?;
-            Ok(HoldChange { reservation, wallet: account.wallet() })
-        }
-        .await;
-        finish(account, result).await
+            .boxed()
+        })
+        .await
     }
 
     /// Charges `credits` (all when None) of an open hold and records the
@@ -117,40 +119,45 @@ impl Store {
     pub async fn capture(&self, reservation_id: &str, credits: Option<i64>, now: DateTime<Utc>) -> Result<Charge> {
         let id = parse_id(reservation_id)?;
         let account_id = self.hold_account(id).await?;
-        let mut account = AccountTx::open(self, &account_id, now).await?;
-        let result = async {
-            let hold = find(account.tx(), id).await?;
-            let charged = Credits::new(credits.unwrap_or(hold.credits.get()));
-            if hold.status == ReservationStatus::Captured {
-                let event = usage::find(account.tx(), hold.usage_event_id.unwrap_or_default()).await?;
-                if event.credits == charged || credits.is_none() {
-                    return Ok(Charge { usage_event: event, wallet: account.wallet(), crossed_low_balance: false });
+        self.write(&account_id, now, move |account| {
+            async move {
+                let hold = find(account.tx(), id).await?;
+                let charged = Credits::new(credits.unwrap_or(hold.credits.get()));
+                if hold.status == ReservationStatus::Captured {
+                    let event = usage::find(account.tx(), hold.usage_event_id.unwrap_or_default()).await?;
+                    if event.credits == charged || credits.is_none() {
+                        return Ok(Charge { usage_event: event, wallet: account.wallet(), crossed_low_balance: false });
+                    }
                 }
+                if hold.status != ReservationStatus::Open {
+                    return Err(closed(&hold).into());
+                }
+                let (charged_split, _) = capture_split(&hold.lot_split, charged)?;
+                let request: GenerationRequest = rows::from_json(
+                    &reservations::Entity::find_by_id(id)
+                        .one(account.tx())
+                        .await?
+                        .map(|row| row.generation)
+                        .unwrap_or_default(),
+                )?;
+                // The catalog may have changed since the reservation: what was
+                // held is what is charged, whatever the price now.
+                let mut priced = price(account.catalog(), &request)?;
+                priced.credits = charged;
+                let before = account.wallet();
+                let event = usage::insert(account, &priced, &hold.idempotency_key, &charged_split).await?;
+                account.close_hold(id, ReservationStatus::Captured, Some((charged, event.id))).await?;
+                usage::add_to_rollup(account.tx(), &event, 1).await?;
+                let wallet = account.wallet();
+                Ok(Charge {
+                    usage_event: event,
+                    crossed_low_balance: !before.low_balance && wallet.low_balance,
+                    wallet,
+                })
             }
-            if hold.status != ReservationStatus::Open {
-                return Err(closed(&hold).into());
-            }
-            let (charged_split, _) = capture_split(&hold.lot_split, charged)?;
-            let request: GenerationRequest = rows::from_json(
-                &reservations::Entity::find_by_id(id)
-                    .one(account.tx())
-                    .await?
-                    .map(|row| row.generation)
-                    .unwrap_or_default(),
-            )?;
-            // The catalog may have changed since the reservation: what was
-            // held is what is charged, whatever the price now.
-            let mut priced = price(self.catalog(), &request)?;
-            priced.credits = charged;
-            let before = account.wallet();
-            let event = usage::insert(&account, &priced, &hold.idempotency_key, &charged_split).await?;
-            account.close_hold(id, ReservationStatus::Captured, Some((charged, event.id))).await?;
-            usage::add_to_rollup(account.tx(), &event, 1).await?;
-            let wallet = account.wallet();
-            Ok(Charge { usage_event: event, crossed_low_balance: !before.low_balance && wallet.low_balance, wallet })
-        }
-        .await;
-        finish(account, result).await
+            .boxed()
+        })
+        .await
     }
 
     /// Gives every held credit back. Releasing a released (or timed-out) hold
@@ -158,18 +165,19 @@ impl Store {
     pub async fn release(&self, reservation_id: &str, now: DateTime<Utc>) -> Result<HoldChange> {
         let id = parse_id(reservation_id)?;
         let account_id = self.hold_account(id).await?;
-        let mut account = AccountTx::open(self, &account_id, now).await?;
-        let result = async {
-            let hold = find(account.tx(), id).await?;
-            let reservation = match hold.status {
-                ReservationStatus::Open => account.close_hold(id, ReservationStatus::Released, None).await?,
-                ReservationStatus::Released | ReservationStatus::Expired => hold,
-                ReservationStatus::Captured => return Err(closed(&hold).into()),
-            };
-            Ok(HoldChange { reservation, wallet: account.wallet() })
-        }
-        .await;
-        finish(account, result).await
+        self.write(&account_id, now, move |account| {
+            async move {
+                let hold = find(account.tx(), id).await?;
+                let reservation = match hold.status {
+                    ReservationStatus::Open => account.close_hold(id, ReservationStatus::Released, None).await?,
+                    ReservationStatus::Released | ReservationStatus::Expired => hold,
+                    ReservationStatus::Captured => return Err(closed(&hold).into()),
+                };
+                Ok(HoldChange { reservation, wallet: account.wallet() })
+            }
+            .boxed()
+        })
+        .await
     }
 
     /// Releases every hold past its time limit; the server runs this on a
@@ -187,7 +195,7 @@ impl Store {
             .await?;
         for account_id in &accounts {
             // Opening the account settles it, which releases its timed-out holds.
-            AccountTx::open(self, account_id, now).await?.commit().await?;
+            self.write(account_id, now, |_| async { Ok(()) }.boxed()).await?;
         }
         Ok(accounts.len())
     }

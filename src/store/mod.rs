@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, TransactionTrait,
 };
 use tokio::sync::broadcast;
 
@@ -22,6 +21,7 @@ pub mod audit;
 mod catalog;
 mod gates;
 mod grants;
+mod group_commit;
 pub mod holds;
 mod idempotency;
 pub mod ledger;
@@ -65,7 +65,10 @@ pub struct Store {
     statements: Arc<AtomicU64>,
     /// Requests waiting to begin a write transaction.
     writers_waiting: Arc<AtomicI64>,
+    /// PostgreSQL: requests for one account queue here for its row lock.
     gates: gates::Gates,
+    /// SQLite: every write joins a group commit on the one writer.
+    group_commit: Option<group_commit::GroupCommit>,
 }
 
 impl Store {
@@ -82,8 +85,19 @@ impl Store {
             });
         }
         let writers_waiting = Arc::new(AtomicI64::new(0));
-        let gates = gates::Gates::new(writer.get_database_backend() == DbBackend::Sqlite);
-        Ok(Store { writer, reader, catalog, rules: Arc::new(rules), changes, statements, writers_waiting, gates })
+        let group_commit = (writer.get_database_backend() == DbBackend::Sqlite)
+            .then(|| group_commit::GroupCommit::start(writer.clone(), writers_waiting.clone()));
+        Ok(Store {
+            writer,
+            reader,
+            catalog,
+            rules: Arc::new(rules),
+            changes,
+            statements,
+            writers_waiting,
+            gates: gates::Gates::default(),
+            group_commit,
+        })
     }
 
     pub fn catalog(&self) -> &Catalog {
@@ -139,13 +153,11 @@ impl Store {
     }
 
     pub(crate) async fn begin_write(&self) -> Result<DatabaseTransaction> {
-        let options = TransactionOptions {
-            // Take the write lock at BEGIN: a deferred transaction that reads
-            // and then writes could fail with SQLITE_BUSY halfway through.
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..TransactionOptions::default()
-        };
-        Ok(self.writer.begin_with_options(options).await?)
+        Ok(self.writer.begin().await?)
+    }
+
+    fn group_commit(&self) -> Option<&group_commit::GroupCommit> {
+        self.group_commit.as_ref()
     }
 
     /// Refreshes the gauges that are read rather than counted.

@@ -2,10 +2,10 @@
 //! from, once. A share whose lot has expired since is not returned.
 use chrono::{DateTime, Utc};
 use entity::usage_events;
+use futures_util::FutureExt;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 
 use super::account_tx::Origin;
-use super::spending::finish;
 use super::{AccountTx, Store, usage};
 use crate::domain::ledger::LedgerKind;
 use crate::domain::money::Credits;
@@ -32,34 +32,35 @@ impl Store {
             );
         }
         let account_id = usage::find(self.reader(), id).await.map_err(|_| not_found())?.account_id;
-        let mut account = AccountTx::open(self, &account_id, now).await?;
-        let result = async {
-            let mut event = usage::find(account.tx(), id).await?;
-            if event.status == UsageStatus::Refunded {
-                return Err(DomainError::AlreadyRefunded { id: usage_event_id.to_owned() }.into());
-            }
-            let reference = reason.unwrap_or("refund").to_owned();
-            let mut refunded = Credits::ZERO;
-            for (lot_id, credits) in event.lot_split.clone() {
-                let lot_expired = lot_expired(&account, lot_id).await?;
-                if lot_expired {
-                    continue;
+        let reference = reason.unwrap_or("refund").to_owned();
+        self.write(&account_id, now, move |account| {
+            async move {
+                let mut event = usage::find(account.tx(), id).await?;
+                if event.status == UsageStatus::Refunded {
+                    return Err(DomainError::AlreadyRefunded { id: id.to_string() }.into());
                 }
-                let origin = Origin { usage_event_id: Some(id), reference: reference.clone(), ..Origin::default() };
-                account.give_back(lot_id, credits, LedgerKind::Refund, origin).await?;
-                refunded = Credits::new(refunded.get() + credits.get());
+                let mut refunded = Credits::ZERO;
+                for (lot_id, credits) in event.lot_split.clone() {
+                    let lot_expired = lot_expired(account, lot_id).await?;
+                    if lot_expired {
+                        continue;
+                    }
+                    let origin = Origin { usage_event_id: Some(id), reference: reference.clone(), ..Origin::default() };
+                    account.give_back(lot_id, credits, LedgerKind::Refund, origin).await?;
+                    refunded = Credits::new(refunded.get() + credits.get());
+                }
+                usage_events::Entity::update_many()
+                    .col_expr(usage_events::Column::Status, Expr::value(UsageStatus::Refunded.as_str()))
+                    .filter(usage_events::Column::Id.eq(id))
+                    .exec(account.tx())
+                    .await?;
+                usage::add_to_rollup(account.tx(), &event, -1).await?;
+                event.status = UsageStatus::Refunded;
+                Ok(Refund { refunded_credits: refunded, usage_event: event, wallet: account.wallet() })
             }
-            usage_events::Entity::update_many()
-                .col_expr(usage_events::Column::Status, Expr::value(UsageStatus::Refunded.as_str()))
-                .filter(usage_events::Column::Id.eq(id))
-                .exec(account.tx())
-                .await?;
-            usage::add_to_rollup(account.tx(), &event, -1).await?;
-            event.status = UsageStatus::Refunded;
-            Ok(Refund { refunded_credits: refunded, usage_event: event, wallet: account.wallet() })
-        }
-        .await;
-        finish(account, result).await
+            .boxed()
+        })
+        .await
     }
 }
 

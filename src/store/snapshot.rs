@@ -3,9 +3,10 @@
 //! settles the account first, so what is shown is what would be charged.
 use chrono::{DateTime, Utc};
 use entity::{accounts, credit_lots, subscriptions};
+use futures_util::FutureExt;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
-use super::account_tx::{AccountTx, entitlement, validate_account_id, wallet_view};
+use super::account_tx::{entitlement, validate_account_id, wallet_view};
 use super::{Store, rows};
 use crate::domain::lots::Lot;
 use crate::domain::settle::settle;
@@ -59,14 +60,15 @@ impl Store {
                 });
             }
         }
-        let account_tx = AccountTx::open(self, account_id, now).await?;
-        let snapshot = AccountSnapshot {
-            id: account_id.to_owned(),
-            wallet: account_tx.wallet(),
-            entitlement: account_tx.entitlement(),
-            subscription: account_tx.subscription.clone(),
-        };
-        account_tx.commit().await?;
-        Ok(snapshot)
+        self.write(account_id, now, |account| {
+            let snapshot = AccountSnapshot {
+                id: account.account_id().to_owned(),
+                wallet: account.wallet(),
+                entitlement: account.entitlement(),
+                subscription: account.subscription.clone(),
+            };
+            async { Ok(snapshot) }.boxed()
+        })
+        .await
     }
 }

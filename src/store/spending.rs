@@ -1,8 +1,9 @@
 //! Charging a generation (`consumeCredits`).
 use chrono::{DateTime, Utc};
+use futures_util::FutureExt;
 
 use super::idempotency::{self, Prior};
-use super::{AccountTx, Store, usage};
+use super::{Store, usage};
 use crate::domain::ledger::LedgerKind;
 use crate::domain::lots::draw;
 use crate::domain::pricing::{GenerationRequest, price};
@@ -34,57 +35,43 @@ impl Store {
         // Priced before anything is opened: bad input never reaches the database.
         let priced = price(self.catalog(), request)?;
         let fingerprint = super::rows::to_json(request)?;
-        let mut account = AccountTx::open(self, account_id, now).await?;
-        let result = async {
-            if let Prior::Replay(event_id) =
-                idempotency::prior(&account, idempotency_key, OPERATION, &fingerprint).await?
-            {
-                let event_id = event_id.parse().map_err(|_| Error::internal("idempotency record of consume"))?;
-                let usage_event = usage::find(account.tx(), event_id).await?;
-                return Ok(Charge { usage_event, wallet: account.wallet(), crossed_low_balance: false });
-            }
-            let entitlement = account.entitlement();
-            entitlement.allows(&priced)?;
-            let before = account.wallet();
-            let split = draw(&account.lots, priced.credits, priced.pro, entitlement.pro(), account.now)?;
-            let usage_event = usage::insert(&account, &priced, idempotency_key, &split).await?;
-            for (lot_id, credits) in &split {
-                let origin = Origin {
-                    usage_event_id: Some(usage_event.id),
-                    reference: idempotency_key.to_owned(),
-                    ..Origin::default()
-                };
-                account.take(*lot_id, *credits, LedgerKind::Consume, origin).await?;
-            }
-            usage::add_to_rollup(account.tx(), &usage_event, 1).await?;
-            idempotency::record(&account, idempotency_key, OPERATION, &fingerprint, &usage_event.id.to_string())
-                .await?;
-            let wallet = account.wallet();
-            let crossed_low_balance = !before.low_balance && wallet.low_balance;
-            Ok(Charge { usage_event, wallet, crossed_low_balance })
-        }
-        .await;
-        let result = finish(account, result).await;
+        let key = idempotency_key.to_owned();
+        let result = self
+            .write(account_id, now, move |account| {
+                async move {
+                    if let Prior::Replay(event_id) = idempotency::prior(account, &key, OPERATION, &fingerprint).await? {
+                        let event_id =
+                            event_id.parse().map_err(|_| Error::internal("idempotency record of consume"))?;
+                        let usage_event = usage::find(account.tx(), event_id).await?;
+                        return Ok(Charge { usage_event, wallet: account.wallet(), crossed_low_balance: false });
+                    }
+                    let entitlement = account.entitlement();
+                    entitlement.allows(&priced)?;
+                    let before = account.wallet();
+                    let split = draw(&account.lots, priced.credits, priced.pro, entitlement.pro(), account.now)?;
+                    let usage_event = usage::insert(account, &priced, &key, &split).await?;
+                    for (lot_id, credits) in &split {
+                        let origin = Origin {
+                            usage_event_id: Some(usage_event.id),
+                            reference: key.clone(),
+                            ..Origin::default()
+                        };
+                        account.take(*lot_id, *credits, LedgerKind::Consume, origin).await?;
+                    }
+                    usage::add_to_rollup(account.tx(), &usage_event, 1).await?;
+                    idempotency::record(account, &key, OPERATION, &fingerprint, &usage_event.id.to_string()).await?;
+                    let wallet = account.wallet();
+                    let crossed_low_balance = !before.low_balance && wallet.low_balance;
+                    Ok(Charge { usage_event, wallet, crossed_low_balance })
+                }
+                .boxed()
+            })
+            .await;
         crate::metrics::charge(match &result {
             Ok(_) => "CHARGED",
             Err(Error::Domain(error)) => error.code().as_str(),
             Err(_) => "FAILED",
         });
         result
-    }
-}
-
-/// Commits what succeeded; rolls back what failed, so a failure leaves
-/// nothing behind.
-pub(crate) async fn finish<T>(account: AccountTx, result: Result<T>) -> Result<T> {
-    match result {
-        Ok(value) => {
-            account.commit().await?;
-            Ok(value)
-        }
-        Err(error) => {
-            account.rollback().await?;
-            Err(error)
-        }
     }
 }

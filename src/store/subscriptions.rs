@@ -4,7 +4,8 @@ use entity::subscriptions;
 use sea_orm::{ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 
 use super::idempotency::{self, Prior};
-use super::spending::finish;
+use futures_util::FutureExt;
+
 use super::{AccountTx, Store, rows};
 use crate::clock::to_ms;
 use crate::domain::periods::period_containing;
@@ -38,34 +39,36 @@ impl Store {
             return Err(DomainError::invalid("planCode", "Free is not subscribed to: cancel the subscription").into());
         }
         let key = format!("payment:{payment_reference}");
-        let mut account = AccountTx::open(self, account_id, now).await?;
-        let result = async {
-            if let Prior::Replay(id) = idempotency::prior(&account, &key, OPERATION, plan_code).await? {
-                let subscription = find(&account, &id).await?;
-                return Ok(SubscriptionChange { subscription, wallet: account.wallet() });
-            }
-            match account.active_subscription().cloned() {
-                Some(current) if current.plan_code == plan_code => {
-                    if !current.cancel_at_period_end {
-                        return Err(
-                            DomainError::invalid("planCode", format!("already subscribed to {plan_code}")).into()
-                        );
+        let (plan_code, payment_reference) = (plan_code.to_owned(), payment_reference.to_owned());
+        self.write(account_id, now, move |account| {
+            async move {
+                if let Prior::Replay(id) = idempotency::prior(account, &key, OPERATION, &plan_code).await? {
+                    let subscription = find(account, &id).await?;
+                    return Ok(SubscriptionChange { subscription, wallet: account.wallet() });
+                }
+                match account.active_subscription().cloned() {
+                    Some(current) if current.plan_code == plan_code => {
+                        if !current.cancel_at_period_end {
+                            return Err(
+                                DomainError::invalid("planCode", format!("already subscribed to {plan_code}")).into()
+                            );
+                        }
+                        // Subscribing again to the plan being cancelled resumes it.
+                        set_cancel_at_period_end(account, current.id, false).await?;
                     }
-                    // Subscribing again to the plan being cancelled resumes it.
-                    set_cancel_at_period_end(&account, current.id, false).await?;
+                    Some(_) => {
+                        account.end_subscription(SubscriptionStatus::Expired, now).await?;
+                        start(account, &plan_code, &payment_reference).await?;
+                    }
+                    None => start(account, &plan_code, &payment_reference).await?,
                 }
-                Some(_) => {
-                    account.end_subscription(SubscriptionStatus::Expired, now).await?;
-                    start(&mut account, plan_code, payment_reference).await?;
-                }
-                None => start(&mut account, plan_code, payment_reference).await?,
+                let subscription = reload_latest(account).await?;
+                idempotency::record(account, &key, OPERATION, &plan_code, &subscription.id.to_string()).await?;
+                Ok(SubscriptionChange { subscription, wallet: account.wallet() })
             }
-            let subscription = reload_latest(&mut account).await?;
-            idempotency::record(&account, &key, OPERATION, plan_code, &subscription.id.to_string()).await?;
-            Ok(SubscriptionChange { subscription, wallet: account.wallet() })
-        }
-        .await;
-        finish(account, result).await
+            .boxed()
+        })
+        .await
     }
 
     /// Cancels at the end of the period (the default), or at once, when the
@@ -77,23 +80,24 @@ impl Store {
         at_period_end: bool,
         now: DateTime<Utc>,
     ) -> Result<SubscriptionChange> {
-        let mut account = AccountTx::open(self, account_id, now).await?;
-        let result = async {
-            match account.active_subscription().cloned() {
-                Some(current) if at_period_end => set_cancel_at_period_end(&account, current.id, true).await?,
-                Some(_) => account.end_subscription(SubscriptionStatus::Canceled, now).await?,
-                None => match &account.subscription {
-                    Some(last) if last.status == SubscriptionStatus::Canceled => {}
-                    _ => {
-                        return Err(DomainError::SubscriptionRequired { action: "cancelling" }.into());
-                    }
-                },
+        self.write(account_id, now, move |account| {
+            async move {
+                match account.active_subscription().cloned() {
+                    Some(current) if at_period_end => set_cancel_at_period_end(account, current.id, true).await?,
+                    Some(_) => account.end_subscription(SubscriptionStatus::Canceled, now).await?,
+                    None => match &account.subscription {
+                        Some(last) if last.status == SubscriptionStatus::Canceled => {}
+                        _ => {
+                            return Err(DomainError::SubscriptionRequired { action: "cancelling" }.into());
+                        }
+                    },
+                }
+                let subscription = reload_latest(account).await?;
+                Ok(SubscriptionChange { subscription, wallet: account.wallet() })
             }
-            let subscription = reload_latest(&mut account).await?;
-            Ok(SubscriptionChange { subscription, wallet: account.wallet() })
-        }
-        .await;
-        finish(account, result).await
+            .boxed()
+        })
+        .await
     }
 }
 

@@ -3,8 +3,9 @@ use chrono::{DateTime, Utc};
 use entity::accounts;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 
-use super::spending::finish;
-use super::{AccountTx, Store};
+use futures_util::FutureExt;
+
+use super::Store;
 use crate::domain::wallet::WalletView;
 use crate::error::{DomainError, Result};
 
@@ -24,18 +25,19 @@ impl Store {
                 DomainError::invalid("threshold", format!("threshold must be between 0 and {THRESHOLD_MAX}")).into()
             );
         }
-        let mut account = AccountTx::open(self, account_id, now).await?;
-        let result = async {
-            accounts::Entity::update_many()
-                .col_expr(accounts::Column::LowBalanceThreshold, Expr::value(threshold))
-                .filter(accounts::Column::Id.eq(account_id))
-                .exec(account.tx())
-                .await?;
-            account.account.low_balance_threshold = threshold;
-            account.mark_changed();
-            Ok(account.wallet())
-        }
-        .await;
-        finish(account, result).await
+        self.write(account_id, now, move |account| {
+            async move {
+                accounts::Entity::update_many()
+                    .col_expr(accounts::Column::LowBalanceThreshold, Expr::value(threshold))
+                    .filter(accounts::Column::Id.eq(account.account_id()))
+                    .exec(account.tx())
+                    .await?;
+                account.account.low_balance_threshold = threshold;
+                account.mark_changed();
+                Ok(account.wallet())
+            }
+            .boxed()
+        })
+        .await
     }
 }

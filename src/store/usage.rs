@@ -89,31 +89,23 @@ pub(crate) async fn find(db: &impl ConnectionTrait, id: i64) -> Result<UsageEven
 }
 
 /// Adds (`sign` 1) or takes back (`sign` -1, a refund) an event in its hourly
-/// and its daily rollup.
+/// and its daily rollup, in one upsert: no read-modify-write race, whatever
+/// runs beside it.
 pub(crate) async fn add_to_rollup(db: &impl ConnectionTrait, event: &UsageEvent, sign: i64) -> Result<()> {
-    for bucket_ms in [HOUR_MS, DAY_MS] {
-        upsert_rollup(db, event, sign, bucket_ms).await?;
-    }
-    Ok(())
-}
-
-/// One upsert: no read-modify-write race, whatever runs beside it.
-async fn upsert_rollup(db: &impl ConnectionTrait, event: &UsageEvent, sign: i64, bucket_ms: i64) -> Result<()> {
-    let bucket_start_ms = to_ms(event.created_at).div_euclid(bucket_ms) * bucket_ms;
     // A new bucket can only come from a charge; a refund always finds its bucket.
     let inserted = std::cmp::max(sign, 0);
-    let row = usage_rollups::ActiveModel {
+    let rows = [HOUR_MS, DAY_MS].map(|bucket_ms| usage_rollups::ActiveModel {
         id: NotSet,
         account_id: Set(event.account_id.clone()),
         bucket_ms: Set(bucket_ms),
-        bucket_start_ms: Set(bucket_start_ms),
+        bucket_start_ms: Set(to_ms(event.created_at).div_euclid(bucket_ms) * bucket_ms),
         studio: Set(event.studio.as_str().to_owned()),
         tool: Set(event.tool.clone()),
         model_id: Set(event.model_id.clone().unwrap_or_default()),
         events: Set(inserted),
         outputs: Set(event.count * inserted),
         credits: Set(event.credits.get() * inserted),
-    };
+    });
     use usage_rollups::Column as C;
     let on_conflict =
         OnConflict::columns([C::AccountId, C::BucketMs, C::BucketStartMs, C::Studio, C::Tool, C::ModelId])
@@ -121,7 +113,7 @@ async fn upsert_rollup(db: &impl ConnectionTrait, event: &UsageEvent, sign: i64,
             .value(C::Outputs, Expr::col((usage_rollups::Entity, C::Outputs)).add(event.count * sign))
             .value(C::Credits, Expr::col((usage_rollups::Entity, C::Credits)).add(event.credits.get() * sign))
             .to_owned();
-    usage_rollups::Entity::insert(row).on_conflict(on_conflict).exec_without_returning(db).await?;
+    usage_rollups::Entity::insert_many(rows).on_conflict(on_conflict).exec_without_returning(db).await?;
     Ok(())
 }
 

@@ -2,7 +2,7 @@
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, error_code};
+use crate::support::{TestApp, error_code, pro_image};
 
 /// 1 credit per output: 5 outputs cost 5, so the 50 daily credits pay for exactly 10.
 fn five_credits() -> Value {
@@ -53,5 +53,43 @@ async fn racing_retries_of_one_key_charge_once() {
     let ids: Vec<&Value> = payloads.iter().map(|p| &p["usageEvent"]["id"]).collect();
     assert!(ids.iter().all(|id| *id == ids[0] && !id.is_null()), "{payloads:?}");
     assert_eq!(app.balance("retry").await, 45);
+    app.assert_ledger_clean().await;
+}
+
+/// Refusals that happen inside the transaction (after the account was read
+/// and settled: a new day's credits granted, yesterday's expired) race with
+/// charges that go through. On SQLite they share group commits: each
+/// refusal rolls back alone and every charge stays whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn refusals_racing_with_charges_leave_every_charge_whole() {
+    let app = TestApp::start().await;
+    let (app, accounts) = (&app, (0..8).map(|i| format!("mixed-{i}")).collect::<Vec<_>>());
+    for account in &accounts {
+        app.consume(account, five_credits(), &format!("{account}-first")).await;
+    }
+    app.advance(chrono::Duration::days(1));
+    let attempts = (0..64).map(|i| {
+        let account = accounts[i % 8].clone();
+        let (generation, key, code) = match (i / 8) % 4 {
+            0 => (five_credits(), format!("ok-{i}"), json!(null)),
+            1 => (pro_image(1), format!("pro-{i}"), json!("PRO_MODEL_REQUIRES_SUBSCRIPTION")),
+            2 => (
+                json!({ "tool": "background-removal", "count": 100 }),
+                format!("big-{i}"),
+                json!("INSUFFICIENT_CREDITS"),
+            ),
+            _ => (json!({ "tool": "upscale" }), format!("{account}-first"), json!("IDEMPOTENCY_CONFLICT")),
+        };
+        async move { (app.consume(&account, generation, &key).await, code) }
+    });
+    for (payload, code) in join_all(attempts).await {
+        assert_eq!(error_code(&payload), code, "{payload}");
+    }
+    for account in &accounts {
+        // Today's 50 free credits and two racing charges of 5.
+        assert_eq!(app.balance(account).await, 40, "{account}");
+        let consumed = app.ledger(account).await.iter().filter(|e| e["kind"] == "CONSUME").count();
+        assert_eq!(consumed, 3, "{account}");
+    }
     app.assert_ledger_clean().await;
 }

@@ -43,6 +43,11 @@ async fn metrics_count_operations_charges_credits_errors_and_holds() {
     assert!(value(&after, "credits_holds_open") >= 1.0);
     assert!(after.contains(r#"credits_graphql_request_duration_seconds_bucket{operation="reserveCredits""#));
     assert!(after.contains(r#"credits_db_connections_idle{pool="writer"}"#));
+    if TestDatabase::postgres_url().is_none() {
+        grew("credits_group_commits_total", 1.0);
+        grew("credits_group_commit_writes_total", 3.0);
+        assert!(after.contains("credits_group_commit_flush_seconds_bucket"));
+    }
 }
 
 /// PostgreSQL only: SQLite is a file inside the process and cannot go away.
