@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261124_000001_schema;
 mod m20261124_000002_catalog;
+mod m20261125_000003_rollup_cover;
 pub mod seed;
 
 pub struct Migrator;
@@ -11,6 +12,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261124_000001_schema::Migration), Box::new(m20261124_000002_catalog::Migration)]
+        vec![
+            Box::new(m20261124_000001_schema::Migration),
+            Box::new(m20261124_000002_catalog::Migration),
+            Box::new(m20261125_000003_rollup_cover::Migration),
+        ]
     }
 }

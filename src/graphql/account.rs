@@ -1,6 +1,7 @@
 //! Accounts: `viewer` (the caller's own) and `account(id)` (backends, admins).
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
+use tokio::sync::OnceCell;
 
 use super::catalog::Plan;
 use super::context::{GraphqlResult, authenticated, now, require_backend, store};
@@ -13,6 +14,7 @@ use super::wallet::Wallet;
 use crate::domain::subscription::{Subscription, SubscriptionStatus as DomainStatus};
 use crate::store::analytics::Scope;
 use crate::store::snapshot::AccountSnapshot;
+use crate::store::validate_account_id;
 
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SubscriptionStatus {
@@ -54,27 +56,44 @@ impl PlanSubscription {
     }
 }
 
-/// An account as of this request, settled for the time that passed.
-pub struct Account(pub AccountSnapshot);
+/// An account as of this request, settled for the time that passed. Its
+/// wallet is read (and settled) only if a field that shows it is asked for:
+/// usage, summaries and the ledger need nothing but the id.
+pub struct Account {
+    id: String,
+    snapshot: OnceCell<AccountSnapshot>,
+}
+
+impl Account {
+    pub fn new(id: String) -> Self {
+        Account { id, snapshot: OnceCell::new() }
+    }
+
+    async fn snapshot(&self, ctx: &Context<'_>) -> GraphqlResult<&AccountSnapshot> {
+        self.snapshot
+            .get_or_try_init(|| async { store(ctx)?.account(&self.id, now(ctx)?).await.map_err(graphql_error) })
+            .await
+    }
+}
 
 #[Object]
 impl Account {
     async fn id(&self) -> ID {
-        ID(self.0.id.clone())
+        ID(self.id.clone())
     }
 
-    async fn wallet(&self) -> Wallet {
-        Wallet::from(&self.0.wallet)
+    async fn wallet(&self, ctx: &Context<'_>) -> GraphqlResult<Wallet> {
+        Ok(Wallet::from(&self.snapshot(ctx).await?.wallet))
     }
 
     /// The plan of the active subscription; Free when there is none.
-    async fn plan(&self) -> Plan {
-        Plan::from(&self.0.entitlement.plan)
+    async fn plan(&self, ctx: &Context<'_>) -> GraphqlResult<Plan> {
+        Ok(Plan::from(&self.snapshot(ctx).await?.entitlement.plan))
     }
 
     /// The latest subscription, active or ended; null if there never was one.
     async fn subscription(&self, ctx: &Context<'_>) -> GraphqlResult<Option<PlanSubscription>> {
-        self.0.subscription.as_ref().map(|s| PlanSubscription::new(ctx, s)).transpose()
+        self.snapshot(ctx).await?.subscription.as_ref().map(|s| PlanSubscription::new(ctx, s)).transpose()
     }
 
     /// What the account generated, newest first.
@@ -88,7 +107,7 @@ impl Account {
         before: Option<String>,
         filter: Option<UsageFilterInput>,
     ) -> GraphqlResult<UsageEventConnection> {
-        usage_connection(ctx, &self.0.id, PageArgs { first, after, last, before }, filter).await
+        usage_connection(ctx, &self.id, PageArgs { first, after, last, before }, filter).await
     }
 
     /// Generations, outputs and credits grouped by time and/or studio, tool,
@@ -100,7 +119,7 @@ impl Account {
         group_by: Vec<UsageDimension>,
         time_zone: Option<String>,
     ) -> GraphqlResult<Vec<UsageBucket>> {
-        usage_summary(ctx, Scope::Account(&self.0.id), filter, &group_by, time_zone).await
+        usage_summary(ctx, Scope::Account(&self.id), filter, &group_by, time_zone).await
     }
 
     /// Every movement of credits, newest first.
@@ -111,13 +130,14 @@ impl Account {
         after: Option<String>,
         filter: Option<LedgerFilterInput>,
     ) -> GraphqlResult<LedgerEntryConnection> {
-        ledger_connection(ctx, &self.0.id, first, after, filter).await
+        ledger_connection(ctx, &self.id, first, after, filter).await
     }
 }
 
-pub async fn load_account(ctx: &Context<'_>, account_id: &str) -> GraphqlResult<Account> {
-    let snapshot = store(ctx)?.account(account_id, now(ctx)?).await.map_err(graphql_error)?;
-    Ok(Account(snapshot))
+/// An account by id; a malformed id is refused here, before any field.
+pub fn load_account(account_id: &str) -> GraphqlResult<Account> {
+    validate_account_id(account_id).map_err(|error| graphql_error(error.into()))?;
+    Ok(Account::new(account_id.to_owned()))
 }
 
 #[derive(Default)]
@@ -125,15 +145,15 @@ pub struct AccountQuery;
 
 #[Object]
 impl AccountQuery {
-    /// The caller's own account, created on first sight.
+    /// The caller's own account (created when its wallet is first read).
     async fn viewer(&self, ctx: &Context<'_>) -> GraphqlResult<Account> {
         let (account_id, _) = authenticated(ctx)?;
-        load_account(ctx, account_id).await
+        load_account(account_id)
     }
 
-    /// Any account, created on first sight (service and admin).
+    /// Any account (created when its wallet is first read); service and admin.
     async fn account(&self, ctx: &Context<'_>, id: ID) -> GraphqlResult<Option<Account>> {
         require_backend(ctx, "account(id)")?;
-        load_account(ctx, &id).await.map(Some)
+        load_account(&id).map(Some)
     }
 }

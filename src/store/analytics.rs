@@ -130,22 +130,32 @@ impl Store {
             }
         };
         let group = grouping.group;
-        let or_blank = |grouped: bool, column: &str| if grouped { column.to_owned() } else { "''".to_owned() };
-        let day = if group.period.is_some() {
-            format!("({time} + {}) / {}", piece.offset_ms, crate::domain::analytics::DAY_MS)
-        } else {
-            "0".into()
+        let day = format!("({time} + {}) / {}", piece.offset_ms, crate::domain::analytics::DAY_MS);
+        // Only what is asked for is grouped by: a constant in GROUP BY would
+        // still make the database sort every row.
+        let columns = [
+            (group.period.is_some(), day.as_str(), "0"),
+            (grouping.by_account, "account_id", "''"),
+            (group.studio, "studio", "''"),
+            (group.tool, "tool", "''"),
+            (group.model, model, "''"),
+        ];
+        let grouped: Vec<&str> = columns.iter().filter(|(on, ..)| *on).map(|(_, column, _)| *column).collect();
+        let value = |index: usize| {
+            let (on, column, blank) = columns[index];
+            if on { column } else { blank }
         };
         let mut counts = counts.split(", ");
         let select = format!(
-            "SELECT CAST({day} AS BIGINT) AS local_day, CAST({} AS VARCHAR(255)) AS account_id,
+            "SELECT CAST({} AS BIGINT) AS local_day, CAST({} AS VARCHAR(255)) AS account_id,
                     CAST({} AS VARCHAR(255)) AS studio, CAST({} AS VARCHAR(255)) AS tool,
                     CAST({} AS VARCHAR(255)) AS model_id, CAST({} AS BIGINT) AS events,
                     CAST({} AS BIGINT) AS outputs, CAST({} AS BIGINT) AS credits FROM {table} WHERE {time} >= ",
-            or_blank(grouping.by_account, "account_id"),
-            or_blank(group.studio, "studio"),
-            or_blank(group.tool, "tool"),
-            or_blank(group.model, model),
+            value(0),
+            value(1),
+            value(2),
+            value(3),
+            value(4),
             counts.next().unwrap_or("0"),
             counts.next().unwrap_or("0"),
             counts.next().unwrap_or("0"),
@@ -168,7 +178,12 @@ impl Store {
         if let Some(models) = &filter.model_ids {
             sql.push(&format!(" AND {model}")).list(models.iter().map(String::as_str));
         }
-        sql.push(" GROUP BY 1, 2, 3, 4, 5");
+        if grouped.is_empty() {
+            // One total, or no row at all when nothing matches.
+            sql.push(" HAVING COUNT(*) > 0");
+        } else {
+            sql.push(&format!(" GROUP BY {}", grouped.join(", ")));
+        }
         let rows = RowResult::find_by_statement(sql.statement()).all(self.reader()).await?;
         Ok(rows
             .into_iter()

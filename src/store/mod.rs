@@ -35,7 +35,7 @@ mod subscriptions;
 mod thresholds;
 pub mod usage;
 
-pub use account_tx::AccountTx;
+pub use account_tx::{AccountTx, validate_account_id};
 pub use grants::{GrantRequest, Granted};
 pub use spending::Charge;
 
@@ -215,8 +215,16 @@ async fn connect(options: &DatabaseOptions) -> Result<(DatabaseConnection, Datab
                     .create_if_missing(true)
             });
         // A generic plan for a keyset page filtered by studio is ~50x slower
-        // than a custom one; prepared statements must not switch to it.
-        connect.map_sqlx_postgres_opts(|postgres| postgres.options([("plan_cache_mode", "force_custom_plan")]));
+        // than a custom one; prepared statements must not switch to it. Our
+        // queries are short: compiling them (jit) or starting parallel
+        // workers costs more than it saves.
+        connect.map_sqlx_postgres_opts(|postgres| {
+            postgres.options([
+                ("plan_cache_mode", "force_custom_plan"),
+                ("jit", "off"),
+                ("max_parallel_workers_per_gather", "0"),
+            ])
+        });
         if let Some(schema) = &options.schema {
             connect.set_schema_search_path(schema.clone());
         }
