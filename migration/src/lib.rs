@@ -4,7 +4,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261124_000001_schema;
 mod m20261124_000002_catalog;
-mod m20261125_000003_rollup_cover;
+mod m20261125_000003_rollup_counts;
 pub mod seed;
 
 pub struct Migrator;
@@ -15,7 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261124_000001_schema::Migration),
             Box::new(m20261124_000002_catalog::Migration),
-            Box::new(m20261125_000003_rollup_cover::Migration),
+            Box::new(m20261125_000003_rollup_counts::Migration),
         ]
     }
 }
