@@ -69,3 +69,39 @@ async fn the_check_command_reports_a_clean_ledger_and_catches_tampering() {
     assert_eq!(data["ledgerCheck"]["clean"], false, "{data}");
     assert_eq!(data["ledgerCheck"]["problems"][0]["accountId"], "k");
 }
+
+/// The checks that tie usage events and holds to the ledger notice a charge
+/// or a hold changed behind the ledger's back.
+#[tokio::test]
+async fn the_check_catches_charges_and_holds_that_disagree_with_the_ledger() {
+    let app = TestApp::start().await;
+    let charged = app.consume("t", image(2), "c1").await["usageEvent"]["id"].clone();
+    let held = app.reserve("t", image(1), "h1", None).await["reservation"]["id"].clone();
+    let captured = app.reserve("t", image(1), "h2", None).await["reservation"]["id"].clone();
+    let captured_event = app.capture(&captured, None).await["usageEvent"]["id"].clone();
+    let check = || app.as_admin("{ ledgerCheck { clean problems { accountId problem } } }", json!({}));
+    assert_eq!(check().await["ledgerCheck"]["clean"], true);
+
+    use sea_orm::ConnectionTrait;
+    let db = app.app.store.writer_for_tests();
+    for sql in [
+        format!("UPDATE usage_events SET credits = credits + 1 WHERE id = {}", charged.as_str().unwrap()),
+        format!("UPDATE usage_events SET credits = credits + 1 WHERE id = {}", captured_event.as_str().unwrap()),
+        format!("UPDATE reservations SET credits = credits + 1 WHERE id = {}", held.as_str().unwrap()),
+    ] {
+        db.execute_unprepared(&sql).await.unwrap();
+    }
+    let data = check().await;
+    let problems: Vec<&str> =
+        data["ledgerCheck"]["problems"].as_array().unwrap().iter().map(|p| p["problem"].as_str().unwrap()).collect();
+    let expected = [
+        format!("usage event {}: charged 7 credits, the ledger took 6", charged.as_str().unwrap()),
+        format!("usage event {}: charged 4 credits, the ledger took 3", captured_event.as_str().unwrap()),
+        format!("hold {}: should hold 4 credits, the ledger holds 3", captured.as_str().unwrap()),
+        format!("hold {}: should hold 4 credits, the ledger holds 3", held.as_str().unwrap()),
+    ];
+    for problem in &expected {
+        assert!(problems.contains(&problem.as_str()), "{problem} not in {problems:?}");
+    }
+    assert_eq!(problems.len(), expected.len(), "{problems:?}");
+}
