@@ -19,10 +19,11 @@ use std::time::Instant;
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
-use sea_orm::{DatabaseConnection, DatabaseTransaction, SqliteTransactionMode, TransactionOptions, TransactionTrait};
+use sea_orm::{DatabaseTransaction, TransactionTrait};
 use tokio::sync::{mpsc, oneshot};
 
 use super::gates::GATE_WAIT;
+use super::sqlite_writer::SqliteWriter;
 use crate::error::{Error, Result};
 
 /// At most this many account transactions share one commit, so that a long
@@ -65,11 +66,19 @@ pub struct GroupCommit {
 }
 
 impl GroupCommit {
-    /// Starts the writer task on `writer`, a pool of one connection.
-    pub fn start(writer: DatabaseConnection, waiting: Arc<AtomicI64>) -> GroupCommit {
+    /// Starts the writer on its own thread: its statements and its flushes
+    /// block that thread, never the server's.
+    pub fn start(writer: SqliteWriter, waiting: Arc<AtomicI64>) -> Result<GroupCommit> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .map_err(|e| Error::internal(format!("the SQLite writer's runtime: {e}")))?;
         let (queue, jobs) = mpsc::unbounded_channel();
-        tokio::spawn(run(writer, jobs, waiting.clone()));
-        GroupCommit { queue, waiting }
+        let running = waiting.clone();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || runtime.block_on(run(writer, jobs, running)))
+            .map_err(|e| Error::internal(format!("the SQLite writer's thread: {e}")))?;
+        Ok(GroupCommit { queue, waiting })
     }
 
     /// Queues `work` and waits until its batch is committed (or failed).
@@ -116,9 +125,10 @@ impl GroupCommit {
     }
 }
 
-async fn run(writer: DatabaseConnection, mut jobs: mpsc::UnboundedReceiver<Job>, waiting: Arc<AtomicI64>) {
+async fn run(writer: SqliteWriter, mut jobs: mpsc::UnboundedReceiver<Job>, waiting: Arc<AtomicI64>) {
+    let connection = writer.connection();
     while let Some(first) = jobs.recv().await {
-        let began = begin(&writer).await;
+        let began = writer.begin_batch().map_err(Error::from);
         let mut replies = Vec::new();
         // A batch that could not begin refuses one job, then tries again.
         let mut stopped = began.is_err();
@@ -127,10 +137,11 @@ async fn run(writer: DatabaseConnection, mut jobs: mpsc::UnboundedReceiver<Job>,
             waiting.fetch_sub(1, Ordering::Relaxed);
             let start = match &began {
                 Err(error) => Start::Refuse(error.clone()),
-                Ok(_) if job.queued_at.elapsed() > GATE_WAIT => {
+                Ok(()) if job.queued_at.elapsed() > GATE_WAIT => {
                     Start::Refuse(Error::Unavailable(format!("waited more than {GATE_WAIT:?} for the database writer")))
                 }
-                Ok(tx) => match tx.begin().await {
+                // A savepoint: SeaORM's begin inside the batch's transaction.
+                Ok(()) => match connection.begin().await {
                     Ok(savepoint) => Start::Run(savepoint),
                     Err(error) => Start::Refuse(error.into()),
                 },
@@ -144,13 +155,16 @@ async fn run(writer: DatabaseConnection, mut jobs: mpsc::UnboundedReceiver<Job>,
                 // back; the client hears of an internal error.
                 Err(panic) => tracing::error!(panic = panic_message(&panic), "a write panicked"),
             }
+            // A savepoint that could not be released or rolled back leaves the
+            // batch in an unknown state: none of it is committed.
+            stopped |= writer.failed();
             if !stopped && replies.len() < BATCH_MAX {
                 next = jobs.try_recv().ok();
             }
         }
         let flush = Instant::now();
         let committed = match began {
-            Ok(tx) => tx.commit().await.map_err(Error::from),
+            Ok(()) => writer.commit_batch().map_err(Error::from),
             Err(error) => Err(error),
         };
         crate::metrics::group_commit(replies.len(), flush.elapsed());
@@ -161,16 +175,6 @@ async fn run(writer: DatabaseConnection, mut jobs: mpsc::UnboundedReceiver<Job>,
             reply(committed.clone());
         }
     }
-}
-
-async fn begin(writer: &DatabaseConnection) -> Result<DatabaseTransaction> {
-    let options = TransactionOptions {
-        // Take the write lock at BEGIN: a deferred transaction that reads and
-        // then writes could fail with SQLITE_BUSY halfway through.
-        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-        ..TransactionOptions::default()
-    };
-    Ok(writer.begin_with_options(options).await?)
 }
 
 fn panic_message(panic: &Box<dyn Any + Send>) -> &str {

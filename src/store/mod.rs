@@ -31,6 +31,7 @@ mod rows;
 pub mod settings;
 pub mod snapshot;
 mod spending;
+mod sqlite_writer;
 mod subscriptions;
 mod thresholds;
 pub mod usage;
@@ -85,8 +86,14 @@ impl Store {
             });
         }
         let writers_waiting = Arc::new(AtomicI64::new(0));
-        let group_commit = (writer.get_database_backend() == DbBackend::Sqlite)
-            .then(|| group_commit::GroupCommit::start(writer.clone(), writers_waiting.clone()));
+        let group_commit = match writer.get_database_backend() {
+            DbBackend::Sqlite => {
+                let path = sqlite_path(&options.url)?;
+                let connection = sqlite_writer::SqliteWriter::open(&path, SQLITE_BUSY_TIMEOUT, statements.clone())?;
+                Some(group_commit::GroupCommit::start(connection, writers_waiting.clone())?)
+            }
+            _ => None,
+        };
         Ok(Store {
             writer,
             reader,
@@ -190,6 +197,17 @@ impl Store {
 
 use migration::MigratorTrait;
 
+/// How long a SQLite connection waits for another process's write lock.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The file of a `sqlite:` URL, as sqlx reads it.
+fn sqlite_path(url: &str) -> Result<std::path::PathBuf> {
+    use std::str::FromStr;
+    let options = sea_orm::sqlx::sqlite::SqliteConnectOptions::from_str(url)
+        .map_err(|e| crate::error::Error::internal(format!("the SQLite URL: {e}")))?;
+    Ok(options.get_filename().to_path_buf())
+}
+
 /// Runs the migrations alone (`credits migrate`).
 pub async fn migrate(options: &DatabaseOptions) -> Result<()> {
     let (writer, _) = connect(options).await?;
@@ -211,7 +229,7 @@ async fn connect(options: &DatabaseOptions) -> Result<(DatabaseConnection, Datab
                     .journal_mode(SqliteJournalMode::Wal)
                     // FULL: a commit is on disk before the client hears of it.
                     .synchronous(SqliteSynchronous::Full)
-                    .busy_timeout(Duration::from_secs(5))
+                    .busy_timeout(SQLITE_BUSY_TIMEOUT)
                     .create_if_missing(true)
             });
         // A generic plan for a keyset page filtered by studio is ~50x slower
