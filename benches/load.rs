@@ -18,6 +18,8 @@
 mod direct;
 #[path = "load/http.rs"]
 mod http;
+#[path = "common/scratch.rs"]
+mod scratch;
 #[path = "load/server.rs"]
 mod server;
 #[path = "load/stats.rs"]
@@ -30,12 +32,12 @@ use chrono::Utc;
 use credits::auth::{Auth, Role};
 use credits::domain::rules::Rules;
 use credits::store::{DatabaseOptions, Store};
-use sea_orm::{ConnectionTrait, Database};
 
 use server::Server;
 use stats::Phase;
 
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub use scratch::BoxError;
+use scratch::{Choice, Scratch, number};
 
 const USAGE: &str = "usage: cargo bench --bench load -- [--database sqlite|postgres] [--postgres-url URL]
        [--clients N] [--seconds S] [--accounts N]";
@@ -44,21 +46,14 @@ const USAGE: &str = "usage: cargo bench --bench load -- [--database sqlite|postg
 const GRANT_CREDITS: i64 = 1_000_000;
 
 struct Args {
-    postgres: bool,
-    postgres_url: String,
+    database: Choice,
     clients: usize,
     seconds: u64,
     accounts: usize,
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        postgres: false,
-        postgres_url: "postgres://postgres@127.0.0.1:5432/test".into(),
-        clients: 64,
-        seconds: 10,
-        accounts: 10_000,
-    };
+    let mut args = Args { database: Choice::default(), clients: 64, seconds: 10, accounts: 10_000 };
     let mut argv = std::env::args().skip(1);
     while let Some(flag) = argv.next() {
         // `cargo bench` passes --bench to every bench binary.
@@ -66,19 +61,13 @@ fn parse_args() -> Result<Args, String> {
             continue;
         }
         let value = argv.next().ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
-        let number = |value: &str| value.replace('_', "").parse::<u64>().map_err(|_| format!("{flag}: not a number"));
+        if args.database.take(&flag, &value, USAGE)? {
+            continue;
+        }
         match flag.as_str() {
-            "--database" => {
-                args.postgres = match value.as_str() {
-                    "sqlite" => false,
-                    "postgres" | "postgresql" => true,
-                    _ => return Err(format!("--database is sqlite or postgres\n{USAGE}")),
-                }
-            }
-            "--postgres-url" => args.postgres_url = value,
-            "--clients" => args.clients = number(&value)?.clamp(1, 10_000) as usize,
-            "--seconds" => args.seconds = number(&value)?.clamp(1, 3_600),
-            "--accounts" => args.accounts = number(&value)?.clamp(1, 10_000_000) as usize,
+            "--clients" => args.clients = number(&flag, &value)?.clamp(1, 10_000) as usize,
+            "--seconds" => args.seconds = number(&flag, &value)?.clamp(1, 3_600),
+            "--accounts" => args.accounts = number(&flag, &value)?.clamp(1, 10_000_000) as usize,
             _ => return Err(format!("unknown flag {flag}\n{USAGE}")),
         }
     }
@@ -94,39 +83,6 @@ pub struct Target {
     pub run: String,
 }
 
-/// Where the benchmark's data lives; removed at the end.
-enum Place {
-    Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres { url: String, schema: String },
-}
-
-async fn place(args: &Args) -> Result<(Place, DatabaseOptions), BoxError> {
-    let (place, url, schema) = if args.postgres {
-        let schema = format!("load_{}_{}", std::process::id(), Utc::now().timestamp_millis());
-        let db = Database::connect(&args.postgres_url).await?;
-        db.execute_unprepared(&format!("CREATE SCHEMA {schema}")).await?;
-        db.close().await?;
-        let place = Place::Postgres { url: args.postgres_url.clone(), schema: schema.clone() };
-        (place, args.postgres_url.clone(), Some(schema))
-    } else {
-        let dir = tempfile::tempdir()?;
-        let url = format!("sqlite://{}/credits.db?mode=rwc", dir.path().display());
-        (Place::Sqlite(dir), url, None)
-    };
-    // The server's defaults (`credits serve --help`), so the limit runs with the same pool.
-    let options = DatabaseOptions { url, schema, max_connections: 16, acquire_timeout: Duration::from_secs(2) };
-    Ok((place, options))
-}
-
-async fn remove(place: Place) -> Result<(), BoxError> {
-    if let Place::Postgres { url, schema } = place {
-        let db = Database::connect(&url).await?;
-        db.execute_unprepared(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await?;
-        db.close().await?;
-    }
-    Ok(())
-}
-
 #[tokio::main]
 async fn main() {
     let args = match parse_args() {
@@ -136,7 +92,7 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    let (place, options) = match place(&args).await {
+    let (scratch, options) = match Scratch::create(&args.database, "load", Duration::from_secs(2)).await {
         Ok(prepared) => prepared,
         Err(error) => {
             eprintln!("load benchmark: cannot prepare the database: {error}");
@@ -144,7 +100,7 @@ async fn main() {
         }
     };
     let outcome = run(&args, &options).await;
-    if let Err(error) = remove(place).await {
+    if let Err(error) = scratch.remove().await {
         eprintln!("load benchmark: could not drop the PostgreSQL schema: {error}");
     }
     if let Err(error) = outcome {
@@ -162,7 +118,7 @@ struct Results {
 
 async fn run(args: &Args, options: &DatabaseOptions) -> Result<(), BoxError> {
     let started = Instant::now();
-    let database = if args.postgres { "PostgreSQL" } else { "SQLite" };
+    let database = args.database.name();
     let run = format!("{}-{}", std::process::id(), Utc::now().timestamp_millis());
     let secret = format!("load-benchmark-secret-{run}");
     println!(
@@ -222,7 +178,7 @@ fn verdict(pass: bool) -> &'static str {
 }
 
 fn summary(args: &Args, results: &Results, total: Duration) {
-    let database = if args.postgres { "PostgreSQL" } else { "SQLite" };
+    let database = args.database.name();
     println!();
     for (api, limit) in results.api.iter().zip(&results.limit) {
         println!(
@@ -244,7 +200,7 @@ fn summary(args: &Args, results: &Results, total: Duration) {
     let spread = &results.api[0];
     let ratio = 100.0 * spread.per_second() / results.limit[0].per_second().max(1e-9);
     let mut rows: Vec<(String, String, bool)> = Vec::new();
-    if args.postgres {
+    if args.database.postgres {
         rows.push(("PostgreSQL API/limit, spread >= 60%".into(), format!("{ratio:.1}%"), ratio >= 60.0));
     } else {
         let clients = args.clients;

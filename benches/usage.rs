@@ -16,6 +16,8 @@ mod load;
 mod measure;
 #[path = "usage/report.rs"]
 mod report;
+#[path = "common/scratch.rs"]
+mod scratch;
 #[path = "usage/write.rs"]
 mod write;
 
@@ -29,21 +31,20 @@ use credits::domain::analytics::UsageFilter;
 use credits::domain::catalog::StudioKind;
 use credits::domain::rules::Rules;
 use credits::store::DatabaseOptions;
-use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
 
 use load::{Facts, Loaded, Plan};
 use measure::{Case, Client, Kind, Measured, StoreCall};
 
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub use scratch::BoxError;
+use scratch::{Choice, Scratch, number};
 
 const USAGE: &str = "usage: cargo bench --bench usage -- [--database sqlite|postgres] [--postgres-url URL]
        [--events N] [--heavy N] [--accounts N] [--iterations N] [--keep]
 --keep leaves the database (SQLite file or PostgreSQL schema) in place and prints where.";
 
 struct Args {
-    postgres: bool,
-    postgres_url: String,
+    database: Choice,
     events: u64,
     heavy: u64,
     accounts: u32,
@@ -53,8 +54,7 @@ struct Args {
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
-        postgres: false,
-        postgres_url: "postgres://postgres@127.0.0.1:5432/test".into(),
+        database: Choice::default(),
         events: 1_000_000,
         heavy: 200_000,
         accounts: 10_000,
@@ -76,20 +76,14 @@ fn parse_args() -> Result<Args, String> {
             continue;
         }
         let value = argv.next().ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
-        let number = |value: &str| value.replace('_', "").parse::<u64>().map_err(|_| format!("{flag}: not a number"));
+        if args.database.take(&flag, &value, USAGE)? {
+            continue;
+        }
         match flag.as_str() {
-            "--database" => {
-                args.postgres = match value.as_str() {
-                    "sqlite" => false,
-                    "postgres" | "postgresql" => true,
-                    _ => return Err(format!("--database is sqlite or postgres\n{USAGE}")),
-                }
-            }
-            "--postgres-url" => args.postgres_url = value,
-            "--events" => args.events = number(&value)?,
-            "--heavy" => args.heavy = number(&value)?,
-            "--accounts" => args.accounts = number(&value)?.clamp(1, 99_999) as u32,
-            "--iterations" => args.iterations = number(&value)?.max(1) as usize,
+            "--events" => args.events = number(&flag, &value)?,
+            "--heavy" => args.heavy = number(&flag, &value)?,
+            "--accounts" => args.accounts = number(&flag, &value)?.clamp(1, 99_999) as u32,
+            "--iterations" => args.iterations = number(&flag, &value)?.max(1) as usize,
             _ => return Err(format!("unknown flag {flag}\n{USAGE}")),
         }
     }
@@ -97,38 +91,6 @@ fn parse_args() -> Result<Args, String> {
         return Err("--heavy cannot exceed --events".into());
     }
     Ok(args)
-}
-
-/// Where the benchmark's data lives; removed at the end.
-enum Place {
-    Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres { url: String, schema: String },
-}
-
-async fn place(args: &Args) -> Result<(Place, DatabaseOptions), BoxError> {
-    let (place, url, schema) = if args.postgres {
-        let schema = format!("bench_{}_{}", std::process::id(), Utc::now().timestamp_millis());
-        let db = Database::connect(&args.postgres_url).await?;
-        db.execute_unprepared(&format!("CREATE SCHEMA {schema}")).await?;
-        db.close().await?;
-        let place = Place::Postgres { url: args.postgres_url.clone(), schema: schema.clone() };
-        (place, args.postgres_url.clone(), Some(schema))
-    } else {
-        let dir = tempfile::tempdir()?;
-        let url = format!("sqlite://{}/credits.db?mode=rwc", dir.path().display());
-        (Place::Sqlite(dir), url, None)
-    };
-    let options = DatabaseOptions { url, schema, max_connections: 16, acquire_timeout: Duration::from_secs(30) };
-    Ok((place, options))
-}
-
-async fn remove(place: Place) -> Result<(), BoxError> {
-    if let Place::Postgres { url, schema } = place {
-        let db = Database::connect(&url).await?;
-        db.execute_unprepared(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await?;
-        db.close().await?;
-    }
-    Ok(())
 }
 
 #[tokio::main]
@@ -140,7 +102,7 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    let (place, options) = match place(&args).await {
+    let (scratch, options) = match Scratch::create(&args.database, "bench", Duration::from_secs(30)).await {
         Ok(prepared) => prepared,
         Err(error) => {
             eprintln!("usage benchmark: cannot prepare the database: {error}");
@@ -153,11 +115,8 @@ async fn main() {
         _ = tokio::signal::ctrl_c() => Err("interrupted".into()),
     };
     if args.keep {
-        match place {
-            Place::Sqlite(dir) => println!("kept the database: {}/credits.db", dir.keep().display()),
-            Place::Postgres { schema, .. } => println!("kept the database: schema {schema} of {}", args.postgres_url),
-        }
-    } else if let Err(error) = remove(place).await {
+        println!("kept the database: {}", scratch.keep());
+    } else if let Err(error) = scratch.remove().await {
         eprintln!("usage benchmark: could not drop the PostgreSQL schema: {error}");
     }
     if let Err(error) = outcome {
@@ -171,7 +130,7 @@ fn rfc3339(at: DateTime<Utc>) -> String {
 }
 
 async fn run(args: &Args, options: DatabaseOptions) -> Result<(), BoxError> {
-    let database = if args.postgres { "PostgreSQL" } else { "SQLite" };
+    let database = args.database.name();
     let now = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).single().ok_or("bad now")?;
     let app_options = AppOptions {
         database: options,
@@ -219,7 +178,7 @@ fn print_load(loaded: &Loaded, total: Duration) {
         if loaded.postgres { "VACUUM ANALYZE" } else { "checkpoint" },
         s(loaded.finish)
     );
-    for facts in [&loaded.heavy, &loaded.light] {
+    for facts in [&loaded.heavy, &loaded.twin, &loaded.light] {
         println!(
             "  {}: {} events, {} credits; IMAGE in the last 30 days: {} events, {} credits",
             facts.id, facts.events, facts.credits, facts.filtered_events, facts.filtered_credits
@@ -263,7 +222,7 @@ async fn measure_all(
     let year = json!({ "from": rfc3339(now - chrono::Duration::days(365)), "to": rfc3339(now) });
     let year_domain =
         UsageFilter { from: Some(now - chrono::Duration::days(365)), to: Some(now), ..UsageFilter::default() };
-    let (heavy, light) = (&loaded.heavy.id, &loaded.light.id);
+    let (heavy, twin, light) = (&loaded.heavy.id, &loaded.twin.id, &loaded.light.id);
     // The first request creates the accounts; then the figures must match.
     check_totals(client, &loaded.heavy, &filtered).await?;
     check_totals(client, &loaded.light, &filtered).await?;
@@ -301,7 +260,7 @@ async fn measure_all(
             store: StoreCall::Totals,
         });
     }
-    for (label, account) in [("heavy", heavy), ("light", light)] {
+    for (label, account) in [("heavy", heavy), ("twin", twin), ("light", light)] {
         cases.push(Case {
             name: format!("usageSummary DAY x MODEL 12 months, {label}"),
             kind: Kind::Summary,

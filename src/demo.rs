@@ -20,7 +20,8 @@ use crate::error::{DomainError, Error, Result};
 use crate::store::{Charge, GrantRequest, Store};
 
 mod plan;
-use plan::{Op, Profile, account_id, generation, profiles, timeline};
+pub use plan::generation;
+use plan::{Op, Profile, account_id, profiles, timeline};
 
 const PREFIX: &str = "demo-";
 /// Share of generations that reserve first, then capture or release.

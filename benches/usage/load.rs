@@ -12,11 +12,10 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use credits::domain::catalog::{Catalog, PriceUnit, StudioKind, Tool};
-use credits::domain::pricing::{GenerationRequest, price};
+use credits::domain::catalog::{Catalog, StudioKind};
+use credits::domain::pricing::price;
 use credits::store::Store;
 use rand::rngs::StdRng;
-use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend};
 
@@ -25,9 +24,10 @@ use crate::{BoxError, write};
 pub const HOUR_MS: i64 = 3_600_000;
 pub const DAY_MS: i64 = 86_400_000;
 pub const HEAVY: &str = "heavy";
-/// Studios in `StudioKind::ALL` order: images dominate, as on real platforms
-/// (the same weights as `credits demo-data`).
-const STUDIO_WEIGHTS: [u32; 5] = [45, 15, 15, 12, 13];
+/// One event for each (day, model) the heavy account used: the same buckets
+/// in a DAY x MODEL summary, from a fortieth of the events.
+pub const TWIN: &str = "heavy-twin";
+const TWIN_INDEX: u32 = u32::MAX;
 /// Share of light accounts on a paid plan (they may use Pro models).
 const PAID_PERCENT: u32 = 55;
 /// Distinct generations drawn (and priced) per pool; events pick among them.
@@ -55,6 +55,7 @@ pub struct Facts {
 pub struct Loaded {
     pub postgres: bool,
     pub heavy: Facts,
+    pub twin: Facts,
     /// The light account the summary is compared with.
     pub light: Facts,
     pub rollup_rows: usize,
@@ -84,7 +85,11 @@ struct Event {
 }
 
 fn account_id(index: u32) -> String {
-    if index == 0 { HEAVY.to_owned() } else { format!("light-{index:05}") }
+    match index {
+        0 => HEAVY.to_owned(),
+        TWIN_INDEX => TWIN.to_owned(),
+        _ => format!("light-{index:05}"),
+    }
 }
 
 pub async fn load(store: &Store, plan: &Plan) -> Result<Loaded, BoxError> {
@@ -99,7 +104,9 @@ pub async fn load(store: &Store, plan: &Plan) -> Result<Loaded, BoxError> {
             templates.push(template(&mut rng, catalog, pro, &mut kinds)?);
         }
     }
-    let events = events(&mut rng, plan);
+    let mut events = events(&mut rng, plan);
+    events.extend(twin(&events, &templates, &kinds));
+    events.sort_unstable_by_key(|e| (e.at_ms, e.account, e.template));
     let generate = started.elapsed();
 
     let db = store.writer_for_tests();
@@ -143,6 +150,7 @@ pub async fn load(store: &Store, plan: &Plan) -> Result<Loaded, BoxError> {
     Ok(Loaded {
         postgres: !sqlite,
         heavy: facts(0),
+        twin: facts(TWIN_INDEX),
         light: facts(light_index),
         rollup_rows: rollups.len(),
         generate,
@@ -152,34 +160,11 @@ pub async fn load(store: &Store, plan: &Plan) -> Result<Loaded, BoxError> {
     })
 }
 
-/// A generation a paid (`pro`) or free account could ask for, priced by the
-/// catalog, without options (so at the default price).
+/// A generation a paid (`pro`) or free account could ask for, as `credits
+/// demo-data` draws them, without options (so at the default price).
 fn template(rng: &mut StdRng, catalog: &Catalog, pro: bool, kinds: &mut Vec<Kind>) -> Result<Template, BoxError> {
-    let models = |tool: &Tool| -> Vec<(String, bool)> {
-        let ids = tool.model_prices_millicredits.iter().map(|(id, _)| id);
-        ids.map(|id| (id.clone(), catalog.model(id).is_some_and(|m| m.pro))).filter(|(_, p)| pro || !p).collect()
-    };
-    let usable = |tool: &&Tool| !tool.priced_per_model() || !models(tool).is_empty();
-    let studio = *StudioKind::ALL.choose_weighted(rng, |k| STUDIO_WEIGHTS[*k as usize])?;
-    let tools: Vec<&Tool> = catalog.tools.iter().filter(|t| t.studio == studio).filter(usable).collect();
-    let tool = *tools.choose(rng).ok_or("the catalog has a studio without a usable tool")?;
-    let choices = models(tool);
-    // Subscribers pick a Pro model about a third of the time.
-    let wants_pro = rng.random_bool(0.35);
-    let preferred: Vec<&String> = choices.iter().filter(|(_, p)| *p == wants_pro).map(|(id, _)| id).collect();
-    let model_id = preferred.choose(rng).copied().or_else(|| choices.choose(rng).map(|(id, _)| id)).cloned();
-    let seconds = match tool.studio {
-        StudioKind::Video => *[5, 5, 8, 10, 10, 15].choose(rng).unwrap_or(&5),
-        StudioKind::Music => rng.random_range(15..=180),
-        _ => rng.random_range(5..=90),
-    };
-    let (count, duration_seconds, characters) = match tool.unit {
-        PriceUnit::Output => (if rng.random_bool(0.6) { 1 } else { rng.random_range(2..=4) }, None, None),
-        PriceUnit::Second => (1, Some(seconds), None),
-        PriceUnit::ThousandCharacters => (1, None, Some(rng.random_range(120..=4_000))),
-    };
-    let request =
-        GenerationRequest { tool: tool.code.clone(), model_id, count, duration_seconds, characters, options: vec![] };
+    let mut request = credits::demo::generation(rng, catalog, pro)?;
+    request.options.clear();
     let priced = price(catalog, &request).map_err(|e| format!("pricing {request:?}: {e:?}"))?;
     let key = (priced.studio, priced.tool.clone(), priced.model_id.clone());
     let kind = match kinds.iter().position(|k| *k == key) {
@@ -208,6 +193,17 @@ fn events(rng: &mut StdRng, plan: &Plan) -> Vec<Event> {
         .collect();
     events.sort_unstable_by_key(|e| (e.at_ms, e.account, e.template));
     events
+}
+
+/// The heavy account's twin: its first event of each (UTC day, model).
+fn twin(events: &[Event], templates: &[Template], kinds: &[Kind]) -> Vec<Event> {
+    let mut seen = std::collections::HashSet::new();
+    let model = |event: &Event| kinds[templates[event.template as usize].kind as usize].2.clone();
+    events
+        .iter()
+        .filter(|e| e.account == 0 && seen.insert((e.at_ms.div_euclid(DAY_MS), model(e))))
+        .map(|e| Event { account: TWIN_INDEX, ..*e })
+        .collect()
 }
 
 async fn insert_events(

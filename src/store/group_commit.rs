@@ -2,14 +2,14 @@
 //! `synchronous=FULL` each commit waits for the disk: one transaction per
 //! charge makes the disk's flush rate the service's charge rate.
 //!
-//! One task owns the write connection. Account transactions queue for it;
-//! it opens one database transaction, runs the queued ones one after another
-//! each in a savepoint of its own, commits them together with one flush, and
-//! only then answers each. A transaction that fails rolls back to its
+//! One thread owns the write connection (`sqlite_writer`). Account
+//! transactions queue for it; it opens one database transaction, runs the
+//! queued ones one after another each in a savepoint of its own, commits them
+//! together with one flush, and only then answers each. A transaction that fails rolls back to its
 //! savepoint alone, so its batch-mates are not touched. If the commit itself
 //! fails, SQLite has applied none of the batch, and every member is told so.
 //!
-//! The work runs inside this task, not in the request: a client that hangs up
+//! The work runs on that thread, not in the request: a client that hangs up
 //! cannot interrupt a transaction halfway.
 use std::any::Any;
 use std::panic::AssertUnwindSafe;
