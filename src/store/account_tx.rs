@@ -469,9 +469,10 @@ type AfterCommit = Box<dyn FnOnce() + Send>;
 impl Store {
     /// Runs `work` in a transaction on `account_id` (created if new), settled
     /// as of `now`, and answers once it is committed; an error rolls all of
-    /// it back. `work` borrows the account and owns everything else it needs:
-    /// it may run on the group commit task rather than in the request. On PostgreSQL the transaction is the request's own, holding
-    /// the account's row lock; on SQLite it joins the group commit.
+    /// it back. On PostgreSQL the transaction is the request's own, holding
+    /// the account's row lock; on SQLite it is a savepoint in the group
+    /// commit, run on the writer's thread, so `work` borrows the account and
+    /// owns everything else it needs.
     pub(crate) async fn write<T, F>(&self, account_id: &str, now: DateTime<Utc>, work: F) -> Result<T>
     where
         T: Send + 'static,
