@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261124_000001_schema;
 mod m20261124_000002_catalog;
 mod m20261125_000003_rollup_counts;
+mod m20261125_000004_ledger_indexes;
 pub mod seed;
 
 pub struct Migrator;
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000001_schema::Migration),
             Box::new(m20261124_000002_catalog::Migration),
             Box::new(m20261125_000003_rollup_counts::Migration),
+            Box::new(m20261125_000004_ledger_indexes::Migration),
         ]
     }
 }
