@@ -125,9 +125,13 @@ impl SqliteWriter {
         self.state().failure.is_some()
     }
 
-    /// Runs BEGIN, COMMIT or ROLLBACK at the current depth.
+    /// Runs BEGIN, COMMIT or ROLLBACK at the current depth. After a failed
+    /// one the depth is unknown: nothing more runs until the batch ends.
     fn control(&self, statement: fn(usize) -> (String, isize)) {
         let mut state = self.state();
+        if state.failure.is_some() {
+            return;
+        }
         let (sql, change) = statement(state.depth);
         self.statements.fetch_add(1, Ordering::Relaxed);
         match state.connection.execute_batch(&sql) {
@@ -146,6 +150,11 @@ impl SqliteWriter {
     ) -> Result<T, DbErr> {
         self.statements.fetch_add(1, Ordering::Relaxed);
         let state = self.state();
+        // A savepoint that failed to open would leave this statement in the
+        // batch's transaction, or in none: refuse until the batch ends.
+        if let Some(failure) = &state.failure {
+            return Err(DbErr::Custom(format!("the write batch failed: {failure}")));
+        }
         let mut prepared = state.connection.prepare_cached(&statement.sql).map_err(error)?;
         for (index, value) in statement.values.iter().flat_map(|values| values.0.iter()).enumerate() {
             prepared.raw_bind_parameter(index + 1, bind(value)?).map_err(error)?;
@@ -306,5 +315,85 @@ impl MockDatabaseTrait for SqliteWriter {
 
     fn ping(&self) -> Result<(), DbErr> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn writer() -> (tempfile::TempDir, SqliteWriter) {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let writer = SqliteWriter::open(&dir.path().join("w.db"), Duration::from_secs(1), Arc::default()).unwrap();
+        writer
+            .state()
+            .connection
+            .execute_batch(
+                "CREATE TABLE t (id integer NOT NULL PRIMARY KEY, flag boolean NOT NULL, name varchar NOT NULL,
+                                 note text NULL, n integer NULL)",
+            )
+            .unwrap();
+        (dir, writer)
+    }
+
+    fn insert(id: i64) -> Statement {
+        Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            "INSERT INTO t (id, flag, name, note, n) VALUES (?, ?, ?, ?, ?)",
+            [Value::BigInt(Some(id)), Value::Bool(Some(true)), "x".into(), Value::String(None), Value::BigInt(None)],
+        )
+    }
+
+    fn count(writer: &SqliteWriter) -> i64 {
+        writer.state().connection.query_row("SELECT COUNT(*) FROM t", [], |row| row.get(0)).unwrap()
+    }
+
+    #[test]
+    fn rows_come_back_typed_by_their_declared_columns() {
+        let (_dir, mut writer) = writer();
+        let inserted = writer.execute(0, insert(7)).unwrap();
+        assert_eq!((inserted.last_insert_id(), inserted.rows_affected()), (7, 1));
+        let select = Statement::from_string(DbBackend::Sqlite, "SELECT id, flag, name, note, n FROM t");
+        let rows = writer.query(0, select).unwrap();
+        let row = &rows[0];
+        assert_eq!(row.try_get::<i64>("", "id").unwrap(), 7);
+        assert!(row.try_get::<bool>("", "flag").unwrap());
+        assert_eq!(row.try_get::<String>("", "name").unwrap(), "x");
+        assert_eq!(row.try_get::<Option<String>>("", "note").unwrap(), None);
+        assert_eq!(row.try_get::<Option<i64>>("", "n").unwrap(), None);
+    }
+
+    #[test]
+    fn a_savepoint_rolled_back_takes_only_its_own_writes() {
+        let (_dir, mut writer) = writer();
+        writer.begin_batch().unwrap();
+        writer.execute(0, insert(1)).unwrap();
+        MockDatabaseTrait::begin(&mut writer);
+        writer.execute(0, insert(2)).unwrap();
+        MockDatabaseTrait::rollback(&mut writer);
+        MockDatabaseTrait::begin(&mut writer);
+        writer.execute(0, insert(3)).unwrap();
+        MockDatabaseTrait::commit(&mut writer);
+        writer.commit_batch().unwrap();
+        assert_eq!(count(&writer), 2);
+    }
+
+    #[test]
+    fn a_failed_savepoint_statement_rolls_the_whole_batch_back() {
+        let (_dir, mut writer) = writer();
+        writer.begin_batch().unwrap();
+        writer.execute(0, insert(1)).unwrap();
+        MockDatabaseTrait::begin(&mut writer);
+        // RELEASE of a savepoint that does not exist fails, as one can.
+        writer.state().depth = 5;
+        MockDatabaseTrait::commit(&mut writer);
+        assert!(writer.failed());
+        assert!(writer.execute(0, insert(2)).is_err(), "nothing runs after a failed savepoint statement");
+        assert!(writer.commit_batch().is_err());
+        assert_eq!(count(&writer), 0, "none of the batch is committed");
+        writer.begin_batch().unwrap();
+        writer.execute(0, insert(3)).unwrap();
+        writer.commit_batch().unwrap();
+        assert_eq!(count(&writer), 1, "the next batch runs as usual");
     }
 }
