@@ -363,12 +363,18 @@ mod tests {
         assert_eq!(row.try_get::<Option<i64>>("", "n").unwrap(), None);
     }
 
-    #[test]
-    fn a_savepoint_rolled_back_takes_only_its_own_writes() {
-        let (_dir, mut writer) = writer();
+    /// A batch with row 1 written, and a savepoint opened in it.
+    fn batch_in_savepoint() -> (tempfile::TempDir, SqliteWriter) {
+        let (dir, mut writer) = writer();
         writer.begin_batch().unwrap();
         writer.execute(0, insert(1)).unwrap();
         MockDatabaseTrait::begin(&mut writer);
+        (dir, writer)
+    }
+
+    #[test]
+    fn a_savepoint_rolled_back_takes_only_its_own_writes() {
+        let (_dir, mut writer) = batch_in_savepoint();
         writer.execute(0, insert(2)).unwrap();
         MockDatabaseTrait::rollback(&mut writer);
         MockDatabaseTrait::begin(&mut writer);
@@ -380,10 +386,7 @@ mod tests {
 
     #[test]
     fn a_failed_savepoint_statement_rolls_the_whole_batch_back() {
-        let (_dir, mut writer) = writer();
-        writer.begin_batch().unwrap();
-        writer.execute(0, insert(1)).unwrap();
-        MockDatabaseTrait::begin(&mut writer);
+        let (_dir, mut writer) = batch_in_savepoint();
         // RELEASE of a savepoint that does not exist fails, as one can.
         writer.state().depth = 5;
         MockDatabaseTrait::commit(&mut writer);
