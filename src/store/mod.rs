@@ -249,6 +249,11 @@ async fn connect(options: &DatabaseOptions) -> Result<(DatabaseConnection, Datab
         connect
     };
     if options.url.starts_with("sqlite:") {
+        // The writer and the readers are separate connections: in memory,
+        // each would see a database of its own.
+        if options.url.contains(":memory:") || options.url.contains("mode=memory") {
+            return Err(crate::error::Error::internal("an in-memory SQLite database is not supported: give a file"));
+        }
         let writer = Database::connect(configure(1)).await?;
         let reader = Database::connect(configure(options.max_connections.max(1))).await?;
         Ok((writer, reader))

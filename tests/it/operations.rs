@@ -85,3 +85,16 @@ async fn a_database_that_goes_away_fails_requests_fast_and_comes_back() {
     assert_eq!(app.balance("away").await, 44, "two charges of 3, none during the outage");
     app.assert_ledger_clean().await;
 }
+
+/// The SQLite writer and readers are separate connections, so an in-memory
+/// database (one per connection) would lose every write: refused at start.
+#[test]
+fn an_in_memory_sqlite_database_is_refused_at_start() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_credits"))
+        .args(["check", "--database-url", "sqlite::memory:"])
+        .output()
+        .expect("run credits check");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("an in-memory SQLite database is not supported"), "{stderr}");
+}
