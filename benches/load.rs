@@ -37,7 +37,7 @@ use server::Server;
 use stats::Phase;
 
 pub use scratch::BoxError;
-use scratch::{Choice, Scratch, number};
+use scratch::{Choice, Scratch, args_or_exit, number};
 
 const USAGE: &str = "usage: cargo bench --bench load -- [--database sqlite|postgres] [--postgres-url URL]
        [--clients N] [--seconds S] [--accounts N]";
@@ -85,20 +85,8 @@ pub struct Target {
 
 #[tokio::main]
 async fn main() {
-    let args = match parse_args() {
-        Ok(args) => args,
-        Err(message) => {
-            eprintln!("{message}");
-            std::process::exit(2);
-        }
-    };
-    let (scratch, options) = match Scratch::create(&args.database, "load", Duration::from_secs(2)).await {
-        Ok(prepared) => prepared,
-        Err(error) => {
-            eprintln!("load benchmark: cannot prepare the database: {error}");
-            std::process::exit(1);
-        }
-    };
+    let args = args_or_exit(parse_args());
+    let (scratch, options) = Scratch::create_or_exit(&args.database, "load", Duration::from_secs(2), "load").await;
     let outcome = run(&args, &options).await;
     if let Err(error) = scratch.remove().await {
         eprintln!("load benchmark: could not drop the PostgreSQL schema: {error}");

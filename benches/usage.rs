@@ -37,7 +37,7 @@ use load::{Facts, Loaded, Plan};
 use measure::{Case, Client, Kind, Measured, StoreCall};
 
 pub use scratch::BoxError;
-use scratch::{Choice, Scratch, number};
+use scratch::{Choice, Scratch, args_or_exit, number};
 
 const USAGE: &str = "usage: cargo bench --bench usage -- [--database sqlite|postgres] [--postgres-url URL]
        [--events N] [--heavy N] [--accounts N] [--iterations N] [--keep]
@@ -95,20 +95,8 @@ fn parse_args() -> Result<Args, String> {
 
 #[tokio::main]
 async fn main() {
-    let args = match parse_args() {
-        Ok(args) => args,
-        Err(message) => {
-            eprintln!("{message}");
-            std::process::exit(2);
-        }
-    };
-    let (scratch, options) = match Scratch::create(&args.database, "bench", Duration::from_secs(30)).await {
-        Ok(prepared) => prepared,
-        Err(error) => {
-            eprintln!("usage benchmark: cannot prepare the database: {error}");
-            std::process::exit(1);
-        }
-    };
+    let args = args_or_exit(parse_args());
+    let (scratch, options) = Scratch::create_or_exit(&args.database, "bench", Duration::from_secs(30), "usage").await;
     // Ctrl-C still drops the PostgreSQL schema.
     let outcome = tokio::select! {
         outcome = run(&args, options) => outcome,

@@ -48,6 +48,14 @@ pub fn number(flag: &str, value: &str) -> Result<u64, String> {
     value.replace('_', "").parse().map_err(|_| format!("{flag}: not a number"))
 }
 
+/// The parsed flags, or their error printed and exit code 2.
+pub fn args_or_exit<A>(parsed: Result<A, String>) -> A {
+    parsed.unwrap_or_else(|message| {
+        eprintln!("{message}");
+        std::process::exit(2);
+    })
+}
+
 /// Where a run's data lives.
 pub enum Scratch {
     /// Held for its drop, which removes the directory.
@@ -80,6 +88,19 @@ impl Scratch {
         // The server's defaults (`credits serve --help`) but for the timeout.
         let options = DatabaseOptions { url, schema, max_connections: 16, acquire_timeout };
         Ok((scratch, options))
+    }
+
+    /// `create`, or the error printed (as `bench`'s) and exit code 1.
+    pub async fn create_or_exit(
+        choice: &Choice,
+        name: &str,
+        acquire_timeout: Duration,
+        bench: &str,
+    ) -> (Scratch, DatabaseOptions) {
+        Scratch::create(choice, name, acquire_timeout).await.unwrap_or_else(|error| {
+            eprintln!("{bench} benchmark: cannot prepare the database: {error}");
+            std::process::exit(1);
+        })
     }
 
     /// Drops the PostgreSQL schema (the SQLite directory goes with `self`).

@@ -52,10 +52,5 @@ pub async fn drive(name: &str, store: &Store, target: &Target) -> Result<Phase, 
             tally
         }));
     }
-    let mut tallies = Vec::new();
-    for task in tasks {
-        tallies.push(task.await?);
-    }
-    let elapsed = started.elapsed();
-    Ok(Phase::from_tallies(&format!("limit (Store::consume), {name}"), elapsed, tallies, meter.stop()))
+    Phase::gather(&format!("limit (Store::consume), {name}"), started, tasks, meter).await
 }

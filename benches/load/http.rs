@@ -157,10 +157,5 @@ pub async fn drive(
             tally
         }));
     }
-    let mut tallies = Vec::new();
-    for task in tasks {
-        tallies.push(task.await?);
-    }
-    let elapsed = started.elapsed();
-    Ok(Phase::from_tallies(&format!("API, {name}"), elapsed, tallies, meter.stop()))
+    Phase::gather(&format!("API, {name}"), started, tasks, meter).await
 }

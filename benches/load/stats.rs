@@ -1,6 +1,8 @@
 //! What one phase measured, and how it is printed.
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinHandle;
 
 /// What one task saw: latencies of its committed charges (microseconds)
 /// and its failures by code.
@@ -39,7 +41,22 @@ pub struct Phase {
 }
 
 impl Phase {
-    pub fn from_tallies(name: &str, elapsed: Duration, tallies: Vec<Tally>, cpu: CpuUse) -> Phase {
+    /// Waits for a phase's client tasks and puts their tallies together.
+    pub async fn gather(
+        name: &str,
+        started: Instant,
+        tasks: Vec<JoinHandle<Tally>>,
+        meter: CpuMeter,
+    ) -> Result<Phase, crate::BoxError> {
+        let mut tallies = Vec::new();
+        for task in tasks {
+            tallies.push(task.await?);
+        }
+        let elapsed = started.elapsed();
+        Ok(Phase::from_tallies(name, elapsed, tallies, meter.stop()))
+    }
+
+    fn from_tallies(name: &str, elapsed: Duration, tallies: Vec<Tally>, cpu: CpuUse) -> Phase {
         let mut latencies = Vec::new();
         let mut errors = BTreeMap::new();
         for tally in tallies {

@@ -503,11 +503,8 @@ impl Store {
                 let tx = self.begin_write().await?;
                 let mut account = AccountTx::open(self, tx, Some(turn), &account_id, now).await?;
                 let result = work(&mut account).await;
-                let staged = account.finish(result).await;
-                if let (Ok(_), Some(after_commit)) = (&staged.result, staged.after_commit) {
-                    after_commit();
-                }
-                staged.result
+                // The transaction's own commit is inside `finish`.
+                account.finish(result).await.answer(Ok(()))
             }
         }
     }

@@ -37,6 +37,22 @@ pub struct Staged<T> {
     pub after_commit: Option<Box<dyn FnOnce() + Send>>,
 }
 
+impl<T> Staged<T> {
+    /// The answer once the commit's outcome is known: a success runs its
+    /// after-commit work, or becomes the commit's failure; a refusal stays.
+    pub fn answer(self, committed: Result<()>) -> Result<T> {
+        match committed {
+            Ok(()) => {
+                if let (Ok(_), Some(after_commit)) = (&self.result, self.after_commit) {
+                    after_commit();
+                }
+                self.result
+            }
+            Err(error) => self.result.and(Err(error)),
+        }
+    }
+}
+
 /// A transaction that failed for a reason other than a business rule may have
 /// left SQLite without its transaction (an I/O error rolls back everything):
 /// the batch stops there and commits what it has, if anything.
@@ -98,18 +114,8 @@ impl GroupCommit {
                     };
                     let stop = ends_batch(&staged);
                     let reply: Reply = Box::new(move |committed: Result<()>| {
-                        let result = match committed {
-                            Ok(()) => {
-                                if let (Ok(_), Some(after_commit)) = (&staged.result, staged.after_commit) {
-                                    after_commit();
-                                }
-                                staged.result
-                            }
-                            // A refusal stays a refusal; a success is undone.
-                            Err(error) => staged.result.and(Err(error)),
-                        };
                         // The client may have gone; the outcome stands.
-                        let _ = answer.send(result);
+                        let _ = answer.send(staged.answer(committed));
                     });
                     (reply, stop)
                 }
