@@ -5,10 +5,10 @@
 //! zones whose offset is a whole number of hours. A range that does not fall
 //! on bucket boundaries takes its edges from the raw events, so every figure
 //! is exact. Daylight-saving changes split a range into runs of one offset.
-use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike, Days, NaiveDate, Offset, TimeZone, Utc};
 use chrono_tz::Tz;
+use foldhash::HashMap as FoldHashMap;
 
 use super::catalog::StudioKind;
 use super::periods::local_midnight;
@@ -244,30 +244,86 @@ fn period_start(local_day: i64, period: Period) -> NaiveDate {
     }
 }
 
-/// Merges rows into buckets, ordered by time, then by credits (most first).
+/// Studio, tool and model names as small numbers: a summary's rows name a
+/// few dozen of them, so its buckets are keyed by numbers. The empty name
+/// (a dimension not grouped by) is 0 without a lookup: glibc's memcmp took
+/// ~85 ns to compare two empty strings here, most of a fold's time.
+struct Names {
+    ids: FoldHashMap<String, u32>,
+    names: Vec<String>,
+}
+
+impl Default for Names {
+    fn default() -> Self {
+        Names { ids: FoldHashMap::default(), names: vec![String::new()] }
+    }
+}
+
+impl Names {
+    fn id(&mut self, name: String) -> u32 {
+        if name.is_empty() {
+            return 0;
+        }
+        if let Some(&id) = self.ids.get(&name) {
+            return id;
+        }
+        let id = self.names.len() as u32;
+        self.names.push(name.clone());
+        self.ids.insert(name, id);
+        id
+    }
+
+    fn name(&self, id: u32) -> &str {
+        &self.names[id as usize]
+    }
+}
+
+/// Merges rows into buckets, ordered by time, then by credits (most first),
+/// then by studio, tool and model.
 pub fn fold(rows: impl IntoIterator<Item = Row>, group: GroupBy, time_zone: Tz) -> Vec<Bucket> {
-    type Key = (Option<NaiveDate>, String, String, String);
-    let mut buckets: BTreeMap<Key, (i64, i64, i64)> = BTreeMap::new();
+    type Key = (Option<NaiveDate>, u32, u32, u32);
+    let mut names = Names::default();
+    let mut buckets: FoldHashMap<Key, (i64, i64, i64)> = FoldHashMap::default();
+    // Rows come mostly in time order: a day's period is worked out once.
+    let mut last_period: Option<(i64, Option<NaiveDate>)> = None;
     for row in rows {
-        let key = (group.period.map(|p| period_start(row.local_day, p)), row.studio, row.tool, row.model_id);
+        let period = match last_period {
+            Some((day, period)) if day == row.local_day => period,
+            _ => {
+                let period = group.period.map(|p| period_start(row.local_day, p));
+                last_period = Some((row.local_day, period));
+                period
+            }
+        };
+        let key = (period, names.id(row.studio), names.id(row.tool), names.id(row.model_id));
         let totals = buckets.entry(key).or_default();
         *totals = (totals.0 + row.events, totals.1 + row.outputs, totals.2 + row.credits);
     }
-    let mut folded: Vec<Bucket> = buckets
-        .into_iter()
-        .filter(|(_, (events, _, _))| *events != 0)
-        .map(|((date, studio, tool, model_id), (generations, outputs, credits))| Bucket {
-            period_start: date.map(|d| local_midnight(d, time_zone)),
-            studio: if group.studio { StudioKind::parse(&studio) } else { None },
-            tool: group.tool.then_some(tool),
-            model_id: (group.model && !model_id.is_empty()).then_some(model_id),
-            generations,
-            outputs,
-            credits,
-        })
-        .collect();
-    folded.sort_by(|a, b| a.period_start.cmp(&b.period_start).then(b.credits.cmp(&a.credits)));
+    let mut folded: Vec<(Key, (i64, i64, i64))> =
+        buckets.into_iter().filter(|(_, (events, _, _))| *events != 0).collect();
+    let names_of = |key: &Key| (names.name(key.1), names.name(key.2), names.name(key.3));
+    folded.sort_unstable_by(|(a, (_, _, a_credits)), (b, (_, _, b_credits))| {
+        a.0.cmp(&b.0).then(b_credits.cmp(a_credits)).then_with(|| names_of(a).cmp(&names_of(b)))
+    });
+    let mut midnight: Option<(NaiveDate, DateTime<Utc>)> = None;
     folded
+        .into_iter()
+        .map(|(key, (generations, outputs, credits))| {
+            let (studio, tool, model_id) = names_of(&key);
+            Bucket {
+                period_start: key.0.map(|d| match midnight {
+                    Some((day, at)) if day == d => at,
+                    _ => midnight.insert((d, local_midnight(d, time_zone))).1,
+                }),
+                studio: if group.studio { StudioKind::parse(studio) } else { None },
+                tool: group.tool.then(|| tool.to_owned()),
+                model_id: (group.model && !model_id.is_empty()).then(|| model_id.to_owned()),
+                generations,
+                outputs,
+                credits,
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@ use async_graphql::dataloader::DataLoader;
 use async_graphql::{MergedObject, Schema};
 
 pub mod account;
+pub mod buckets;
 pub mod catalog;
 pub mod context;
 pub mod errors;

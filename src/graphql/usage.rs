@@ -1,11 +1,15 @@
 //! Usage history and analytics: an account's usage connection and summary,
 //! and the platform view for admins.
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use tokio::sync::OnceCell;
 
+use super::buckets::UsageBuckets;
 use super::catalog::{Model, StudioKind};
 use super::context::{GraphqlResult, now, require_admin, store};
 use super::errors::graphql_error;
@@ -85,26 +89,37 @@ pub struct UsageBucket {
     pub period_start: Option<DateTime<Utc>>,
     pub studio: Option<StudioKind>,
     pub tool: Option<String>,
-    pub model: Option<Model>,
+    // One `Arc` per model, shared by its buckets.
+    pub model: Option<Arc<Model>>,
     pub generations: i64,
     pub outputs: i64,
     pub credits: i64,
 }
 
-fn buckets(ctx: &Context<'_>, buckets: Vec<Bucket>) -> GraphqlResult<Vec<UsageBucket>> {
+fn buckets(ctx: &Context<'_>, buckets: Vec<Bucket>) -> GraphqlResult<UsageBuckets> {
     let catalog = store(ctx)?.catalog();
-    Ok(buckets
-        .into_iter()
-        .map(|b| UsageBucket {
-            period_start: b.period_start,
-            studio: b.studio.map(Into::into),
-            tool: b.tool,
-            model: b.model_id.as_deref().and_then(|id| catalog.model(id)).map(Model::from),
-            generations: b.generations,
-            outputs: b.outputs,
-            credits: b.credits,
-        })
-        .collect())
+    let mut models: HashMap<String, Arc<Model>> = HashMap::new();
+    let mut model = |id: &str| match models.get(id) {
+        Some(model) => Some(model.clone()),
+        None => {
+            let model = Arc::new(Model::from(catalog.model(id)?));
+            Some(models.entry(id.to_owned()).or_insert(model).clone())
+        }
+    };
+    Ok(UsageBuckets(
+        buckets
+            .into_iter()
+            .map(|b| UsageBucket {
+                period_start: b.period_start,
+                studio: b.studio.map(Into::into),
+                tool: b.tool,
+                model: b.model_id.as_deref().and_then(&mut model),
+                generations: b.generations,
+                outputs: b.outputs,
+                credits: b.credits,
+            })
+            .collect(),
+    ))
 }
 
 pub async fn usage_summary(
@@ -113,7 +128,7 @@ pub async fn usage_summary(
     filter: Option<UsageFilterInput>,
     group: &[UsageDimension],
     time_zone_name: Option<String>,
-) -> GraphqlResult<Vec<UsageBucket>> {
+) -> GraphqlResult<UsageBuckets> {
     let (filter, group, tz) = (domain_filter(filter)?, group_by(group)?, time_zone(time_zone_name)?);
     let summary = store(ctx)?.usage_summary(scope, &filter, group, tz, now(ctx)?).await.map_err(graphql_error)?;
     buckets(ctx, summary)
@@ -246,7 +261,7 @@ impl PlatformUsageQuery {
         filter: Option<UsageFilterInput>,
         group_by: Vec<UsageDimension>,
         time_zone: Option<String>,
-    ) -> GraphqlResult<Vec<UsageBucket>> {
+    ) -> GraphqlResult<UsageBuckets> {
         require_admin(ctx, "platformUsage")?;
         usage_summary(ctx, Scope::Platform, filter, &group_by, time_zone).await
     }
@@ -274,12 +289,12 @@ impl PlatformUsageQuery {
         ctx: &Context<'_>,
         filter: Option<UsageFilterInput>,
         #[graphql(default = 10)] limit: i32,
-    ) -> GraphqlResult<Vec<UsageBucket>> {
+    ) -> GraphqlResult<UsageBuckets> {
         require_admin(ctx, "topModels")?;
         let limit = page_size(limit, "limit")? as usize;
         let mut by_model = usage_summary(ctx, Scope::Platform, filter, &[UsageDimension::Model], None).await?;
-        by_model.retain(|bucket| bucket.model.is_some());
-        by_model.truncate(limit);
+        by_model.0.retain(|bucket| bucket.model.is_some());
+        by_model.0.truncate(limit);
         Ok(by_model)
     }
 }

@@ -31,6 +31,7 @@ mod rows;
 pub mod settings;
 pub mod snapshot;
 mod spending;
+mod sqlite_reads;
 mod sqlite_writer;
 mod subscriptions;
 mod thresholds;
@@ -70,6 +71,8 @@ pub struct Store {
     gates: gates::Gates,
     /// SQLite: every write joins a group commit on the one writer.
     group_commit: Option<group_commit::GroupCommit>,
+    /// SQLite: reads of many rows (analytics) bypass sqlx.
+    bulk_reads: Option<Arc<sqlite_reads::SqliteReads>>,
 }
 
 impl Store {
@@ -86,13 +89,14 @@ impl Store {
             });
         }
         let writers_waiting = Arc::new(AtomicI64::new(0));
-        let group_commit = match writer.get_database_backend() {
+        let (group_commit, bulk_reads) = match writer.get_database_backend() {
             DbBackend::Sqlite => {
                 let path = sqlite_path(&options.url)?;
                 let connection = sqlite_writer::SqliteWriter::open(&path, SQLITE_BUSY_TIMEOUT, statements.clone())?;
-                Some(group_commit::GroupCommit::start(connection, writers_waiting.clone())?)
+                let reads = sqlite_reads::SqliteReads::new(path, SQLITE_BUSY_TIMEOUT, statements.clone());
+                (Some(group_commit::GroupCommit::start(connection, writers_waiting.clone())?), Some(reads))
             }
-            _ => None,
+            _ => (None, None),
         };
         Ok(Store {
             writer,
@@ -104,6 +108,7 @@ impl Store {
             writers_waiting,
             gates: gates::Gates::default(),
             group_commit,
+            bulk_reads,
         })
     }
 

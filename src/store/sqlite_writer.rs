@@ -59,7 +59,7 @@ impl std::fmt::Debug for SqliteWriter {
     }
 }
 
-fn error(error: rusqlite::Error) -> DbErr {
+pub(super) fn error(error: rusqlite::Error) -> DbErr {
     DbErr::Exec(RuntimeErr::Internal(format!("sqlite: {error}")))
 }
 
@@ -216,7 +216,7 @@ fn rollback_statement(depth: usize) -> (String, isize) {
     }
 }
 
-fn bind(value: &Value) -> Result<Sqlite, DbErr> {
+pub(super) fn bind(value: &Value) -> Result<Sqlite, DbErr> {
     let number = |n: Option<i64>| n.map_or(Sqlite::Null, Sqlite::Integer);
     Ok(match value {
         Value::Bool(b) => number(b.map(i64::from)),
