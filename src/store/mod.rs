@@ -93,7 +93,13 @@ impl Store {
             DbBackend::Sqlite => {
                 let path = sqlite_path(&options.url)?;
                 let connection = sqlite_writer::SqliteWriter::open(&path, SQLITE_BUSY_TIMEOUT, statements.clone())?;
-                let reads = sqlite_reads::SqliteReads::new(path, SQLITE_BUSY_TIMEOUT, statements.clone());
+                let reads = sqlite_reads::SqliteReads::new(
+                    path,
+                    SQLITE_BUSY_TIMEOUT,
+                    options.max_connections,
+                    options.acquire_timeout,
+                    statements.clone(),
+                );
                 (Some(group_commit::GroupCommit::start(connection, writers_waiting.clone())?), Some(reads))
             }
             _ => (None, None),

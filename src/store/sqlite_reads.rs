@@ -10,7 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
-use sea_orm::{DbErr, Statement};
+use sea_orm::{ConnAcquireErr, DbErr, Statement};
+use tokio::sync::Semaphore;
 
 use super::sqlite_writer::{bind, error};
 
@@ -18,17 +19,27 @@ use super::sqlite_writer::{bind, error};
 /// by the dimensions grouped and the filters set.
 const STATEMENT_CACHE: usize = 64;
 
-/// Read-only connections, opened when needed and kept for the next read.
+/// Read-only connections, opened when needed and kept for the next read;
+/// at most `max_connections` at once, as for the sqlx readers.
 pub struct SqliteReads {
     path: std::path::PathBuf,
     busy_timeout: Duration,
     idle: Mutex<Vec<Connection>>,
+    turns: Arc<Semaphore>,
+    acquire_timeout: Duration,
     statements: Arc<AtomicU64>,
 }
 
 impl SqliteReads {
-    pub fn new(path: std::path::PathBuf, busy_timeout: Duration, statements: Arc<AtomicU64>) -> Arc<SqliteReads> {
-        Arc::new(SqliteReads { path, busy_timeout, idle: Mutex::new(Vec::new()), statements })
+    pub fn new(
+        path: std::path::PathBuf,
+        busy_timeout: Duration,
+        max_connections: u32,
+        acquire_timeout: Duration,
+        statements: Arc<AtomicU64>,
+    ) -> Arc<SqliteReads> {
+        let turns = Arc::new(Semaphore::new(max_connections.max(1) as usize));
+        Arc::new(SqliteReads { path, busy_timeout, idle: Mutex::new(Vec::new()), turns, acquire_timeout, statements })
     }
 
     /// Every row of `statement`, each turned into a `T` by `row`.
@@ -37,10 +48,19 @@ impl SqliteReads {
         statement: Statement,
         row: impl Fn(&rusqlite::Row<'_>) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<Vec<T>, DbErr> {
-        let reads = self.clone();
-        tokio::task::spawn_blocking(move || reads.query_now(&statement, row))
+        // Waiting longer than for a pooled connection fails the same way.
+        let turn = tokio::time::timeout(self.acquire_timeout, self.turns.clone().acquire_owned())
             .await
-            .map_err(|e| DbErr::Custom(format!("a SQLite read stopped: {e}")))?
+            .map_err(|_| DbErr::ConnectionAcquire(ConnAcquireErr::Timeout))?
+            .map_err(|_| DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed))?;
+        let reads = self.clone();
+        tokio::task::spawn_blocking(move || {
+            // Held until the read ends, even if its caller stopped waiting.
+            let _turn = turn;
+            reads.query_now(&statement, row)
+        })
+        .await
+        .map_err(|e| DbErr::Custom(format!("a SQLite read stopped: {e}")))?
     }
 
     fn query_now<T>(
@@ -69,5 +89,48 @@ impl SqliteReads {
         connection.busy_timeout(self.busy_timeout).map_err(error)?;
         connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(connection)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::DbBackend;
+
+    use super::*;
+
+    fn reads(max_connections: u32) -> (tempfile::TempDir, Arc<SqliteReads>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("reads.db");
+        let setup = Connection::open(&path).unwrap();
+        setup
+            .execute_batch("CREATE TABLE t (n INTEGER, s TEXT); INSERT INTO t VALUES (1, 'a'), (2, 'b'), (3, 'c');")
+            .unwrap();
+        let statements = Arc::new(AtomicU64::new(0));
+        let reads = SqliteReads::new(path, Duration::from_secs(1), max_connections, Duration::from_secs(5), statements);
+        (dir, reads)
+    }
+
+    fn at_least(n: i64) -> Statement {
+        Statement::from_sql_and_values(DbBackend::Sqlite, "SELECT n, s FROM t WHERE n >= ? ORDER BY n", [n.into()])
+    }
+
+    #[tokio::test]
+    async fn rows_come_back_bound_and_counted() {
+        let (_dir, reads) = reads(2);
+        let rows = reads.query(at_least(2), |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))).await.unwrap();
+        assert_eq!(rows, vec![(2, "b".to_owned()), (3, "c".to_owned())]);
+        assert_eq!(reads.statements.load(Ordering::Relaxed), 1);
+        assert_eq!(reads.idle.lock().unwrap().len(), 1, "the connection is kept for the next read");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_read_waiting_past_the_acquire_timeout_fails_as_unavailable() {
+        let (_dir, reads) = reads(1);
+        let held = reads.turns.clone().acquire_owned().await.unwrap();
+        let refused = reads.query(at_least(0), |r| r.get::<_, i64>(0)).await;
+        assert!(matches!(refused, Err(DbErr::ConnectionAcquire(ConnAcquireErr::Timeout))), "{refused:?}");
+        assert_eq!(reads.statements.load(Ordering::Relaxed), 0);
+        drop(held);
+        assert_eq!(reads.query(at_least(0), |r| r.get::<_, i64>(0)).await.unwrap(), vec![1, 2, 3]);
     }
 }
