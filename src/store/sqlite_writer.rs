@@ -78,6 +78,10 @@ impl SqliteWriter {
         // The checkpointer thread moves the WAL into the database; the writer
         // does it itself only if that thread falls far behind.
         connection.pragma_update(None, "wal_autocheckpoint", WAL_PAGES_MAX).map_err(error)?;
+        // 32 MB of page cache instead of SQLite's 2 MB: spread charges touch
+        // index pages all over the lots, events, ledger and rollups (+5 %
+        // consumes/s on the load benchmark, 35 -> 70 MB peak RSS).
+        connection.pragma_update(None, "cache_size", -32_768).map_err(error)?;
         connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         let state = Arc::new(Mutex::new(State { connection, depth: 0, failure: None }));
         start_checkpointer(path, busy_timeout, Arc::downgrade(&state))?;
