@@ -110,12 +110,19 @@ impl Store {
         piece: Piece,
     ) -> Result<Vec<(String, Row)>> {
         let group = grouping.group;
+        let layout = Layout {
+            day: group.period.is_some(),
+            account: grouping.by_account,
+            studio: group.studio,
+            tool: group.tool,
+            model: group.model,
+        };
         // One account's rollup rows are few (a year of days is ~11,000 for the
         // heaviest user of the usage benchmark): folding them here costs less
         // than the database sorting them for GROUP BY. A total (nothing
         // grouped) needs no sort and stays in SQL.
-        let grouping_any = group.period.is_some() || grouping.by_account || group.studio || group.tool || group.model;
-        let aggregate = !grouping_any || !matches!((scope, piece.source), (Scope::Account(_), Source::Rollup { .. }));
+        let aggregate =
+            !layout.groups() || !matches!((scope, piece.source), (Scope::Account(_), Source::Rollup { .. }));
         let (table, time, model, counts) = match piece.source {
             Source::Rollup { .. } if aggregate => {
                 ("usage_rollups", "bucket_start_ms", "model_id", "SUM(events), SUM(outputs), SUM(credits)")
@@ -126,13 +133,6 @@ impl Store {
             }
         };
         let day = format!("CAST(({time} + {}) / {} AS BIGINT)", piece.offset_ms, crate::domain::analytics::DAY_MS);
-        let layout = Layout {
-            day: group.period.is_some(),
-            account: grouping.by_account,
-            studio: group.studio,
-            tool: group.tool,
-            model: group.model,
-        };
         // Only what is asked for is selected and grouped by: a constant in
         // GROUP BY would still make the database sort every row.
         let grouped: Vec<&str> = [
@@ -203,6 +203,10 @@ struct Layout {
 }
 
 impl Layout {
+    fn groups(self) -> bool {
+        self.day || self.account || self.studio || self.tool || self.model
+    }
+
     /// `(account_id, row)` with what was not selected left empty.
     fn read<E>(
         self,
