@@ -1,6 +1,7 @@
 //! Usage history and analytics: an account's usage connection and summary,
 //! and the platform view for admins.
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
 use async_graphql::connection::{Connection, Edge};
@@ -89,7 +90,6 @@ pub struct UsageBucket {
     pub period_start: Option<DateTime<Utc>>,
     pub studio: Option<StudioKind>,
     pub tool: Option<String>,
-    // One `Arc` per model, shared by its buckets.
     pub model: Option<Arc<Model>>,
     pub generations: i64,
     pub outputs: i64,
@@ -98,12 +98,13 @@ pub struct UsageBucket {
 
 fn buckets(ctx: &Context<'_>, buckets: Vec<Bucket>) -> GraphqlResult<UsageBuckets> {
     let catalog = store(ctx)?.catalog();
+    // One `Model` per model id, shared by its buckets.
     let mut models: HashMap<String, Arc<Model>> = HashMap::new();
-    let mut model = |id: &str| match models.get(id) {
-        Some(model) => Some(model.clone()),
-        None => {
-            let model = Arc::new(Model::from(catalog.model(id)?));
-            Some(models.entry(id.to_owned()).or_insert(model).clone())
+    let mut model = |id: String| match models.entry(id) {
+        Entry::Occupied(model) => Some(model.get().clone()),
+        Entry::Vacant(entry) => {
+            let model = Arc::new(Model::from(catalog.model(entry.key())?));
+            Some(entry.insert(model).clone())
         }
     };
     Ok(UsageBuckets(
@@ -113,7 +114,7 @@ fn buckets(ctx: &Context<'_>, buckets: Vec<Bucket>) -> GraphqlResult<UsageBucket
                 period_start: b.period_start,
                 studio: b.studio.map(Into::into),
                 tool: b.tool,
-                model: b.model_id.as_deref().and_then(&mut model),
+                model: b.model_id.and_then(&mut model),
                 generations: b.generations,
                 outputs: b.outputs,
                 credits: b.credits,

@@ -123,14 +123,14 @@ impl Store {
         // grouped) needs no sort and stays in SQL.
         let aggregate =
             !layout.groups() || !matches!((scope, piece.source), (Scope::Account(_), Source::Rollup { .. }));
-        let (table, time, model, counts) = match piece.source {
-            Source::Rollup { .. } if aggregate => {
-                ("usage_rollups", "bucket_start_ms", "model_id", "SUM(events), SUM(outputs), SUM(credits)")
-            }
-            Source::Rollup { .. } => ("usage_rollups", "bucket_start_ms", "model_id", "events, outputs, credits"),
-            Source::Events => {
-                ("usage_events", "created_at_ms", "COALESCE(model_id, '')", "COUNT(*), SUM(count), SUM(credits)")
-            }
+        let (table, time, model) = match piece.source {
+            Source::Rollup { .. } => ("usage_rollups", "bucket_start_ms", "model_id"),
+            Source::Events => ("usage_events", "created_at_ms", "COALESCE(model_id, '')"),
+        };
+        let counts = match (piece.source, aggregate) {
+            (Source::Rollup { .. }, true) => ["SUM(events)", "SUM(outputs)", "SUM(credits)"],
+            (Source::Rollup { .. }, false) => ["events", "outputs", "credits"],
+            (Source::Events, _) => ["COUNT(*)", "SUM(count)", "SUM(credits)"],
         };
         let day = format!("CAST(({time} + {}) / {} AS BIGINT)", piece.offset_ms, crate::domain::analytics::DAY_MS);
         // Only what is asked for is selected and grouped by: a constant in
@@ -145,11 +145,9 @@ impl Store {
         .into_iter()
         .filter_map(|(on, column)| on.then_some(column))
         .collect();
-        let counts: Vec<String> = counts.split(", ").map(|count| format!("CAST({count} AS BIGINT)")).collect();
-        let select = format!(
-            "SELECT {} FROM {table} WHERE {time} >= ",
-            [grouped.clone(), counts.iter().map(String::as_str).collect()].concat().join(", ")
-        );
+        let counts = counts.map(|count| format!("CAST({count} AS BIGINT)"));
+        let selected: Vec<&str> = grouped.iter().copied().chain(counts.iter().map(String::as_str)).collect();
+        let select = format!("SELECT {} FROM {table} WHERE {time} >= ", selected.join(", "));
         let mut sql = Sql::new(self.backend());
         sql.push(&select).value(piece.start_ms).push(&format!(" AND {time} < ")).value(piece.end_ms);
         match piece.source {
@@ -168,14 +166,13 @@ impl Store {
         if let Some(models) = &filter.model_ids {
             sql.push(&format!(" AND {model}")).list(models.iter().map(String::as_str));
         }
-        if !aggregate {
-            // Every row, folded by the caller.
-        } else if grouped.is_empty() {
+        if aggregate && grouped.is_empty() {
             // One total, or no row at all when nothing matches.
             sql.push(" HAVING COUNT(*) > 0");
-        } else {
+        } else if aggregate {
             sql.push(&format!(" GROUP BY {}", grouped.join(", ")));
         }
+        // Otherwise every row, folded by the caller.
         self.analytics_rows(sql.statement(), layout).await
     }
 

@@ -13,7 +13,7 @@ use rusqlite::{Connection, OpenFlags};
 use sea_orm::{ConnAcquireErr, DbErr, Statement};
 use tokio::sync::Semaphore;
 
-use super::sqlite_writer::{bind, error};
+use super::sqlite_writer::{bind, error, open};
 
 /// Prepared statements kept per connection: the analytics queries differ
 /// by the dimensions grouped and the filters set.
@@ -68,9 +68,9 @@ impl SqliteReads {
         statement: &Statement,
         row: impl Fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
     ) -> Result<Vec<T>, DbErr> {
+        let values: Option<Vec<_>> = statement.values.as_ref().map(|v| v.0.iter().map(bind).collect()).transpose()?;
         let connection = self.checkout()?;
         self.statements.fetch_add(1, Ordering::Relaxed);
-        let values: Option<Vec<_>> = statement.values.as_ref().map(|v| v.0.iter().map(bind).collect()).transpose()?;
         let rows = {
             let mut prepared = connection.prepare_cached(&statement.sql).map_err(error)?;
             let params = rusqlite::params_from_iter(values.unwrap_or_default());
@@ -85,8 +85,7 @@ impl SqliteReads {
             return Ok(connection);
         }
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let connection = Connection::open_with_flags(&self.path, flags).map_err(error)?;
-        connection.busy_timeout(self.busy_timeout).map_err(error)?;
+        let connection = open(&self.path, flags, self.busy_timeout)?;
         connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(connection)
     }

@@ -63,6 +63,14 @@ pub(super) fn error(error: rusqlite::Error) -> DbErr {
     DbErr::Exec(RuntimeErr::Internal(format!("sqlite: {error}")))
 }
 
+/// Opens `path` with `flags`, waiting up to `busy_timeout` for another
+/// connection's lock (the writer, its checkpointer and the analytics reads).
+pub(super) fn open(path: &std::path::Path, flags: OpenFlags, busy_timeout: Duration) -> Result<Connection, DbErr> {
+    let connection = Connection::open_with_flags(path, flags).map_err(error)?;
+    connection.busy_timeout(busy_timeout).map_err(error)?;
+    Ok(connection)
+}
+
 impl SqliteWriter {
     /// Opens `path` as sqlx opens it: WAL, `synchronous=FULL` (a commit is on
     /// disk before anyone hears of it), foreign keys on, and a busy timeout
@@ -70,8 +78,7 @@ impl SqliteWriter {
     /// what runs, as the sqlx connections' callback does.
     pub fn open(path: &std::path::Path, busy_timeout: Duration, statements: Arc<AtomicU64>) -> Result<Self, DbErr> {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let connection = Connection::open_with_flags(path, flags).map_err(error)?;
-        connection.busy_timeout(busy_timeout).map_err(error)?;
+        let connection = open(path, flags, busy_timeout)?;
         connection.pragma_update(None, "journal_mode", "WAL").map_err(error)?;
         connection.pragma_update(None, "synchronous", "FULL").map_err(error)?;
         connection.pragma_update(None, "foreign_keys", "ON").map_err(error)?;
@@ -181,8 +188,7 @@ impl SqliteWriter {
 /// the writer is gone.
 fn start_checkpointer(path: &std::path::Path, busy_timeout: Duration, writer: Weak<Mutex<State>>) -> Result<(), DbErr> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let connection = Connection::open_with_flags(path, flags).map_err(error)?;
-    connection.busy_timeout(busy_timeout).map_err(error)?;
+    let connection = open(path, flags, busy_timeout)?;
     std::thread::Builder::new()
         .name("sqlite-checkpoint".into())
         .spawn(move || {
