@@ -105,3 +105,39 @@ async fn the_check_catches_charges_and_holds_that_disagree_with_the_ledger() {
     }
     assert_eq!(problems.len(), expected.len(), "{problems:?}");
 }
+
+#[tokio::test]
+async fn the_ledger_filters_by_kind_and_date_alone_and_combined() {
+    let app = TestApp::start().await;
+    let charged = |payload: serde_json::Value| -payload["usageEvent"]["credits"].as_i64().unwrap();
+    let first = charged(app.consume("k", image(1), "day-1").await);
+    app.advance(chrono::Duration::days(1));
+    let second = charged(app.consume("k", image(2), "day-2").await);
+    let query = "query($filter: LedgerFilterInput) { account(id: \"k\") { ledger(first: 100, filter: $filter) {
+        totalCount edges { node { kind amount createdAt } } } } }";
+    let entries = |filter: serde_json::Value| {
+        let app = &app;
+        async move {
+            let ledger = app.as_service(query, json!({ "filter": filter })).await["account"]["ledger"].clone();
+            let nodes: Vec<serde_json::Value> =
+                ledger["edges"].as_array().unwrap().iter().map(|e| e["node"].clone()).collect();
+            assert_eq!(ledger["totalCount"], nodes.len(), "totalCount counts what the filter selects");
+            nodes
+        }
+    };
+    let all = entries(serde_json::Value::Null).await;
+    let day_2 = "2026-03-11T00:00:00Z";
+    let on_day_2 = |e: &&serde_json::Value| e["createdAt"].as_str().unwrap() >= day_2;
+    let consumes = entries(json!({ "kinds": ["CONSUME"] })).await;
+    assert_eq!(consumes.iter().map(|e| e["amount"].as_i64().unwrap()).collect::<Vec<_>>(), vec![second, first]);
+    let from_day_2 = entries(json!({ "from": day_2 })).await;
+    assert_eq!(from_day_2, all.iter().filter(on_day_2).cloned().collect::<Vec<_>>());
+    let before_day_2 = entries(json!({ "to": day_2 })).await;
+    assert_eq!(before_day_2, all.iter().filter(|e| !on_day_2(e)).cloned().collect::<Vec<_>>());
+    assert!(!from_day_2.is_empty() && !before_day_2.is_empty());
+    let combined = entries(json!({ "kinds": ["CONSUME", "REFUND"], "from": day_2 })).await;
+    assert_eq!(
+        combined.iter().map(|e| (e["kind"].as_str().unwrap(), e["amount"].as_i64().unwrap())).collect::<Vec<_>>(),
+        vec![("CONSUME", second)]
+    );
+}
