@@ -6,6 +6,7 @@ mod m20261124_000001_schema;
 mod m20261124_000002_catalog;
 mod m20261125_000003_rollup_counts;
 mod m20261125_000004_ledger_indexes;
+mod m20261125_000005_rollup_key;
 pub mod seed;
 
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000002_catalog::Migration),
             Box::new(m20261125_000003_rollup_counts::Migration),
             Box::new(m20261125_000004_ledger_indexes::Migration),
+            Box::new(m20261125_000005_rollup_key::Migration),
         ]
     }
 }

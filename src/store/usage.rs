@@ -95,7 +95,6 @@ pub(crate) async fn add_to_rollup(db: &impl ConnectionTrait, event: &UsageEvent,
     // A new bucket can only come from a charge; a refund always finds its bucket.
     let inserted = std::cmp::max(sign, 0);
     let rows = [HOUR_MS, DAY_MS].map(|bucket_ms| usage_rollups::ActiveModel {
-        id: NotSet,
         account_id: Set(event.account_id.clone()),
         bucket_ms: Set(bucket_ms),
         bucket_start_ms: Set(to_ms(event.created_at).div_euclid(bucket_ms) * bucket_ms),
