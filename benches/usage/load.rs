@@ -275,23 +275,12 @@ fn rollups(events: &[Event], templates: &[Template]) -> Rollups {
 }
 
 async fn insert_rollups(db: &DatabaseConnection, rollups: &Rollups, kinds: &[Kind]) -> Result<(), BoxError> {
-    let columns = [
-        "id",
-        "account_id",
-        "bucket_ms",
-        "bucket_start_ms",
-        "studio",
-        "tool",
-        "model_id",
-        "events",
-        "outputs",
-        "credits",
-    ];
+    let columns =
+        ["account_id", "bucket_ms", "bucket_start_ms", "studio", "tool", "model_id", "events", "outputs", "credits"];
     let row = |i: usize| {
         let ((account, bucket_ms, start, kind), (events, outputs, credits)) = &rollups[i];
         let (studio, tool, model) = &kinds[*kind as usize];
         vec![
-            (i as i64 + 1).into(),
             account_id(*account).into(),
             (*bucket_ms).into(),
             (*start).into(),

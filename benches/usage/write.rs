@@ -37,7 +37,8 @@ pub async fn drop_indexes(db: &DatabaseConnection) -> Result<Vec<String>, BoxErr
 
 /// Sends rows `0..count` as multi-row INSERTs, many of them per transaction;
 /// on PostgreSQL two transactions at a time (the server does the work).
-/// Rows carry their id, so the data is the same however they interleave.
+/// Rows carry their key, so the data is the same however they interleave; a
+/// table with an `id` column gets its sequence moved past the rows' ids.
 pub async fn insert_rows<F>(
     db: &DatabaseConnection,
     table: &str,
@@ -77,7 +78,7 @@ where
     while let Some(done) = transactions.next().await {
         done?;
     }
-    if backend == DbBackend::Postgres {
+    if backend == DbBackend::Postgres && columns.first() == Some(&"id") {
         let sql = format!("SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))");
         db.execute_unprepared(&sql).await?;
     }
