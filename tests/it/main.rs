@@ -13,6 +13,7 @@ mod holds;
 mod idempotency;
 mod ledger;
 mod live;
+mod migrations;
 mod model;
 mod operations;
 mod processes;

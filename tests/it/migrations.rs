@@ -1,0 +1,92 @@
+//! Upgrades keep what was recorded: a database written under an earlier
+//! schema answers the same through GraphQL once the server has migrated it,
+//! and goes on recording into what it kept.
+use chrono::{DateTime, Duration, Utc};
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database};
+use serde_json::{Value, json};
+
+use crate::support::{TestApp, TestDatabase, image, start_time};
+
+/// The migrations applied before the rollups were keyed by their bucket.
+const BEFORE_ROLLUP_KEY: u32 = 4;
+
+const BY_DAY_AND_MODEL: &str = "query($id: ID!, $tz: String, $filter: UsageFilter) { account(id: $id) {
+  usageSummary(groupBy: [DAY, MODEL], timeZone: $tz, filter: $filter) {
+    periodStart model { id } generations outputs credits } } }";
+
+/// Whole days from the 1st to the 10th of March in `tz` at `offset`: read
+/// from the daily rollups in UTC, from the hourly ones in Paris.
+async fn by_day_and_model(app: &TestApp, account: &str, tz: &str, offset: &str) -> Vec<(String, Value, i64, i64, i64)> {
+    let filter =
+        json!({ "from": format!("2026-03-01T00:00:00{offset}"), "to": format!("2026-03-11T00:00:00{offset}") });
+    let data = app.as_service(BY_DAY_AND_MODEL, json!({ "id": account, "tz": tz, "filter": filter })).await;
+    data["account"]["usageSummary"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            let count = |field: &str| b[field].as_i64().unwrap();
+            let start = b["periodStart"].as_str().unwrap().to_owned();
+            (start, b["model"]["id"].clone(), count("generations"), count("outputs"), count("credits"))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn rollups_written_before_they_were_keyed_by_bucket_survive_the_upgrade() {
+    let database = TestDatabase::new().await;
+    let mut connect = ConnectOptions::new(database.options.url.clone());
+    if let Some(schema) = &database.options.schema {
+        connect.set_schema_search_path(schema.clone());
+    }
+    let db = Database::connect(connect).await.unwrap();
+    Migrator::up(&db, Some(BEFORE_ROLLUP_KEY)).await.unwrap();
+    // Usage on three days before the upgrade, as the earlier schema kept it:
+    // numbered rows, one per UTC hour and one per UTC day.
+    let recorded = [(3, 10, (1, 2, 6)), (1, 15, (2, 5, 15)), (0, 9, (1, 1, 3))];
+    let mut rows = Vec::new();
+    for (days_before, hour, (events, outputs, credits)) in recorded {
+        let day = (start_time().date_naive() - Duration::days(days_before)).and_hms_opt(0, 0, 0).unwrap().and_utc();
+        let hour = day + Duration::hours(hour);
+        for (bucket_ms, start) in [(3_600_000, hour), (86_400_000, day)] {
+            let (id, start) = (rows.len() + 1, start.timestamp_millis());
+            rows.push(format!(
+                "({id}, 'upgraded', {bucket_ms}, {start}, 'IMAGE', 'text-to-image', 'sdxl', {events}, {outputs}, {credits})"
+            ));
+        }
+    }
+    db.execute_unprepared(&format!(
+        "INSERT INTO usage_rollups (id, account_id, bucket_ms, bucket_start_ms, studio, tool, model_id,
+                                    events, outputs, credits) VALUES {}",
+        rows.join(", ")
+    ))
+    .await
+    .unwrap();
+    db.close().await.unwrap();
+
+    let app = TestApp::start_on(database).await;
+    // A bucket starts at the local midnight, given in UTC.
+    let bucket = |day: &str, offset: &str, counts: (i64, i64, i64)| {
+        let local = DateTime::parse_from_rfc3339(&format!("2026-03-{day}T00:00:00{offset}")).unwrap();
+        (local.with_timezone(&Utc).to_rfc3339(), json!("sdxl"), counts.0, counts.1, counts.2)
+    };
+    for (tz, offset) in [("UTC", "+00:00"), ("Europe/Paris", "+01:00")] {
+        assert_eq!(
+            by_day_and_model(&app, "upgraded", tz, offset).await,
+            vec![bucket("07", offset, (1, 2, 6)), bucket("09", offset, (2, 5, 15)), bucket("10", offset, (1, 1, 3))],
+            "{tz}"
+        );
+    }
+    // A charge today adds to the day's row kept from before, and to a new
+    // hourly one.
+    let charged = app.consume("upgraded", image(2), "after-upgrade").await;
+    assert_eq!(charged["usageEvent"]["credits"], json!(6), "{charged}");
+    for (tz, offset) in [("UTC", "+00:00"), ("Europe/Paris", "+01:00")] {
+        assert_eq!(
+            by_day_and_model(&app, "upgraded", tz, offset).await,
+            vec![bucket("07", offset, (1, 2, 6)), bucket("09", offset, (2, 5, 15)), bucket("10", offset, (2, 3, 9))],
+            "{tz}"
+        );
+    }
+}
