@@ -69,9 +69,9 @@ pub(super) fn error(error: rusqlite::Error) -> DbErr {
 pub(super) fn open(path: &std::path::Path, flags: OpenFlags, busy_timeout: Duration) -> Result<Connection, DbErr> {
     let connection = Connection::open_with_flags(path, flags).map_err(error)?;
     connection.busy_timeout(busy_timeout).map_err(error)?;
-    // Without the planner's stability guarantee, SQLite plans `LIMIT ?` for
-    // the value bound the first time, and binding another value (or the same
-    // one again) throws the prepared statement away: every `.one()` SeaORM
+    // Without the planner's stability guarantee, SQLite reads a bound
+    // `LIMIT ?` while planning, and binding that parameter again (even to
+    // the same value) expires the prepared statement: every `.one()` SeaORM
     // sends was parsed and planned anew, a fifth of the writer's time.
     connection.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true).map_err(error)?;
     Ok(connection)
