@@ -226,6 +226,13 @@ pub async fn migrate(options: &DatabaseOptions) -> Result<()> {
     Ok(())
 }
 
+/// A write connection as the server opens it, without migrating, for tests
+/// that write a database under an earlier schema.
+#[doc(hidden)]
+pub async fn connect_for_tests(options: &DatabaseOptions) -> Result<DatabaseConnection> {
+    Ok(connect(options).await?.0)
+}
+
 async fn connect(options: &DatabaseOptions) -> Result<(DatabaseConnection, DatabaseConnection)> {
     let configure = |max_connections: u32| {
         let mut connect = ConnectOptions::new(options.url.clone());
