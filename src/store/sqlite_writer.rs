@@ -403,7 +403,6 @@ mod tests {
         assert_eq!(prepared.get_status(rusqlite::StatementStatus::RePrepare), 0, "planned anew for a LIMIT value");
     }
 
-    /// A batch with row 1 written, and a savepoint opened in it.
     #[test]
     fn savepoint_journals_are_kept_in_memory() {
         let (_dir, writer) = writer();
@@ -412,6 +411,7 @@ mod tests {
         assert_eq!(temp_store, 2);
     }
 
+    /// A batch with row 1 written, and a savepoint opened in it.
     fn batch_in_savepoint() -> (tempfile::TempDir, SqliteWriter) {
         let (dir, mut writer) = writer();
         writer.begin_batch().unwrap();
