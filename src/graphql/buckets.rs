@@ -4,13 +4,14 @@
 //! generic list resolver gives each object and each field a future of its
 //! own and runs the schema's extensions around each: ~5 µs a bucket, 30 ms
 //! for that summary. Here the selection is read once and every bucket is
-//! built from it directly; each distinct `Model` is resolved once, by its
-//! own resolver, and shared. The schema does not change: the type is
+//! built from it directly, as a copy of one template object whose keys are
+//! hashed once; each distinct `Model` is resolved once, by its own
+//! resolver, and shared. The schema does not change: the type is
 //! registered as `Vec<UsageBucket>` registers it, and a test compares the two
 //! resolvers on aliases, fragments, `__typename`, `@skip` and merged fields.
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::sync::Arc;
 
 use async_graphql::indexmap::IndexMap;
 use async_graphql::parser::types::{Field, Selection, SelectionSet};
@@ -18,6 +19,7 @@ use async_graphql::registry::Registry;
 use async_graphql::resolver_utils::enum_value;
 use async_graphql::{ContextSelectionSet, Name, OutputType, Positioned, ScalarType, ServerError, ServerResult, Value};
 use chrono::{DateTime, Utc};
+use foldhash::HashMap as FoldHashMap;
 
 use super::usage::UsageBucket;
 
@@ -78,16 +80,84 @@ fn selected<'a>(
 /// Inserts `value` under `key`, merging objects a repeated key selected
 /// (`model { id } model { name }`), as the executor does.
 fn insert(object: &mut IndexMap<Name, Value>, key: &Name, value: Value) {
-    match (object.get_mut(key), value) {
-        (Some(Value::Object(existing)), Value::Object(more)) => {
-            for (key, value) in more {
-                insert(existing, &key, value);
-            }
-        }
-        (Some(_), _) => {}
-        (None, value) => {
+    match object.get_mut(key) {
+        Some(existing) => merge(existing, value),
+        None => {
             object.insert(key.clone(), value);
         }
+    }
+}
+
+/// Merges `value` into an object selected under the same key before;
+/// anything else keeps the value it has.
+fn merge(existing: &mut Value, value: Value) {
+    if let (Value::Object(existing), Value::Object(more)) = (existing, value) {
+        for (key, value) in more {
+            insert(existing, &key, value);
+        }
+    }
+}
+
+/// What a response key of every bucket holds: the field selected under it,
+/// and for `model`, each model's object (the key's selections merged).
+enum Slot {
+    Typename,
+    PeriodStart,
+    Studio,
+    Tool,
+    /// By the address of the bucket's `Model`, which its buckets share.
+    Model(FoldHashMap<usize, Value>),
+    Generations,
+    Outputs,
+    Credits,
+}
+
+impl UsageBuckets {
+    /// The response keys in order, each with what it holds. Validation has
+    /// made sure that a repeated key selects the same field each time.
+    async fn slots<'a>(
+        &self,
+        ctx: &ContextSelectionSet<'a>,
+        fields: Vec<(&'a Name, Selected<'a>)>,
+    ) -> ServerResult<Vec<(&'a Name, Slot)>> {
+        let mut slots: Vec<(&Name, Slot)> = Vec::new();
+        for (key, selection) in fields {
+            let at = slots.iter().position(|(k, _)| *k == key);
+            let slot = match selection {
+                Selected::Model(field) => {
+                    let ctx_field = ctx.with_field(field);
+                    let ctx_model = ctx_field.with_selection_set(&field.node.selection_set);
+                    let mut models = FoldHashMap::default();
+                    for model in self.0.iter().filter_map(|bucket| bucket.model.as_ref()) {
+                        if let Entry::Vacant(entry) = models.entry(Arc::as_ptr(model).addr()) {
+                            entry.insert(OutputType::resolve(model.as_ref(), &ctx_model, field).await?);
+                        }
+                    }
+                    match at.map(|at| &mut slots[at].1) {
+                        Some(Slot::Model(merged)) => {
+                            for (model, value) in models {
+                                if let Some(existing) = merged.get_mut(&model) {
+                                    merge(existing, value);
+                                }
+                            }
+                            continue;
+                        }
+                        Some(_) => continue,
+                        None => Slot::Model(models),
+                    }
+                }
+                _ if at.is_some() => continue,
+                Selected::Typename => Slot::Typename,
+                Selected::PeriodStart => Slot::PeriodStart,
+                Selected::Studio => Slot::Studio,
+                Selected::Tool => Slot::Tool,
+                Selected::Generations => Slot::Generations,
+                Selected::Outputs => Slot::Outputs,
+                Selected::Credits => Slot::Credits,
+            };
+            slots.push((key, slot));
+        }
+        Ok(slots)
     }
 }
 
@@ -107,43 +177,34 @@ impl OutputType for UsageBuckets {
     async fn resolve(&self, ctx: &ContextSelectionSet<'_>, _field: &Positioned<Field>) -> ServerResult<Value> {
         let mut fields = Vec::new();
         selected(ctx, &ctx.item.node, &mut fields)?;
-        // Each `model` selection, resolved once per model.
-        let mut models: HashMap<(usize, &str), Value> = HashMap::new();
-        for (index, (_, selection)) in fields.iter().enumerate() {
-            let Selected::Model(field) = selection else { continue };
-            for model in self.0.iter().filter_map(|bucket| bucket.model.as_ref()) {
-                if let Entry::Vacant(entry) = models.entry((index, model.id.as_str())) {
-                    let ctx_field = ctx.with_field(field);
-                    let ctx_model = ctx_field.with_selection_set(&field.node.selection_set);
-                    entry.insert(OutputType::resolve(model, &ctx_model, field).await?);
-                }
-            }
-        }
+        let slots = self.slots(ctx, fields).await?;
+        // Every bucket's object is a copy of this one with its values set:
+        // no key is hashed again.
+        let template: IndexMap<Name, Value> = slots.iter().map(|(key, _)| ((*key).clone(), Value::Null)).collect();
         let typename = Value::String(<UsageBucket as OutputType>::type_name().into_owned());
         // Buckets come in time order: each period is formatted once.
         let mut period: Option<(DateTime<Utc>, Value)> = None;
         let buckets = self.0.iter().map(|bucket| {
-            let mut object = IndexMap::with_capacity(fields.len());
-            for (index, (key, selection)) in fields.iter().enumerate() {
-                let value = match selection {
-                    Selected::Typename => typename.clone(),
-                    Selected::PeriodStart => match (bucket.period_start, &period) {
+            let mut object = template.clone();
+            for ((_, slot), (_, value)) in slots.iter().zip(object.iter_mut()) {
+                *value = match slot {
+                    Slot::Typename => typename.clone(),
+                    Slot::PeriodStart => match (bucket.period_start, &period) {
                         (None, _) => Value::Null,
                         (Some(start), Some((last, value))) if start == *last => value.clone(),
                         (Some(start), _) => period.insert((start, start.to_value())).1.clone(),
                     },
-                    Selected::Studio => bucket.studio.map_or(Value::Null, enum_value),
-                    Selected::Tool => bucket.tool.clone().map_or(Value::Null, Value::String),
-                    Selected::Model(_) => bucket
+                    Slot::Studio => bucket.studio.map_or(Value::Null, enum_value),
+                    Slot::Tool => bucket.tool.clone().map_or(Value::Null, Value::String),
+                    Slot::Model(models) => bucket
                         .model
                         .as_ref()
-                        .and_then(|model| models.get(&(index, model.id.as_str())).cloned())
+                        .and_then(|model| models.get(&Arc::as_ptr(model).addr()).cloned())
                         .unwrap_or(Value::Null),
-                    Selected::Generations => Value::from(bucket.generations),
-                    Selected::Outputs => Value::from(bucket.outputs),
-                    Selected::Credits => Value::from(bucket.credits),
+                    Slot::Generations => Value::from(bucket.generations),
+                    Slot::Outputs => Value::from(bucket.outputs),
+                    Slot::Credits => Value::from(bucket.credits),
                 };
-                insert(&mut object, key, value);
             }
             Value::Object(object)
         });
