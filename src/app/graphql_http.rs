@@ -244,6 +244,26 @@ mod tests {
         headers
     }
 
+    /// Sends the id of the thread that drops it.
+    struct Freed(std::sync::mpsc::Sender<std::thread::ThreadId>);
+
+    impl Drop for Freed {
+        fn drop(&mut self) {
+            let _ = self.0.send(std::thread::current().id());
+        }
+    }
+
+    #[tokio::test]
+    async fn large_responses_are_freed_on_another_thread_small_ones_at_once() {
+        let here = std::thread::current().id();
+        let (sender, freed) = std::sync::mpsc::channel();
+        drop_large(DROP_LATER_BYTES, Freed(sender.clone()));
+        assert_eq!(freed.try_recv(), Ok(here), "a small response is freed at once");
+        drop_large(DROP_LATER_BYTES + 1, Freed(sender));
+        let elsewhere = tokio::task::spawn_blocking(move || freed.recv()).await.unwrap();
+        assert!(matches!(elsewhere, Ok(thread) if thread != here), "{elsewhere:?}");
+    }
+
     #[test]
     fn the_media_type_follows_accept() {
         assert_eq!(negotiate(&HeaderMap::new()), Some(MediaType::Json));
