@@ -98,64 +98,56 @@ fn merge(existing: &mut Value, value: Value) {
     }
 }
 
-/// What a response key of every bucket holds: the field selected under it,
-/// and for `model`, each model's object (the key's selections merged).
-enum Slot {
-    Typename,
-    PeriodStart,
-    Studio,
-    Tool,
-    /// By the address of the bucket's `Model`, which its buckets share.
-    Model(FoldHashMap<usize, Value>),
-    Generations,
-    Outputs,
-    Credits,
+/// A response key of every bucket: the field selected under it, and for
+/// `model`, each model's object (the key's selections merged), by the
+/// address of the `Model` that its buckets share.
+struct Slot<'a> {
+    key: &'a Name,
+    field: Selected<'a>,
+    models: FoldHashMap<usize, Value>,
 }
 
 impl UsageBuckets {
-    /// The response keys in order, each with what it holds. Validation has
-    /// made sure that a repeated key selects the same field each time.
+    /// Each distinct model of the buckets as `field` selects it.
+    async fn models(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        field: &Positioned<Field>,
+    ) -> ServerResult<FoldHashMap<usize, Value>> {
+        let ctx_field = ctx.with_field(field);
+        let ctx_model = ctx_field.with_selection_set(&field.node.selection_set);
+        let mut models = FoldHashMap::default();
+        for model in self.0.iter().filter_map(|bucket| bucket.model.as_ref()) {
+            if let Entry::Vacant(entry) = models.entry(Arc::as_ptr(model).addr()) {
+                entry.insert(OutputType::resolve(model.as_ref(), &ctx_model, field).await?);
+            }
+        }
+        Ok(models)
+    }
+
+    /// The response keys in order. Validation has made sure that a repeated
+    /// key selects the same field each time: only `model` objects merge.
     async fn slots<'a>(
         &self,
         ctx: &ContextSelectionSet<'a>,
         fields: Vec<(&'a Name, Selected<'a>)>,
-    ) -> ServerResult<Vec<(&'a Name, Slot)>> {
-        let mut slots: Vec<(&Name, Slot)> = Vec::new();
-        for (key, selection) in fields {
-            let at = slots.iter().position(|(k, _)| *k == key);
-            let slot = match selection {
-                Selected::Model(field) => {
-                    let ctx_field = ctx.with_field(field);
-                    let ctx_model = ctx_field.with_selection_set(&field.node.selection_set);
-                    let mut models = FoldHashMap::default();
-                    for model in self.0.iter().filter_map(|bucket| bucket.model.as_ref()) {
-                        if let Entry::Vacant(entry) = models.entry(Arc::as_ptr(model).addr()) {
-                            entry.insert(OutputType::resolve(model.as_ref(), &ctx_model, field).await?);
+    ) -> ServerResult<Vec<Slot<'a>>> {
+        let mut slots: Vec<Slot<'a>> = Vec::new();
+        for (key, field) in fields {
+            let models = match field {
+                Selected::Model(model) => self.models(ctx, model).await?,
+                _ => FoldHashMap::default(),
+            };
+            match slots.iter_mut().find(|slot| slot.key == key) {
+                Some(slot) => {
+                    for (model, value) in models {
+                        if let Some(existing) = slot.models.get_mut(&model) {
+                            merge(existing, value);
                         }
-                    }
-                    match at.map(|at| &mut slots[at].1) {
-                        Some(Slot::Model(merged)) => {
-                            for (model, value) in models {
-                                if let Some(existing) = merged.get_mut(&model) {
-                                    merge(existing, value);
-                                }
-                            }
-                            continue;
-                        }
-                        Some(_) => continue,
-                        None => Slot::Model(models),
                     }
                 }
-                _ if at.is_some() => continue,
-                Selected::Typename => Slot::Typename,
-                Selected::PeriodStart => Slot::PeriodStart,
-                Selected::Studio => Slot::Studio,
-                Selected::Tool => Slot::Tool,
-                Selected::Generations => Slot::Generations,
-                Selected::Outputs => Slot::Outputs,
-                Selected::Credits => Slot::Credits,
-            };
-            slots.push((key, slot));
+                None => slots.push(Slot { key, field, models }),
+            }
         }
         Ok(slots)
     }
@@ -180,30 +172,30 @@ impl OutputType for UsageBuckets {
         let slots = self.slots(ctx, fields).await?;
         // Every bucket's object is a copy of this one with its values set:
         // no key is hashed again.
-        let template: IndexMap<Name, Value> = slots.iter().map(|(key, _)| ((*key).clone(), Value::Null)).collect();
+        let template: IndexMap<Name, Value> = slots.iter().map(|slot| (slot.key.clone(), Value::Null)).collect();
         let typename = Value::String(<UsageBucket as OutputType>::type_name().into_owned());
         // Buckets come in time order: each period is formatted once.
         let mut period: Option<(DateTime<Utc>, Value)> = None;
         let buckets = self.0.iter().map(|bucket| {
             let mut object = template.clone();
-            for ((_, slot), (_, value)) in slots.iter().zip(object.iter_mut()) {
-                *value = match slot {
-                    Slot::Typename => typename.clone(),
-                    Slot::PeriodStart => match (bucket.period_start, &period) {
+            for (slot, (_, value)) in slots.iter().zip(object.iter_mut()) {
+                *value = match slot.field {
+                    Selected::Typename => typename.clone(),
+                    Selected::PeriodStart => match (bucket.period_start, &period) {
                         (None, _) => Value::Null,
                         (Some(start), Some((last, value))) if start == *last => value.clone(),
                         (Some(start), _) => period.insert((start, start.to_value())).1.clone(),
                     },
-                    Slot::Studio => bucket.studio.map_or(Value::Null, enum_value),
-                    Slot::Tool => bucket.tool.clone().map_or(Value::Null, Value::String),
-                    Slot::Model(models) => bucket
+                    Selected::Studio => bucket.studio.map_or(Value::Null, enum_value),
+                    Selected::Tool => bucket.tool.clone().map_or(Value::Null, Value::String),
+                    Selected::Model(_) => bucket
                         .model
                         .as_ref()
-                        .and_then(|model| models.get(&Arc::as_ptr(model).addr()).cloned())
+                        .and_then(|model| slot.models.get(&Arc::as_ptr(model).addr()).cloned())
                         .unwrap_or(Value::Null),
-                    Slot::Generations => Value::from(bucket.generations),
-                    Slot::Outputs => Value::from(bucket.outputs),
-                    Slot::Credits => Value::from(bucket.credits),
+                    Selected::Generations => Value::from(bucket.generations),
+                    Selected::Outputs => Value::from(bucket.outputs),
+                    Selected::Credits => Value::from(bucket.credits),
                 };
             }
             Value::Object(object)
