@@ -102,6 +102,11 @@ impl UsageFilter {
                 format!("a filter list holds at most {FILTER_VALUES_MAX} values"),
             ));
         }
+        // No tool or model id holds one, and PostgreSQL text cannot.
+        let mut texts = self.tools.iter().chain(&self.model_ids).flatten();
+        if texts.any(|value| value.contains('\0')) {
+            return Err(DomainError::invalid("filter", "a tool or model id cannot hold a NUL character"));
+        }
         Ok(())
     }
 
@@ -211,12 +216,12 @@ pub fn pieces(run: OffsetRun, grouped_by_period: bool) -> Vec<Piece> {
 
 /// Usage aggregated by local day (days since 1970-01-01 in the zone) and
 /// the grouped dimensions (empty strings for the others).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Row {
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Row<'a> {
     pub local_day: i64,
-    pub studio: String,
-    pub tool: String,
-    pub model_id: String,
+    pub studio: &'a str,
+    pub tool: &'a str,
+    pub model_id: &'a str,
     pub events: i64,
     pub outputs: i64,
     pub credits: i64,
@@ -260,16 +265,16 @@ impl Default for Names {
 }
 
 impl Names {
-    fn id(&mut self, name: String) -> u32 {
+    fn id(&mut self, name: &str) -> u32 {
         if name.is_empty() {
             return 0;
         }
-        if let Some(&id) = self.ids.get(&name) {
+        if let Some(&id) = self.ids.get(name) {
             return id;
         }
         let id = self.names.len() as u32;
-        self.names.push(name.clone());
-        self.ids.insert(name, id);
+        self.names.push(name.to_owned());
+        self.ids.insert(name.to_owned(), id);
         id
     }
 
@@ -278,52 +283,69 @@ impl Names {
     }
 }
 
-/// Merges rows into buckets, ordered by time, then by credits (most first),
+type Key = (Option<NaiveDate>, u32, u32, u32);
+
+/// Rows merged into buckets a row at a time, as they arrive: nothing of a
+/// row is kept but its numbers, and its names the first time they come.
+/// The buckets come out ordered by time, then by credits (most first),
 /// then by studio, tool and model.
-pub fn fold(rows: impl IntoIterator<Item = Row>, group: GroupBy, time_zone: Tz) -> Vec<Bucket> {
-    type Key = (Option<NaiveDate>, u32, u32, u32);
-    let mut names = Names::default();
-    let mut buckets: FoldHashMap<Key, (i64, i64, i64)> = FoldHashMap::default();
-    // Rows come mostly in time order: a day's period is worked out once.
-    let mut last_period: Option<(i64, Option<NaiveDate>)> = None;
-    for row in rows {
-        let period = match last_period {
+pub struct Folding {
+    group: GroupBy,
+    time_zone: Tz,
+    names: Names,
+    buckets: FoldHashMap<Key, (i64, i64, i64)>,
+    /// Rows come mostly in time order: a day's period is worked out once.
+    last_period: Option<(i64, Option<NaiveDate>)>,
+}
+
+impl Folding {
+    pub fn new(group: GroupBy, time_zone: Tz) -> Folding {
+        Folding { group, time_zone, names: Names::default(), buckets: FoldHashMap::default(), last_period: None }
+    }
+
+    pub fn add(&mut self, row: Row<'_>) {
+        let period = match self.last_period {
             Some((day, period)) if day == row.local_day => period,
             _ => {
-                let period = group.period.map(|p| period_start(row.local_day, p));
-                last_period = Some((row.local_day, period));
+                let period = self.group.period.map(|p| period_start(row.local_day, p));
+                self.last_period = Some((row.local_day, period));
                 period
             }
         };
+        let names = &mut self.names;
         let key = (period, names.id(row.studio), names.id(row.tool), names.id(row.model_id));
-        let totals = buckets.entry(key).or_default();
+        let totals = self.buckets.entry(key).or_default();
         *totals = (totals.0 + row.events, totals.1 + row.outputs, totals.2 + row.credits);
     }
-    let mut folded: Vec<(Key, (i64, i64, i64))> =
-        buckets.into_iter().filter(|(_, (events, _, _))| *events != 0).collect();
-    let names_of = |key: &Key| (names.name(key.1), names.name(key.2), names.name(key.3));
-    folded.sort_unstable_by(|(a, (_, _, a_credits)), (b, (_, _, b_credits))| {
-        a.0.cmp(&b.0).then(b_credits.cmp(a_credits)).then_with(|| names_of(a).cmp(&names_of(b)))
-    });
-    let mut midnight: Option<(NaiveDate, DateTime<Utc>)> = None;
-    folded
-        .into_iter()
-        .map(|(key, (generations, outputs, credits))| {
-            let (studio, tool, model_id) = names_of(&key);
-            Bucket {
-                period_start: key.0.map(|d| match midnight {
-                    Some((day, at)) if day == d => at,
-                    _ => midnight.insert((d, local_midnight(d, time_zone))).1,
-                }),
-                studio: if group.studio { StudioKind::parse(studio) } else { None },
-                tool: group.tool.then(|| tool.to_owned()),
-                model_id: (group.model && !model_id.is_empty()).then(|| model_id.to_owned()),
-                generations,
-                outputs,
-                credits,
-            }
-        })
-        .collect()
+
+    pub fn finish(self) -> Vec<Bucket> {
+        let Folding { group, time_zone, names, buckets, .. } = self;
+        let mut folded: Vec<(Key, (i64, i64, i64))> =
+            buckets.into_iter().filter(|(_, (events, _, _))| *events != 0).collect();
+        let names_of = |key: &Key| (names.name(key.1), names.name(key.2), names.name(key.3));
+        folded.sort_unstable_by(|(a, (_, _, a_credits)), (b, (_, _, b_credits))| {
+            a.0.cmp(&b.0).then(b_credits.cmp(a_credits)).then_with(|| names_of(a).cmp(&names_of(b)))
+        });
+        let mut midnight: Option<(NaiveDate, DateTime<Utc>)> = None;
+        folded
+            .into_iter()
+            .map(|(key, (generations, outputs, credits))| {
+                let (studio, tool, model_id) = names_of(&key);
+                Bucket {
+                    period_start: key.0.map(|d| match midnight {
+                        Some((day, at)) if day == d => at,
+                        _ => midnight.insert((d, local_midnight(d, time_zone))).1,
+                    }),
+                    studio: if group.studio { StudioKind::parse(studio) } else { None },
+                    tool: group.tool.then(|| tool.to_owned()),
+                    model_id: (group.model && !model_id.is_empty()).then(|| model_id.to_owned()),
+                    generations,
+                    outputs,
+                    credits,
+                }
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -374,9 +396,9 @@ mod tests {
         let day = |d: u32| {
             (NaiveDate::from_ymd_opt(2026, 3, d).unwrap() - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()).num_days()
         };
-        let row = |d, model: &str, credits| Row {
+        let row = |d, model: &'static str, credits| Row {
             local_day: day(d),
-            model_id: model.into(),
+            model_id: model,
             events: 1,
             outputs: 1,
             credits,
@@ -384,7 +406,11 @@ mod tests {
         };
         let group = GroupBy::new(&[Dimension::Week, Dimension::Model]).unwrap();
         // 2026-03-09 is a Monday.
-        let buckets = fold([row(9, "a", 5), row(15, "a", 5), row(10, "b", 20), row(16, "a", 1)], group, Tz::UTC);
+        let mut folding = Folding::new(group, Tz::UTC);
+        for row in [row(9, "a", 5), row(15, "a", 5), row(10, "b", 20), row(16, "a", 1)] {
+            folding.add(row);
+        }
+        let buckets = folding.finish();
         let summary: Vec<(u32, Option<&str>, i64)> =
             buckets.iter().map(|b| (b.period_start.unwrap().day(), b.model_id.as_deref(), b.credits)).collect();
         assert_eq!(summary, vec![(9, Some("b"), 20), (9, Some("a"), 10), (16, Some("a"), 1)]);

@@ -1,11 +1,18 @@
 //! Usage summaries and totals from the rollups (edges from raw events); see
 //! `domain::analytics` for how a range is split.
+use std::collections::HashMap;
+use std::convert::Infallible;
+
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, FromQueryResult, Statement, Value};
+use rusqlite::types::Type;
+use sea_orm::{DbBackend, DbErr, FromQueryResult, Statement, Value};
 
-use super::Store;
-use crate::domain::analytics::{Bucket, GroupBy, HOUR_MS, Piece, Row, Source, UsageFilter, fold, offset_runs, pieces};
+use super::postgres_reads::{self, Tuple};
+use super::{BulkReads, Store};
+use crate::domain::analytics::{
+    Bucket, Folding, GroupBy, HOUR_MS, Piece, Row, Source, UsageFilter, offset_runs, pieces,
+};
 use crate::error::Result;
 
 /// Whose usage: one account's, or the platform's.
@@ -37,8 +44,9 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Vec<Bucket>> {
         filter.validate()?;
-        let rows = self.rows(scope, filter, Grouping { group, by_account: false }, time_zone, now).await?;
-        Ok(fold(rows.into_iter().map(|(_, row)| row), group, time_zone))
+        let grouping = Grouping { group, by_account: false };
+        let folding = self.rows(scope, filter, grouping, time_zone, now, Folding::new(group, time_zone)).await?;
+        Ok(folding.finish())
     }
 
     /// Generations and credits that `filter` selects, charged and not refunded.
@@ -56,12 +64,8 @@ impl Store {
     ) -> Result<Vec<(String, i64, i64)>> {
         filter.validate()?;
         let grouping = Grouping { group: GroupBy::default(), by_account: true };
-        let rows = self.rows(Scope::Platform, filter, grouping, Tz::UTC, now).await?;
-        let mut by_account: std::collections::HashMap<String, (i64, i64)> = std::collections::HashMap::new();
-        for (account, row) in rows {
-            let totals = by_account.entry(account).or_default();
-            *totals = (totals.0 + row.events, totals.1 + row.credits);
-        }
+        let ByAccount(by_account) =
+            self.rows(Scope::Platform, filter, grouping, Tz::UTC, now, ByAccount::default()).await?;
         let mut top: Vec<(String, i64, i64)> =
             by_account.into_iter().filter(|(_, (events, _))| *events > 0).map(|(a, (e, c))| (a, e, c)).collect();
         top.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
@@ -69,23 +73,24 @@ impl Store {
         Ok(top)
     }
 
-    async fn rows(
+    /// Every row of the usage in scope that `filter` selects, into `sink`.
+    async fn rows<S: Sink>(
         &self,
         scope: Scope<'_>,
         filter: &UsageFilter,
         grouping: Grouping,
         time_zone: Tz,
         now: DateTime<Utc>,
-    ) -> Result<Vec<(String, Row)>> {
-        let Some(start_ms) = self.range_start(scope, filter).await? else { return Ok(Vec::new()) };
+        mut sink: S,
+    ) -> Result<S> {
+        let Some(start_ms) = self.range_start(scope, filter).await? else { return Ok(sink) };
         let end_ms = filter.to.map_or(now.timestamp_millis() + 1, |to| to.timestamp_millis());
-        let mut rows = Vec::new();
         for run in offset_runs(time_zone, start_ms, end_ms.max(start_ms)) {
             for piece in pieces(run, grouping.group.period.is_some()) {
-                rows.extend(self.piece_rows(scope, filter, grouping, piece).await?);
+                sink = self.piece_rows(scope, filter, grouping, piece, sink).await?;
             }
         }
-        Ok(rows)
+        Ok(sink)
     }
 
     /// `filter.from`, or the earliest usage in scope (None when there is none).
@@ -102,13 +107,14 @@ impl Store {
         Ok(earliest.and_then(|e| e.start_ms))
     }
 
-    async fn piece_rows(
+    async fn piece_rows<S: Sink>(
         &self,
         scope: Scope<'_>,
         filter: &UsageFilter,
         grouping: Grouping,
         piece: Piece,
-    ) -> Result<Vec<(String, Row)>> {
+        sink: S,
+    ) -> Result<S> {
         let group = grouping.group;
         let layout = Layout {
             day: group.period.is_some(),
@@ -172,19 +178,56 @@ impl Store {
         } else if aggregate {
             sql.push(&format!(" GROUP BY {}", grouped.join(", ")));
         }
-        // Otherwise every row, folded by the caller.
-        self.analytics_rows(sql.statement(), layout).await
+        // Otherwise every row, folded as it comes.
+        self.analytics_rows(sql, layout, sink).await
     }
 
-    /// Rows of an analytics query, read by position as `layout` says.
-    async fn analytics_rows(&self, statement: Statement, layout: Layout) -> Result<Vec<(String, Row)>> {
-        if let Some(reads) = &self.bulk_reads {
-            return Ok(reads.query(statement, move |r| layout.read(|i| r.get(i), |i| r.get(i))).await?);
+    /// Rows of an analytics query, read by position as `layout` says, into
+    /// `sink` as they come.
+    async fn analytics_rows<S: Sink>(&self, sql: Sql, layout: Layout, mut sink: S) -> Result<S> {
+        match &self.bulk_reads {
+            BulkReads::Sqlite(reads) => {
+                let each = move |sink: &mut S, r: &rusqlite::Row<'_>| {
+                    let text = |i| {
+                        r.get_ref(i)?
+                            .as_str()
+                            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, Type::Text, e.into()))
+                    };
+                    layout.read(|i| r.get(i), text).map(|(account, row)| sink.add(account, row))
+                };
+                Ok(reads.fold(sql.statement(), sink, each).await?)
+            }
+            BulkReads::Postgres(reads) => {
+                let each = |t: &Tuple<'_>| {
+                    layout.read(|i| t.number(i), |i| t.text(i)).map(|(account, row)| sink.add(account, row))
+                };
+                reads.for_each(&sql.with_literals()?, each).await?;
+                Ok(sink)
+            }
         }
-        let rows = self.reader().query_all_raw(statement).await?;
-        let rows: std::result::Result<Vec<_>, DbErr> =
-            rows.iter().map(|r| layout.read(|i| r.try_get_by_index(i), |i| r.try_get_by_index(i))).collect();
-        Ok(rows?)
+    }
+}
+
+/// Where an analytics query's rows go as they are read: each row with its
+/// account (empty unless grouped by account).
+trait Sink: Send + 'static {
+    fn add(&mut self, account: &str, row: Row<'_>);
+}
+
+impl Sink for Folding {
+    fn add(&mut self, _account: &str, row: Row<'_>) {
+        Folding::add(self, row);
+    }
+}
+
+/// Generations and credits by account.
+#[derive(Default)]
+struct ByAccount(HashMap<String, (i64, i64)>);
+
+impl Sink for ByAccount {
+    fn add(&mut self, account: &str, row: Row<'_>) {
+        let totals = self.0.entry(account.to_owned()).or_default();
+        *totals = (totals.0 + row.events, totals.1 + row.credits);
     }
 }
 
@@ -205,11 +248,11 @@ impl Layout {
     }
 
     /// `(account_id, row)` with what was not selected left empty.
-    fn read<E>(
+    fn read<'r, E>(
         self,
         number: impl Fn(usize) -> std::result::Result<i64, E>,
-        text: impl Fn(usize) -> std::result::Result<String, E>,
-    ) -> std::result::Result<(String, Row), E> {
+        text: impl Fn(usize) -> std::result::Result<&'r str, E>,
+    ) -> std::result::Result<(&'r str, Row<'r>), E> {
         let mut column = 0;
         let mut next = |on: bool| {
             on.then(|| {
@@ -219,7 +262,7 @@ impl Layout {
         };
         let (day, account, studio, tool, model) =
             (next(self.day), next(self.account), next(self.studio), next(self.tool), next(self.model));
-        let text = |at: Option<usize>| at.map_or(Ok(String::new()), &text);
+        let text = |at: Option<usize>| at.map_or(Ok(""), &text);
         let row = Row {
             local_day: day.map_or(Ok(0), &number)?,
             studio: text(studio)?,
@@ -233,32 +276,27 @@ impl Layout {
     }
 }
 
-/// SQL with bound values and the placeholders of its backend.
+/// SQL with its values, bound or, for PostgreSQL's COPY, written in.
 struct Sql {
     backend: DbBackend,
-    text: String,
+    /// The text between values: one more piece than there are values.
+    pieces: Vec<String>,
     values: Vec<Value>,
 }
 
 impl Sql {
     fn new(backend: DbBackend) -> Self {
-        Sql { backend, text: String::new(), values: Vec::new() }
+        Sql { backend, pieces: vec![String::new()], values: Vec::new() }
     }
 
     fn push(&mut self, text: &str) -> &mut Self {
-        self.text.push_str(text);
+        self.pieces.last_mut().expect("there is always a piece").push_str(text);
         self
     }
 
     fn value(&mut self, value: impl Into<Value>) -> &mut Self {
         self.values.push(value.into());
-        match self.backend {
-            DbBackend::Postgres => {
-                let n = self.values.len();
-                self.text.push_str(&format!("${n}"));
-            }
-            _ => self.text.push('?'),
-        }
+        self.pieces.push(String::new());
         self
     }
 
@@ -278,7 +316,29 @@ impl Sql {
         self.push(")")
     }
 
+    /// The text with each value written by `write` (given its number from 1).
+    fn text<E>(&self, mut write: impl FnMut(usize, &Value) -> Result<String, E>) -> Result<String, E> {
+        let mut text = self.pieces[0].clone();
+        for (i, (value, piece)) in self.values.iter().zip(&self.pieces[1..]).enumerate() {
+            text.push_str(&write(i + 1, value)?);
+            text.push_str(piece);
+        }
+        Ok(text)
+    }
+
+    /// A statement with the backend's placeholders and the values bound.
     fn statement(&self) -> Statement {
-        Statement::from_sql_and_values(self.backend, self.text.clone(), self.values.clone())
+        let Ok(text) = self.text::<Infallible>(|n, _| {
+            Ok(match self.backend {
+                DbBackend::Postgres => format!("${n}"),
+                _ => "?".to_owned(),
+            })
+        });
+        Statement::from_sql_and_values(self.backend, text, self.values.clone())
+    }
+
+    /// The text with every value written in as a PostgreSQL literal.
+    fn with_literals(&self) -> Result<String, DbErr> {
+        self.text(|_, value| postgres_reads::literal(value))
     }
 }

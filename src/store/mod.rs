@@ -26,6 +26,7 @@ pub mod holds;
 mod idempotency;
 pub mod ledger;
 mod lots;
+mod postgres_reads;
 pub mod refunds;
 mod rows;
 pub mod settings;
@@ -71,8 +72,17 @@ pub struct Store {
     gates: gates::Gates,
     /// SQLite: every write joins a group commit on the one writer.
     group_commit: Option<group_commit::GroupCommit>,
-    /// SQLite: reads of many rows (analytics) bypass sqlx.
-    bulk_reads: Option<Arc<sqlite_reads::SqliteReads>>,
+    /// Reads of many rows (analytics), around sqlx's row by row decoding.
+    bulk_reads: BulkReads,
+}
+
+/// How a backend reads many rows at once.
+#[derive(Clone)]
+enum BulkReads {
+    /// Straight through rusqlite on a blocking thread.
+    Sqlite(Arc<sqlite_reads::SqliteReads>),
+    /// As one binary COPY stream.
+    Postgres(postgres_reads::PostgresReads),
 }
 
 impl Store {
@@ -100,9 +110,13 @@ impl Store {
                     options.acquire_timeout,
                     statements.clone(),
                 );
-                (Some(group_commit::GroupCommit::start(connection, writers_waiting.clone())?), Some(reads))
+                (Some(group_commit::GroupCommit::start(connection, writers_waiting.clone())?), BulkReads::Sqlite(reads))
             }
-            _ => (None, None),
+            DbBackend::Postgres => {
+                let pool = reader.get_postgres_connection_pool().clone();
+                (None, BulkReads::Postgres(postgres_reads::PostgresReads::new(pool, statements.clone())))
+            }
+            other => return Err(crate::error::Error::internal(format!("{other:?} is not a supported database"))),
         };
         Ok(Store {
             writer,

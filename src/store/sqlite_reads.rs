@@ -42,12 +42,14 @@ impl SqliteReads {
         Arc::new(SqliteReads { path, busy_timeout, idle: Mutex::new(Vec::new()), turns, acquire_timeout, statements })
     }
 
-    /// Every row of `statement`, each turned into a `T` by `row`.
-    pub async fn query<T: Send + 'static>(
+    /// Every row of `statement` given to `each` with `state`, on the read's
+    /// thread as it is read; then `state`.
+    pub async fn fold<S: Send + 'static>(
         self: &Arc<Self>,
         statement: Statement,
-        row: impl Fn(&rusqlite::Row<'_>) -> rusqlite::Result<T> + Send + 'static,
-    ) -> Result<Vec<T>, DbErr> {
+        state: S,
+        each: impl FnMut(&mut S, &rusqlite::Row<'_>) -> rusqlite::Result<()> + Send + 'static,
+    ) -> Result<S, DbErr> {
         // Waiting longer than for a pooled connection fails the same way.
         let turn = tokio::time::timeout(self.acquire_timeout, self.turns.clone().acquire_owned())
             .await
@@ -57,27 +59,33 @@ impl SqliteReads {
         tokio::task::spawn_blocking(move || {
             // Held until the read ends, even if its caller stopped waiting.
             let _turn = turn;
-            reads.query_now(&statement, row)
+            reads.fold_now(&statement, state, each)
         })
         .await
         .map_err(|e| DbErr::Custom(format!("a SQLite read stopped: {e}")))?
     }
 
-    fn query_now<T>(
+    fn fold_now<S>(
         &self,
         statement: &Statement,
-        row: impl Fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-    ) -> Result<Vec<T>, DbErr> {
+        mut state: S,
+        mut each: impl FnMut(&mut S, &rusqlite::Row<'_>) -> rusqlite::Result<()>,
+    ) -> Result<S, DbErr> {
         let values: Option<Vec<_>> = statement.values.as_ref().map(|v| v.0.iter().map(bind).collect()).transpose()?;
         let connection = self.checkout()?;
         self.statements.fetch_add(1, Ordering::Relaxed);
-        let rows = {
-            let mut prepared = connection.prepare_cached(&statement.sql).map_err(error)?;
-            let params = rusqlite::params_from_iter(values.unwrap_or_default());
-            prepared.query_map(params, row).map_err(error)?.collect::<rusqlite::Result<Vec<T>>>().map_err(error)
+        let read = || -> rusqlite::Result<()> {
+            let mut prepared = connection.prepare_cached(&statement.sql)?;
+            let mut rows = prepared.query(rusqlite::params_from_iter(values.unwrap_or_default()))?;
+            while let Some(row) = rows.next()? {
+                each(&mut state, row)?;
+            }
+            Ok(())
         };
+        let read = read();
         self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(connection);
-        rows
+        read.map_err(error)?;
+        Ok(state)
     }
 
     fn checkout(&self) -> Result<Connection, DbErr> {
@@ -116,7 +124,11 @@ mod tests {
     #[tokio::test]
     async fn rows_come_back_bound_and_counted() {
         let (_dir, reads) = reads(2);
-        let rows = reads.query(at_least(2), |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))).await.unwrap();
+        let each = |rows: &mut Vec<_>, r: &rusqlite::Row<'_>| {
+            rows.push((r.get::<_, i64>(0)?, r.get::<_, String>(1)?));
+            Ok(())
+        };
+        let rows = reads.fold(at_least(2), Vec::new(), each).await.unwrap();
         assert_eq!(rows, vec![(2, "b".to_owned()), (3, "c".to_owned())]);
         assert_eq!(reads.statements.load(Ordering::Relaxed), 1);
         assert_eq!(reads.idle.lock().unwrap().len(), 1, "the connection is kept for the next read");
@@ -126,10 +138,14 @@ mod tests {
     async fn a_read_waiting_past_the_acquire_timeout_fails_as_unavailable() {
         let (_dir, reads) = reads(1);
         let held = reads.turns.clone().acquire_owned().await.unwrap();
-        let refused = reads.query(at_least(0), |r| r.get::<_, i64>(0)).await;
+        let numbers = |rows: &mut Vec<i64>, r: &rusqlite::Row<'_>| {
+            rows.push(r.get(0)?);
+            Ok(())
+        };
+        let refused = reads.fold(at_least(0), Vec::new(), numbers).await;
         assert!(matches!(refused, Err(DbErr::ConnectionAcquire(ConnAcquireErr::Timeout))), "{refused:?}");
         assert_eq!(reads.statements.load(Ordering::Relaxed), 0);
         drop(held);
-        assert_eq!(reads.query(at_least(0), |r| r.get::<_, i64>(0)).await.unwrap(), vec![1, 2, 3]);
+        assert_eq!(reads.fold(at_least(0), Vec::new(), numbers).await.unwrap(), vec![1, 2, 3]);
     }
 }

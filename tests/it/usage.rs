@@ -185,6 +185,50 @@ async fn summary(app: &TestApp, account: &str, group_by: Value, tz: &str) -> Vec
         .collect()
 }
 
+/// On PostgreSQL, summaries and totals are read with COPY, which takes no
+/// bind parameters: the filter's values are written into the SQL as escaped
+/// literals.
+#[tokio::test]
+async fn filter_values_with_quotes_and_backslashes_match_only_themselves() {
+    let app = TestApp::start().await;
+    let charges = mixed_history();
+    charge_all(&app, "q", &charges).await;
+    let hostile = ["it's", r"back\slash", r"\'", "'); DELETE FROM usage_rollups; --", "é\u{1F600}"];
+    let with = |real: &'static str| hostile.iter().copied().chain([real]).collect::<Vec<_>>();
+    let cases = [
+        (json!({ "tools": with("text-to-video") }), json!(["TOOL"]), "tool", json!("text-to-video"), 19),
+        (json!({ "modelIds": with("wan-2") }), json!(["MODEL"]), "model", json!({ "id": "wan-2" }), 10),
+    ];
+    for (filter, group_by, field, value, credits) in cases {
+        let variables = json!({ "id": "q", "groupBy": group_by, "filter": filter });
+        let data = app.as_service(SUMMARY, variables).await;
+        let buckets = data["account"]["usageSummary"].as_array().unwrap();
+        assert_eq!(buckets.len(), 1, "{filter}: {buckets:?}");
+        assert_eq!((&buckets[0][field], buckets[0]["credits"].as_i64()), (&value, Some(credits)), "{filter}");
+        let totals = page(&app, json!({ "id": "q", "first": 0, "filter": filter })).await;
+        assert_eq!(totals["totalCredits"], credits, "{filter}");
+        let platform = app
+            .as_admin(
+                "query($filter: UsageFilter) { platformUsage(filter: $filter, groupBy: []) { credits } }",
+                json!({ "filter": filter }),
+            )
+            .await;
+        assert_eq!(platform["platformUsage"], json!([{ "credits": credits }]), "{filter}");
+        let nothing = json!({ "tools": hostile, "modelIds": hostile });
+        let totals = page(&app, json!({ "id": "q", "first": 0, "filter": nothing })).await;
+        assert_eq!((&totals["totalCount"], &totals["totalCredits"]), (&json!(0), &json!(0)));
+    }
+    // PostgreSQL text cannot hold NUL: such a value is refused on both databases.
+    for filter in [json!({ "tools": ["a\u{0}b"] }), json!({ "modelIds": ["\u{0}"] })] {
+        let variables = json!({ "id": "q", "groupBy": ["DAY"], "filter": filter });
+        let response = app.graphql(Some(&app.token(Role::Service, "s")), SUMMARY, variables).await;
+        assert_eq!(graphql_error_code(&response), json!("INVALID_INPUT"), "{filter}: {response}");
+    }
+    // Nothing was changed by any of it.
+    let all = page(&app, json!({ "id": "q", "first": 0 })).await;
+    assert_eq!(all["totalCredits"], charges.iter().map(|c| c.credits).sum::<i64>());
+}
+
 #[tokio::test]
 async fn summaries_follow_the_time_zone_across_day_and_month_boundaries() {
     let app = TestApp::start().await;
