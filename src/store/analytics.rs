@@ -184,7 +184,7 @@ impl Store {
 
     /// Rows of an analytics query, read by position as `layout` says, into
     /// `sink` as they come.
-    async fn analytics_rows<S: Sink>(&self, sql: Sql, layout: Layout, mut sink: S) -> Result<S> {
+    async fn analytics_rows<S: Sink>(&self, sql: Sql, layout: Layout, sink: S) -> Result<S> {
         match &self.bulk_reads {
             BulkReads::Sqlite(reads) => {
                 let each = move |sink: &mut S, r: &rusqlite::Row<'_>| {
@@ -198,11 +198,10 @@ impl Store {
                 Ok(reads.fold(sql.statement(), sink, each).await?)
             }
             BulkReads::Postgres(reads) => {
-                let each = |t: &Tuple<'_>| {
+                let each = move |sink: &mut S, t: &Tuple<'_>| {
                     layout.read(|i| t.number(i), |i| t.text(i)).map(|(account, row)| sink.add(account, row))
                 };
-                reads.for_each(&sql.with_literals()?, each).await?;
-                Ok(sink)
+                Ok(reads.fold(sql.with_literals()?, sink, each).await?)
             }
         }
     }

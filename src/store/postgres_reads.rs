@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures_util::TryStreamExt;
 use sea_orm::sqlx::PgPool;
-use sea_orm::sqlx::postgres::PgPoolCopyExt;
+use sea_orm::sqlx::postgres::PgConnection;
 use sea_orm::{DbErr, RuntimeErr, Value};
 
 /// What starts every binary COPY stream, before its flags and extension.
@@ -66,22 +66,47 @@ impl PostgresReads {
     }
 
     /// Every row of `select`, a query with its values written in as
-    /// literals, given to `each` as it arrives.
-    pub async fn for_each(
+    /// literals, given to `each` with `state` as it arrives; then `state`.
+    ///
+    /// The read runs on a task of its own, to the end even if its caller
+    /// stops waiting: a COPY left half read would leave its rows queued on
+    /// a connection going back to the pool, for the next query to take as
+    /// its own answer. One that fails closes its connection for the same
+    /// reason.
+    pub async fn fold<S: Send + 'static>(
         &self,
-        select: &str,
-        mut each: impl FnMut(&Tuple<'_>) -> Result<(), DbErr>,
-    ) -> Result<(), DbErr> {
-        let copy = format!("COPY ({select}) TO STDOUT (FORMAT binary)");
+        select: String,
+        mut state: S,
+        mut each: impl FnMut(&mut S, &Tuple<'_>) -> Result<(), DbErr> + Send + 'static,
+    ) -> Result<S, DbErr> {
         self.statements.fetch_add(1, Ordering::Relaxed);
-        let mut chunks = self.pool.copy_out_raw(&copy).await.map_err(query_error)?;
-        // Rows are read as they arrive, while the server sends the next.
-        let mut decoder = Decoder::default();
-        while let Some(chunk) = chunks.try_next().await.map_err(query_error)? {
-            decoder.feed(&chunk, &mut each)?;
-        }
-        decoder.finish()
+        let pool = self.pool.clone();
+        let read = tokio::spawn(async move {
+            let mut connection = pool.acquire().await.map_err(query_error)?;
+            let read = copy(&mut connection, &select, |tuple| each(&mut state, tuple)).await;
+            if read.is_err() {
+                connection.close_on_drop();
+            }
+            read.map(|()| state)
+        });
+        read.await.map_err(|e| DbErr::Custom(format!("a PostgreSQL read stopped: {e}")))?
     }
+}
+
+/// Runs `select` as a binary COPY on `connection`, each row to `each`.
+async fn copy(
+    connection: &mut PgConnection,
+    select: &str,
+    mut each: impl FnMut(&Tuple<'_>) -> Result<(), DbErr>,
+) -> Result<(), DbErr> {
+    let copy = format!("COPY ({select}) TO STDOUT (FORMAT binary)");
+    let mut chunks = connection.copy_out_raw(&copy).await.map_err(query_error)?;
+    // Rows are read as they arrive, while the server sends the next.
+    let mut decoder = Decoder::default();
+    while let Some(chunk) = chunks.try_next().await.map_err(query_error)? {
+        decoder.feed(&chunk, &mut each)?;
+    }
+    decoder.finish()
 }
 
 /// `value` as a PostgreSQL literal.
