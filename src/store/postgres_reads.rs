@@ -344,6 +344,37 @@ mod tests {
         }
     }
 
+    /// A pool of one connection on the PostgreSQL of
+    /// `CREDITS_TEST_POSTGRES_URL`, or `None` when it is not set (the
+    /// PostgreSQL pass of `.ci/run` sets it for these unit tests too).
+    async fn one_connection() -> Option<PgPool> {
+        let url = std::env::var("CREDITS_TEST_POSTGRES_URL").ok()?;
+        let options = sea_orm::sqlx::postgres::PgPoolOptions::new().max_connections(1);
+        Some(options.connect(&url).await.expect("the test database is reachable"))
+    }
+
+    fn numbers(rows: &mut Vec<i64>, t: &Tuple<'_>) -> Result<(), DbErr> {
+        rows.push(t.number(0)?);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_failed_read_leaves_nothing_for_the_next_query_on_its_connection() {
+        let Some(pool) = one_connection().await else { return };
+        let reads = PostgresReads::new(pool.clone(), Arc::new(AtomicU64::new(0)));
+        let read = |select: &str| reads.fold(select.to_owned(), Vec::new(), numbers);
+        // Refused before its first row, and failing after four rows.
+        assert!(read("SELECT nothing FROM nowhere").await.is_err());
+        assert!(read("SELECT CAST(10 / (5 - x) AS BIGINT) FROM generate_series(1, 9) AS x").await.is_err());
+        // A row the parser refuses (an integer is not a bigint).
+        assert!(read("SELECT 1").await.is_err());
+        let answer: (i32,) = sea_orm::sqlx::query_as("SELECT 42").fetch_one(&pool).await.unwrap();
+        assert_eq!(answer.0, 42);
+        let rows = read("SELECT CAST(x AS BIGINT) FROM generate_series(1, 3) AS x").await.unwrap();
+        assert_eq!(rows, vec![1, 2, 3]);
+        assert_eq!(reads.statements.load(Ordering::Relaxed), 4);
+    }
+
     #[test]
     fn literals_double_quotes_and_backslashes_and_refuse_nul() {
         assert_eq!(literal(&Value::BigInt(Some(-42))).unwrap(), "(-42)");
