@@ -225,8 +225,13 @@ struct ByAccount(HashMap<String, (i64, i64)>);
 
 impl Sink for ByAccount {
     fn add(&mut self, account: &str, row: Row<'_>) {
-        let totals = self.0.entry(account.to_owned()).or_default();
-        *totals = (totals.0 + row.events, totals.1 + row.credits);
+        // An account's name is copied once, not for each of its rows.
+        match self.0.get_mut(account) {
+            Some(totals) => *totals = (totals.0 + row.events, totals.1 + row.credits),
+            None => {
+                self.0.insert(account.to_owned(), (row.events, row.credits));
+            }
+        }
     }
 }
 

@@ -79,10 +79,11 @@ impl PostgresReads {
         mut state: S,
         mut each: impl FnMut(&mut S, &Tuple<'_>) -> Result<(), DbErr> + Send + 'static,
     ) -> Result<S, DbErr> {
-        self.statements.fetch_add(1, Ordering::Relaxed);
-        let pool = self.pool.clone();
+        let (pool, statements) = (self.pool.clone(), self.statements.clone());
         let read = tokio::spawn(async move {
             let mut connection = pool.acquire().await.map_err(query_error)?;
+            // Counted once it runs, as the SQLite reads count theirs.
+            statements.fetch_add(1, Ordering::Relaxed);
             let read = copy(&mut connection, &select, |tuple| each(&mut state, tuple)).await;
             if read.is_err() {
                 connection.close_on_drop();
