@@ -24,6 +24,7 @@ mod write;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
+use chrono_tz::Tz;
 use credits::app::{App, AppOptions, BODY_LIMIT_BYTES_DEFAULT};
 use credits::auth::Role;
 use credits::clock::Clock;
@@ -248,15 +249,23 @@ async fn measure_all(
             store: StoreCall::Totals,
         });
     }
-    for (label, account) in [("heavy", heavy), ("twin", twin), ("light", light)] {
+    // A dashboard in New York reads local days: UTC-5 (UTC-4 in summer).
+    let new_york = chrono_tz::America::New_York;
+    for (label, account, time_zone) in [
+        ("heavy", heavy, Tz::UTC),
+        ("twin", twin, Tz::UTC),
+        ("light", light, Tz::UTC),
+        ("heavy, New York", heavy, new_york),
+        ("light, New York", light, new_york),
+    ] {
         cases.push(Case {
             name: format!("usageSummary DAY x MODEL 12 months, {label}"),
             kind: Kind::Summary,
             account: account.clone(),
             filter: year_domain.clone(),
             query: measure::SUMMARY_QUERY,
-            variables: json!({ "id": account, "filter": year }),
-            store: StoreCall::Summary,
+            variables: json!({ "id": account, "filter": year, "timeZone": time_zone.name() }),
+            store: StoreCall::Summary { time_zone },
         });
     }
 

@@ -24,8 +24,8 @@ pub const PAGE_QUERY: &str = "query($id: ID!, $first: Int, $after: String, $filt
 pub const TOTALS_QUERY: &str = "query($id: ID!, $filter: UsageFilter) {
   account(id: $id) { usage(first: 0, filter: $filter) { totalCount totalCredits } } }";
 
-pub const SUMMARY_QUERY: &str = "query($id: ID!, $filter: UsageFilter) {
-  account(id: $id) { usageSummary(filter: $filter, groupBy: [DAY, MODEL]) {
+pub const SUMMARY_QUERY: &str = "query($id: ID!, $filter: UsageFilter, $timeZone: String) {
+  account(id: $id) { usageSummary(filter: $filter, groupBy: [DAY, MODEL], timeZone: $timeZone) {
     periodStart model { id } generations outputs credits } } }";
 
 pub struct Client {
@@ -90,7 +90,7 @@ pub enum Kind {
 pub enum StoreCall {
     Page { after: Option<(i64, i64)> },
     Totals,
-    Summary,
+    Summary { time_zone: Tz },
 }
 
 pub struct Case {
@@ -173,9 +173,9 @@ async fn store_call(store: &Store, case: &Case, now: DateTime<Utc>) -> Result<()
             store.usage_page(&case.account, &case.filter, request, PAGE_SIZE + 1).await?;
         }
         StoreCall::Totals => drop(store.usage_totals(scope, &case.filter, now).await?),
-        StoreCall::Summary => {
+        StoreCall::Summary { time_zone } => {
             let group = GroupBy::new(&[Dimension::Day, Dimension::Model]).map_err(|e| format!("{e:?}"))?;
-            store.usage_summary(scope, &case.filter, group, Tz::UTC, now).await?;
+            store.usage_summary(scope, &case.filter, group, time_zone, now).await?;
         }
     }
     Ok(())

@@ -2,9 +2,12 @@
 //! serve which part of a time range, and how rows fold into buckets.
 //!
 //! Summaries are read from rollups: daily UTC rows, and hourly rows for time
-//! zones whose offset is a whole number of hours. A range that does not fall
-//! on bucket boundaries takes its edges from the raw events, so every figure
-//! is exact. Daylight-saving changes split a range into runs of one offset.
+//! zones whose offset is a whole number of hours. In such a zone a local day
+//! is a UTC day with a few hours moved in from or out to the next: the daily
+//! rows serve, and only the hourly rows of those few hours are read (New
+//! York: 5 of every 24). A range that does not fall on bucket boundaries
+//! takes its edges from the raw events, so every figure is exact.
+//! Daylight-saving changes split a range into runs of one offset.
 
 use chrono::{DateTime, Datelike, Days, NaiveDate, Offset, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -173,7 +176,37 @@ pub enum Source {
     Rollup {
         bucket_ms: i64,
     },
+    /// The hourly rollup rows of part of each UTC day of the piece, which
+    /// its daily rows counted in a neighbouring local day: each row counts
+    /// in its own local day and is taken back from that neighbour.
+    Moved(DayPart),
     Events,
+}
+
+/// The first or the last hours of a UTC day.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DayPart {
+    Head { hours: i64 },
+    Tail { hours: i64 },
+}
+
+impl DayPart {
+    /// Where the daily rows counted these hours: in the local day after
+    /// their own (the head of a UTC day) or before it (the tail).
+    pub fn counted_in(self) -> i64 {
+        match self {
+            DayPart::Head { .. } => 1,
+            DayPart::Tail { .. } => -1,
+        }
+    }
+
+    /// Where these hours start and end, from the start of their UTC day.
+    pub fn span_ms(self) -> (i64, i64) {
+        match self {
+            DayPart::Head { hours } => (0, hours * HOUR_MS),
+            DayPart::Tail { hours } => (DAY_MS - hours * HOUR_MS, DAY_MS),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -184,11 +217,44 @@ pub struct Piece {
     pub source: Source,
 }
 
-/// Pieces of a run: the whole buckets from the rollups, the edges from the
-/// events. Without a period to group by the offset does not matter, so the
-/// daily rows always serve.
+/// Pieces of a run. Without a period to group by the offset does not
+/// matter, so the daily rows always serve. With a whole number of hours
+/// between UTC and local midnight, the whole UTC days come from the daily
+/// rows, each counted in the local day it shares most hours with, and the
+/// hourly rows of the hours it shares with the next or the previous local
+/// day, moved there. Otherwise, and at the edges, see `bucket_pieces`.
 pub fn pieces(run: OffsetRun, grouped_by_period: bool) -> Vec<Piece> {
     let offset_ms = if grouped_by_period { run.offset_ms } else { 0 };
+    let first_day = run.start_ms.div_euclid(DAY_MS) * DAY_MS + if run.start_ms % DAY_MS == 0 { 0 } else { DAY_MS };
+    let last_day = run.end_ms.div_euclid(DAY_MS) * DAY_MS;
+    // From a UTC midnight to the next local one.
+    let to_local_midnight = (-offset_ms).rem_euclid(DAY_MS);
+    if to_local_midnight == 0 || to_local_midnight % HOUR_MS != 0 || first_day >= last_day {
+        return bucket_pieces(run, offset_ms);
+    }
+    let (days_offset_ms, part) = if to_local_midnight <= DAY_MS / 2 {
+        (offset_ms + to_local_midnight, DayPart::Head { hours: to_local_midnight / HOUR_MS })
+    } else {
+        (offset_ms, DayPart::Tail { hours: (DAY_MS - to_local_midnight) / HOUR_MS })
+    };
+    let mut pieces = bucket_pieces(OffsetRun { end_ms: first_day, ..run }, offset_ms);
+    pieces.push(Piece {
+        start_ms: first_day,
+        end_ms: last_day,
+        offset_ms: days_offset_ms,
+        source: Source::Rollup { bucket_ms: DAY_MS },
+    });
+    pieces.push(Piece { start_ms: first_day, end_ms: last_day, offset_ms, source: Source::Moved(part) });
+    pieces.extend(bucket_pieces(OffsetRun { start_ms: last_day, ..run }, offset_ms));
+    pieces
+}
+
+/// Pieces of a run: the whole buckets from the rollups, the edges from the
+/// events.
+fn bucket_pieces(run: OffsetRun, offset_ms: i64) -> Vec<Piece> {
+    if run.start_ms >= run.end_ms {
+        return Vec::new();
+    }
     let bucket_ms = match offset_ms {
         o if o % DAY_MS == 0 => Some(DAY_MS),
         o if o % HOUR_MS == 0 => Some(HOUR_MS),
@@ -225,6 +291,19 @@ pub struct Row<'a> {
     pub events: i64,
     pub outputs: i64,
     pub credits: i64,
+}
+
+impl Row<'_> {
+    /// This row's counts taken back from the local day `days` after its own.
+    pub fn taken_from(self, days: i64) -> Self {
+        Row {
+            local_day: self.local_day + days,
+            events: -self.events,
+            outputs: -self.outputs,
+            credits: -self.credits,
+            ..self
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -294,21 +373,23 @@ pub struct Folding {
     time_zone: Tz,
     names: Names,
     buckets: FoldHashMap<Key, (i64, i64, i64)>,
-    /// Rows come mostly in time order: a day's period is worked out once.
-    last_period: Option<(i64, Option<NaiveDate>)>,
+    /// Rows come mostly in time order, a moved hour's alternating between
+    /// two days: the periods of the last two days are kept.
+    last_periods: [Option<(i64, Option<NaiveDate>)>; 2],
 }
 
 impl Folding {
     pub fn new(group: GroupBy, time_zone: Tz) -> Folding {
-        Folding { group, time_zone, names: Names::default(), buckets: FoldHashMap::default(), last_period: None }
+        Folding { group, time_zone, names: Names::default(), buckets: FoldHashMap::default(), last_periods: [None; 2] }
     }
 
     pub fn add(&mut self, row: Row<'_>) {
-        let period = match self.last_period {
-            Some((day, period)) if day == row.local_day => period,
-            _ => {
+        let kept = self.last_periods.iter().flatten().find(|(day, _)| *day == row.local_day);
+        let period = match kept {
+            Some(&(_, period)) => period,
+            None => {
                 let period = self.group.period.map(|p| period_start(row.local_day, p));
-                self.last_period = Some((row.local_day, period));
+                self.last_periods = [Some((row.local_day, period)), self.last_periods[0]];
                 period
             }
         };
@@ -389,6 +470,42 @@ mod tests {
         let india = OffsetRun { offset_ms: 5 * HOUR_MS + HOUR_MS / 2, ..run };
         assert_eq!(pieces(india, true).iter().map(|p| p.source).collect::<Vec<_>>(), vec![Source::Events]);
         assert!(pieces(india, false).iter().any(|p| p.source == Source::Rollup { bucket_ms: DAY_MS }));
+    }
+
+    #[test]
+    fn whole_utc_days_move_the_hours_they_share_with_a_neighbouring_local_day() {
+        let run = OffsetRun { start_ms: ms(2026, 3, 1, 5), end_ms: ms(2026, 3, 4, 7), offset_ms: -5 * HOUR_MS };
+        let of = |run| -> Vec<(i64, i64, i64, Source)> {
+            pieces(run, true).into_iter().map(|p| (p.start_ms, p.end_ms, p.offset_ms, p.source)).collect()
+        };
+        // New York: a UTC day is counted in the local day it starts at 19:00
+        // of (the day before it, minus 5 hours); its first 5 hours move back.
+        let hours = Source::Rollup { bucket_ms: HOUR_MS };
+        assert_eq!(
+            of(run),
+            vec![
+                (ms(2026, 3, 1, 5), ms(2026, 3, 2, 0), -5 * HOUR_MS, hours),
+                (ms(2026, 3, 2, 0), ms(2026, 3, 4, 0), 0, Source::Rollup { bucket_ms: DAY_MS }),
+                (ms(2026, 3, 2, 0), ms(2026, 3, 4, 0), -5 * HOUR_MS, Source::Moved(DayPart::Head { hours: 5 })),
+                (ms(2026, 3, 4, 0), ms(2026, 3, 4, 7), -5 * HOUR_MS, hours),
+            ]
+        );
+        assert_eq!(DayPart::Head { hours: 5 }.span_ms(), (0, 5 * HOUR_MS));
+        assert_eq!(DayPart::Head { hours: 5 }.counted_in(), 1);
+        // Tokyo: a UTC day is counted in the local day it starts in; its
+        // last 9 hours move on to the next.
+        let tokyo = of(OffsetRun { offset_ms: 9 * HOUR_MS, ..run });
+        assert_eq!(tokyo[1], (ms(2026, 3, 2, 0), ms(2026, 3, 4, 0), 9 * HOUR_MS, Source::Rollup { bucket_ms: DAY_MS }));
+        assert_eq!(tokyo[2].3, Source::Moved(DayPart::Tail { hours: 9 }));
+        assert_eq!(DayPart::Tail { hours: 9 }.span_ms(), (15 * HOUR_MS, DAY_MS));
+        assert_eq!(DayPart::Tail { hours: 9 }.counted_in(), -1);
+        // No whole UTC day: hours and events only.
+        let short = OffsetRun { start_ms: ms(2026, 3, 1, 5), end_ms: ms(2026, 3, 2, 7), offset_ms: -5 * HOUR_MS };
+        assert!(pieces(short, true).iter().all(|p| p.source == hours));
+        // A row moved is taken back from its neighbour in full.
+        let row = Row { local_day: 10, model_id: "m", events: 2, outputs: 3, credits: 4, ..Row::default() };
+        let back = Row { local_day: 11, events: -2, outputs: -3, credits: -4, ..row };
+        assert_eq!(row.taken_from(1), back);
     }
 
     #[test]

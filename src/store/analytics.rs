@@ -11,9 +11,14 @@ use sea_orm::{DbBackend, DbErr, FromQueryResult, Statement, Value};
 use super::postgres_reads::{self, Tuple};
 use super::{BulkReads, Store};
 use crate::domain::analytics::{
-    Bucket, Folding, GroupBy, HOUR_MS, Piece, Row, Source, UsageFilter, offset_runs, pieces,
+    Bucket, DAY_MS, DayPart, Folding, GroupBy, HOUR_MS, Piece, Row, Source, UsageFilter, offset_runs, pieces,
 };
 use crate::error::Result;
+
+/// Most SELECTs in one statement (SQLite takes 500)...
+const SELECTS_MAX: usize = 100;
+/// ...and most values (SQLite takes 32,766).
+const VALUES_MAX: usize = 16_000;
 
 /// Whose usage: one account's, or the platform's.
 #[derive(Clone, Copy, Debug)]
@@ -85,10 +90,34 @@ impl Store {
     ) -> Result<S> {
         let Some(start_ms) = self.range_start(scope, filter).await? else { return Ok(sink) };
         let end_ms = filter.to.map_or(now.timestamp_millis() + 1, |to| to.timestamp_millis());
-        for run in offset_runs(time_zone, start_ms, end_ms.max(start_ms)) {
-            for piece in pieces(run, grouping.group.period.is_some()) {
-                sink = self.piece_rows(scope, filter, grouping, piece, sink).await?;
+        let by_period = grouping.group.period.is_some();
+        let pieces: Vec<Piece> = offset_runs(time_zone, start_ms, end_ms.max(start_ms))
+            .into_iter()
+            .flat_map(|run| pieces(run, by_period))
+            .collect();
+        let layout = Layout::of(grouping, &pieces);
+        // The pieces in as few statements as SQLite takes: each would cost a
+        // round trip (most on PostgreSQL), and a light account's summary is
+        // mostly round trips.
+        let mut statement = Sql::new(self.backend());
+        let mut selects = 0;
+        for piece in pieces {
+            let mut select = Sql::new(self.backend());
+            piece_select(&mut select, scope, filter, layout, piece);
+            let full = selects == SELECTS_MAX || statement.values.len() + select.values.len() > VALUES_MAX;
+            if selects > 0 && full {
+                let done = std::mem::replace(&mut statement, Sql::new(self.backend()));
+                sink = self.analytics_rows(done, layout, sink).await?;
+                selects = 0;
             }
+            if selects > 0 {
+                statement.push(" UNION ALL ");
+            }
+            statement.append(select);
+            selects += 1;
+        }
+        if selects > 0 {
+            sink = self.analytics_rows(statement, layout, sink).await?;
         }
         Ok(sink)
     }
@@ -107,84 +136,16 @@ impl Store {
         Ok(earliest.and_then(|e| e.start_ms))
     }
 
-    async fn piece_rows<S: Sink>(
-        &self,
-        scope: Scope<'_>,
-        filter: &UsageFilter,
-        grouping: Grouping,
-        piece: Piece,
-        sink: S,
-    ) -> Result<S> {
-        let group = grouping.group;
-        let layout = Layout {
-            day: group.period.is_some(),
-            account: grouping.by_account,
-            studio: group.studio,
-            tool: group.tool,
-            model: group.model,
-        };
-        // One account's rollup rows are few (a year of days is ~11,000 for the
-        // heaviest user of the usage benchmark): folding them here costs less
-        // than the database sorting them for GROUP BY. A total (nothing
-        // grouped) needs no sort and stays in SQL.
-        let aggregate =
-            !layout.groups() || !matches!((scope, piece.source), (Scope::Account(_), Source::Rollup { .. }));
-        let (table, time, model) = match piece.source {
-            Source::Rollup { .. } => ("usage_rollups", "bucket_start_ms", "model_id"),
-            Source::Events => ("usage_events", "created_at_ms", "COALESCE(model_id, '')"),
-        };
-        let counts = match (piece.source, aggregate) {
-            (Source::Rollup { .. }, true) => ["SUM(events)", "SUM(outputs)", "SUM(credits)"],
-            (Source::Rollup { .. }, false) => ["events", "outputs", "credits"],
-            (Source::Events, _) => ["COUNT(*)", "SUM(count)", "SUM(credits)"],
-        };
-        let day = format!("CAST(({time} + {}) / {} AS BIGINT)", piece.offset_ms, crate::domain::analytics::DAY_MS);
-        // Only what is asked for is selected and grouped by: a constant in
-        // GROUP BY would still make the database sort every row.
-        let grouped: Vec<&str> = [
-            (layout.day, day.as_str()),
-            (layout.account, "account_id"),
-            (layout.studio, "studio"),
-            (layout.tool, "tool"),
-            (layout.model, model),
-        ]
-        .into_iter()
-        .filter_map(|(on, column)| on.then_some(column))
-        .collect();
-        let counts = counts.map(|count| format!("CAST({count} AS BIGINT)"));
-        let selected: Vec<&str> = grouped.iter().copied().chain(counts.iter().map(String::as_str)).collect();
-        let select = format!("SELECT {} FROM {table} WHERE {time} >= ", selected.join(", "));
-        let mut sql = Sql::new(self.backend());
-        sql.push(&select).value(piece.start_ms).push(&format!(" AND {time} < ")).value(piece.end_ms);
-        match piece.source {
-            Source::Rollup { bucket_ms } => sql.push(" AND bucket_ms = ").value(bucket_ms),
-            Source::Events => sql.push(" AND status = 'CHARGED'"),
-        };
-        if let Scope::Account(account) = scope {
-            sql.push(" AND account_id = ").value(account);
-        }
-        if let Some(studios) = &filter.studios {
-            sql.push(" AND studio").list(studios.iter().map(|s| s.as_str()));
-        }
-        if let Some(tools) = &filter.tools {
-            sql.push(" AND tool").list(tools.iter().map(String::as_str));
-        }
-        if let Some(models) = &filter.model_ids {
-            sql.push(&format!(" AND {model}")).list(models.iter().map(String::as_str));
-        }
-        if aggregate && grouped.is_empty() {
-            // One total, or no row at all when nothing matches.
-            sql.push(" HAVING COUNT(*) > 0");
-        } else if aggregate {
-            sql.push(&format!(" GROUP BY {}", grouped.join(", ")));
-        }
-        // Otherwise every row, folded as it comes.
-        self.analytics_rows(sql, layout, sink).await
-    }
-
     /// Rows of an analytics query, read by position as `layout` says, into
-    /// `sink` as they come.
+    /// `sink` as they come; a row moved from a neighbouring day is also
+    /// taken back from it.
     async fn analytics_rows<S: Sink>(&self, sql: Sql, layout: Layout, sink: S) -> Result<S> {
+        let add = move |sink: &mut S, (account, row, taken_from): (&str, Row<'_>, i64)| {
+            sink.add(account, row);
+            if taken_from != 0 {
+                sink.add(account, row.taken_from(taken_from));
+            }
+        };
         match &self.bulk_reads {
             BulkReads::Sqlite(reads) => {
                 let each = move |sink: &mut S, r: &rusqlite::Row<'_>| {
@@ -193,18 +154,115 @@ impl Store {
                             .as_str()
                             .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, Type::Text, e.into()))
                     };
-                    layout.read(|i| r.get(i), text).map(|(account, row)| sink.add(account, row))
+                    layout.read(|i| r.get(i), text).map(|read| add(sink, read))
                 };
                 Ok(reads.fold(sql.statement(), sink, each).await?)
             }
             BulkReads::Postgres(reads) => {
                 let each = move |sink: &mut S, t: &Tuple<'_>| {
-                    layout.read(|i| t.number(i), |i| t.text(i)).map(|(account, row)| sink.add(account, row))
+                    layout.read(|i| t.number(i), |i| t.text(i)).map(|read| add(sink, read))
                 };
                 Ok(reads.fold(sql.with_literals()?, sink, each).await?)
             }
         }
     }
+}
+
+/// Appends the SELECT of `piece`'s rows, its columns as `layout` says.
+fn piece_select(sql: &mut Sql, scope: Scope<'_>, filter: &UsageFilter, layout: Layout, piece: Piece) {
+    // One account's rollup rows are few (a year of days is ~11,000 for the
+    // heaviest user of the usage benchmark): folding them here costs less
+    // than the database sorting them for GROUP BY. A total (nothing
+    // grouped) needs no sort and stays in SQL.
+    let rollups = matches!(piece.source, Source::Rollup { .. } | Source::Moved(_));
+    let aggregate = !(layout.groups() && rollups && matches!(scope, Scope::Account(_)));
+    let (time, model) = match rollups {
+        true => ("bucket_start_ms", "model_id"),
+        false => ("created_at_ms", "COALESCE(model_id, '')"),
+    };
+    let counts = match (rollups, aggregate) {
+        (true, true) => ["SUM(events)", "SUM(outputs)", "SUM(credits)"],
+        (true, false) => ["events", "outputs", "credits"],
+        (false, _) => ["COUNT(*)", "SUM(count)", "SUM(credits)"],
+    };
+    let day = format!("CAST(({time} + {}) / {} AS BIGINT)", piece.offset_ms, DAY_MS);
+    // Only what is asked for is selected and grouped by: a constant in
+    // GROUP BY would still make the database sort every row.
+    let grouped: Vec<&str> = [
+        (layout.day, day.as_str()),
+        (layout.account, "account_id"),
+        (layout.studio, "studio"),
+        (layout.tool, "tool"),
+        (layout.model, model),
+    ]
+    .into_iter()
+    .filter_map(|(on, column)| on.then_some(column))
+    .collect();
+    let taken_from = match piece.source {
+        Source::Moved(part) => part.counted_in(),
+        _ => 0,
+    };
+    let taken_from = taken_from.to_string();
+    let counts = [counts[0], counts[1], counts[2], &taken_from];
+    let counts = counts[..if layout.moved { 4 } else { 3 }].iter().map(|count| format!("CAST({count} AS BIGINT)"));
+    let selected: Vec<String> = grouped.iter().map(|column| column.to_string()).chain(counts).collect();
+    sql.push(&format!("SELECT {} FROM ", selected.join(", ")));
+    match piece.source {
+        Source::Rollup { bucket_ms } => sql.push("usage_rollups WHERE bucket_ms = ").value(bucket_ms),
+        Source::Moved(part) => moved_hours(sql, piece, part).push(" AND bucket_ms = ").value(HOUR_MS),
+        Source::Events => sql.push("usage_events WHERE status = 'CHARGED'"),
+    };
+    if !matches!(piece.source, Source::Moved(_)) {
+        sql.push(&format!(" AND {time} >= "))
+            .value(piece.start_ms)
+            .push(&format!(" AND {time} < "))
+            .value(piece.end_ms);
+    }
+    if let Scope::Account(account) = scope {
+        sql.push(" AND account_id = ").value(account);
+    }
+    if let Some(studios) = &filter.studios {
+        sql.push(" AND studio").list(studios.iter().map(|s| s.as_str()));
+    }
+    if let Some(tools) = &filter.tools {
+        sql.push(" AND tool").list(tools.iter().map(String::as_str));
+    }
+    if let Some(models) = &filter.model_ids {
+        sql.push(&format!(" AND {model}")).list(models.iter().map(String::as_str));
+    }
+    if aggregate && grouped.is_empty() {
+        // One total, or no row at all when nothing matches.
+        sql.push(" HAVING COUNT(*) > 0");
+    } else if aggregate {
+        sql.push(&format!(" GROUP BY {}", grouped.join(", ")));
+    }
+    // Otherwise every row, folded as it comes.
+}
+
+/// The days of `piece` joined to the hourly rollups of `part` of each: a
+/// range of the key for each day, so that only those hours are read.
+fn moved_hours(sql: &mut Sql, piece: Piece, part: DayPart) -> &mut Sql {
+    let (from_ms, to_ms) = part.span_ms();
+    let last_day = piece.end_ms - DAY_MS;
+    match sql.backend {
+        DbBackend::Postgres => sql
+            .push("generate_series(CAST(")
+            .value(piece.start_ms)
+            .push(" AS BIGINT), CAST(")
+            .value(last_day)
+            .push(&format!(" AS BIGINT), CAST({DAY_MS} AS BIGINT)) AS days(day)")),
+        _ => sql
+            .push("(WITH RECURSIVE days(day) AS (SELECT ")
+            .value(piece.start_ms)
+            .push(&format!(" UNION ALL SELECT day + {DAY_MS} FROM days WHERE day < "))
+            .value(last_day)
+            .push(") SELECT day FROM days) AS days"),
+    };
+    // CROSS JOIN: SQLite takes the days as the outer loop, as it must.
+    sql.push(" CROSS JOIN usage_rollups WHERE bucket_start_ms >= days.day + ")
+        .value(from_ms)
+        .push(" AND bucket_start_ms < days.day + ")
+        .value(to_ms)
 }
 
 /// Where an analytics query's rows go as they are read: each row with its
@@ -236,7 +294,9 @@ impl Sink for ByAccount {
 }
 
 /// Which grouped columns an analytics query selects, in this order, before
-/// its three counts (events, outputs, credits).
+/// its three counts (events, outputs, credits) and, when some of its rows
+/// are moved, the day they are taken back from (relative to their own; 0
+/// for none).
 #[derive(Clone, Copy, Debug)]
 struct Layout {
     day: bool,
@@ -244,19 +304,32 @@ struct Layout {
     studio: bool,
     tool: bool,
     model: bool,
+    moved: bool,
 }
 
 impl Layout {
+    fn of(grouping: Grouping, pieces: &[Piece]) -> Layout {
+        let group = grouping.group;
+        Layout {
+            day: group.period.is_some(),
+            account: grouping.by_account,
+            studio: group.studio,
+            tool: group.tool,
+            model: group.model,
+            moved: pieces.iter().any(|piece| matches!(piece.source, Source::Moved(_))),
+        }
+    }
+
     fn groups(self) -> bool {
         self.day || self.account || self.studio || self.tool || self.model
     }
 
-    /// `(account_id, row)` with what was not selected left empty.
+    /// `(account_id, row, taken_from)` with what was not selected left empty.
     fn read<'r, E>(
         self,
         number: impl Fn(usize) -> std::result::Result<i64, E>,
         text: impl Fn(usize) -> std::result::Result<&'r str, E>,
-    ) -> std::result::Result<(&'r str, Row<'r>), E> {
+    ) -> std::result::Result<(&'r str, Row<'r>, i64), E> {
         let mut column = 0;
         let mut next = |on: bool| {
             on.then(|| {
@@ -276,7 +349,8 @@ impl Layout {
             outputs: number(column + 1)?,
             credits: number(column + 2)?,
         };
-        Ok((text(account)?, row))
+        let taken_from = if self.moved { number(column + 3)? } else { 0 };
+        Ok((text(account)?, row, taken_from))
     }
 }
 
@@ -304,9 +378,17 @@ impl Sql {
         self
     }
 
+    /// `other` at the end of this.
+    fn append(&mut self, other: Sql) {
+        let mut pieces = other.pieces.into_iter();
+        self.push(&pieces.next().unwrap_or_default());
+        self.values.extend(other.values);
+        self.pieces.extend(pieces);
+    }
+
     /// ` IN (...)`, or a condition nothing meets for an empty list.
-    fn list<'v>(&mut self, values: impl Iterator<Item = &'v str>) -> &mut Self {
-        let values: Vec<&str> = values.collect();
+    fn list<V: Into<Value>>(&mut self, values: impl Iterator<Item = V>) -> &mut Self {
+        let values: Vec<V> = values.collect();
         if values.is_empty() {
             return self.push(" IS NULL AND 1 = 0");
         }

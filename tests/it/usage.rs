@@ -271,6 +271,112 @@ async fn summaries_follow_the_time_zone_across_day_and_month_boundaries() {
     assert_eq!(graphql_error_code(&bad), json!("INVALID_INPUT"));
 }
 
+/// A local day's bucket as the API names it: when it starts, and its model.
+type DayModel = (String, Option<String>);
+
+const PLATFORM_SUMMARY: &str = "query($groupBy: [UsageDimension!]!, $tz: String, $filter: UsageFilter) {
+  platformUsage(groupBy: $groupBy, timeZone: $tz, filter: $filter) { periodStart model { id } generations credits } }";
+
+/// The summary `groupBy` asks for in `tz`, of an account or of the platform
+/// (`None`), as `(period, model) -> (generations, credits)`.
+async fn summary_by(
+    app: &TestApp,
+    account: Option<&str>,
+    group_by: Value,
+    tz: &str,
+    filter: Value,
+) -> std::collections::BTreeMap<DayModel, (i64, i64)> {
+    let variables = json!({ "id": account, "groupBy": group_by, "tz": tz, "filter": filter });
+    let buckets = match account {
+        Some(_) => app.as_service(SUMMARY, variables).await["account"]["usageSummary"].take(),
+        None => app.as_admin(PLATFORM_SUMMARY, variables).await["platformUsage"].take(),
+    };
+    let buckets = buckets.as_array().unwrap().iter();
+    let keyed = buckets.map(|b| {
+        let key = (b["periodStart"].as_str().unwrap().to_owned(), b["model"]["id"].as_str().map(str::to_owned));
+        (key, (b["generations"].as_i64().unwrap(), b["credits"].as_i64().unwrap()))
+    });
+    let mut summary = std::collections::BTreeMap::new();
+    for (key, counts) in keyed {
+        assert!(summary.insert(key, counts).is_none(), "{tz}: one bucket per period and model");
+    }
+    summary
+}
+
+/// In a zone a whole number of hours from UTC, whole UTC days come from the
+/// daily rollups and the hours they share with a neighbouring local day are
+/// moved there from the hourly ones. Every generation must land on its own
+/// local day, week and month, in zones either side of UTC, across their
+/// daylight-saving changes, with refunds, with a range cut anywhere, for
+/// the account and for the platform.
+#[tokio::test]
+async fn summaries_in_any_zone_count_each_generation_on_its_local_day() {
+    let app = TestApp::start().await;
+    let models = [("text-to-image", Some("sdxl"), 3), ("text-to-image", Some("flux-schnell"), 2), ("upscale", None, 2)];
+    let first_day = Utc.with_ymd_and_hms(2026, 3, 11, 0, 0, 0).unwrap();
+    let mut charges = Vec::new();
+    for day in 0..32i64 {
+        for (n, hour) in [(day * 7) % 24, (day * 11 + 5) % 24, 23 - day % 3].into_iter().enumerate() {
+            let (tool, model, credits) = models[(day as usize + n) % models.len()];
+            let at = first_day
+                + Duration::days(day)
+                + Duration::hours(hour)
+                + Duration::minutes((day * 13 + n as i64 * 29) % 60);
+            charges.push(charge(at, tool, model, "IMAGE", credits, json!({})));
+        }
+    }
+    charges.sort_by_key(|c| c.at);
+    let events = charge_all(&app, "zones", &charges).await;
+    let refunded: Vec<usize> = (0..charges.len()).filter(|i| i % 7 == 3).collect();
+    for &i in &refunded {
+        app.refund(&events[i]["id"]).await;
+    }
+    let cut =
+        (Utc.with_ymd_and_hms(2026, 3, 13, 13, 37, 0).unwrap(), Utc.with_ymd_and_hms(2026, 4, 8, 7, 0, 0).unwrap());
+    let zones = [
+        "UTC",
+        "America/New_York",
+        "America/Los_Angeles",
+        "America/Santiago",
+        "Europe/Berlin",
+        "Asia/Tokyo",
+        "Pacific/Auckland",
+        "Asia/Kolkata",
+        "Australia/Adelaide",
+    ];
+    for name in zones {
+        let tz: chrono_tz::Tz = name.parse().unwrap();
+        for (group_by, period) in [("DAY", 0), ("WEEK", 1), ("MONTH", 2)] {
+            for (range, filter) in [(None, Value::Null), (Some(cut), json!({ "from": cut.0, "to": cut.1 }))] {
+                let mut expected = std::collections::BTreeMap::<DayModel, (i64, i64)>::new();
+                for (i, c) in charges.iter().enumerate() {
+                    let inside = range.is_none_or(|(from, to)| from <= c.at && c.at < to);
+                    if refunded.contains(&i) || !inside {
+                        continue;
+                    }
+                    let date = c.at.with_timezone(&tz).date_naive();
+                    let start = match period {
+                        0 => date,
+                        1 => {
+                            date - chrono::Days::new(u64::from(chrono::Datelike::weekday(&date).num_days_from_monday()))
+                        }
+                        _ => chrono::Datelike::with_day(&date, 1).unwrap(),
+                    };
+                    let midnight = tz.from_local_datetime(&start.and_hms_opt(0, 0, 0).unwrap()).earliest().unwrap();
+                    let model = c.generation["modelId"].as_str().map(str::to_owned);
+                    let bucket = expected.entry((midnight.with_timezone(&Utc).to_rfc3339(), model)).or_default();
+                    *bucket = (bucket.0 + 1, bucket.1 + c.credits);
+                }
+                // The platform's buckets are summed in SQL, the account's in Rust.
+                for account in [Some("zones"), None] {
+                    let actual = summary_by(&app, account, json!([group_by, "MODEL"]), name, filter.clone()).await;
+                    assert_eq!(actual, expected, "{account:?} in {name}, by {group_by} and model, range {range:?}");
+                }
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn summaries_group_by_studio_tool_and_model_and_leave_refunds_out() {
     let app = TestApp::start().await;
