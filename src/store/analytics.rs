@@ -209,7 +209,7 @@ fn piece_select(sql: &mut Sql, scope: Scope<'_>, filter: &UsageFilter, layout: L
     sql.push(&format!("SELECT {} FROM ", selected.join(", ")));
     match piece.source {
         Source::Rollup { bucket_ms } => sql.push("usage_rollups WHERE bucket_ms = ").value(bucket_ms),
-        Source::Moved(part) => moved_hours(sql, piece, part).push(" AND bucket_ms = ").value(HOUR_MS),
+        Source::Moved(part) => moved_hours(sql, scope, piece, part).push(" AND bucket_ms = ").value(HOUR_MS),
         Source::Events => sql.push("usage_events WHERE status = 'CHARGED'"),
     };
     if !matches!(piece.source, Source::Moved(_)) {
@@ -241,17 +241,30 @@ fn piece_select(sql: &mut Sql, scope: Scope<'_>, filter: &UsageFilter, layout: L
 
 /// The days of `piece` joined to the hourly rollups of `part` of each: a
 /// range of the key for each day, so that only those hours are read.
-fn moved_hours(sql: &mut Sql, piece: Piece, part: DayPart) -> &mut Sql {
+fn moved_hours<'s>(sql: &'s mut Sql, scope: Scope<'_>, piece: Piece, part: DayPart) -> &'s mut Sql {
     let (from_ms, to_ms) = part.span_ms();
     let last_day = piece.end_ms - DAY_MS;
-    match sql.backend {
-        DbBackend::Postgres => sql
+    match (scope, sql.backend) {
+        // An account's days with usage, from its daily rows (each charge
+        // and refund writes its hour's row and its day's row together): a
+        // light account has a few dozen, not a year of them.
+        (Scope::Account(account), _) => sql
+            .push("(SELECT DISTINCT bucket_start_ms AS day FROM usage_rollups WHERE account_id = ")
+            .value(account)
+            .push(" AND bucket_ms = ")
+            .value(DAY_MS)
+            .push(" AND bucket_start_ms >= ")
+            .value(piece.start_ms)
+            .push(" AND bucket_start_ms < ")
+            .value(piece.end_ms)
+            .push(") AS days"),
+        (Scope::Platform, DbBackend::Postgres) => sql
             .push("generate_series(CAST(")
             .value(piece.start_ms)
             .push(" AS BIGINT), CAST(")
             .value(last_day)
             .push(&format!(" AS BIGINT), CAST({DAY_MS} AS BIGINT)) AS days(day)")),
-        _ => sql
+        (Scope::Platform, _) => sql
             .push("(WITH RECURSIVE days(day) AS (SELECT ")
             .value(piece.start_ms)
             .push(&format!(" UNION ALL SELECT day + {DAY_MS} FROM days WHERE day < "))
