@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response as HttpResponse};
 use serde_json::{Map, Value, json};
 
 use super::App;
+use crate::graphql::json;
 
 /// Most operations in one batched POST.
 pub const BATCH_SIZE_MAX: usize = 10;
@@ -68,9 +69,9 @@ fn respond(media: MediaType, response: Response) -> HttpResponse {
             MediaType::GraphqlResponseJson => StatusCode::BAD_REQUEST,
             MediaType::Json => StatusCode::OK,
         };
-        (status, json!({ "errors": response.errors }).to_string())
+        (status, json!({ "errors": response.errors }).to_string().into_bytes())
     } else {
-        let body = serde_json::to_string(&response).unwrap_or_default();
+        let body = json::response(&response);
         drop_large(body.len(), response);
         (StatusCode::OK, body)
     };
@@ -94,7 +95,7 @@ fn respond_batch(media: MediaType, response: BatchResponse) -> HttpResponse {
     match response {
         BatchResponse::Single(single) => respond(media, single),
         BatchResponse::Batch(many) => {
-            let body = serde_json::to_string(&many).unwrap_or_default();
+            let body = json::responses(&many);
             drop_large(body.len(), many);
             (StatusCode::OK, [(header::CONTENT_TYPE, media.content_type())], body).into_response()
         }

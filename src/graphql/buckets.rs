@@ -3,12 +3,14 @@
 //! A year of DAY x MODEL buckets is 5,475 objects and ~38,000 fields. The
 //! generic list resolver gives each object and each field a future of its
 //! own and runs the schema's extensions around each: ~5 µs a bucket, 30 ms
-//! for that summary. Here the selection is read once and every bucket is
-//! built from it directly, as a copy of one template object whose keys are
-//! hashed once; each distinct `Model` is resolved once, by its own
-//! resolver, and shared. The schema does not change: the type is
-//! registered as `Vec<UsageBucket>` registers it, and a test compares the two
-//! resolvers on aliases, fragments, `__typename`, `@skip` and merged fields.
+//! for that summary. Here the selection is read once, each distinct `Model`
+//! is resolved once by its own resolver, and the buckets are written
+//! straight to JSON text (`super::json`), what many share (keys, models,
+//! periods) written once: as `Value` objects they took longer to build,
+//! serialize and free than the store took to read them. The schema does
+//! not change: the type is registered as `Vec<UsageBucket>` registers it,
+//! and tests compare the two resolvers on aliases, fragments,
+//! `__typename`, `@skip`, merged fields and repeated keys.
 use std::borrow::Cow;
 use std::collections::hash_map::Entry;
 use std::sync::Arc;
@@ -16,11 +18,12 @@ use std::sync::Arc;
 use async_graphql::indexmap::IndexMap;
 use async_graphql::parser::types::{Field, Selection, SelectionSet};
 use async_graphql::registry::Registry;
-use async_graphql::resolver_utils::enum_value;
+use async_graphql::resolver_utils::EnumType;
 use async_graphql::{ContextSelectionSet, Name, OutputType, Positioned, ScalarType, ServerError, ServerResult, Value};
 use chrono::{DateTime, Utc};
 use foldhash::HashMap as FoldHashMap;
 
+use super::json;
 use super::usage::UsageBucket;
 
 /// The buckets of a usage summary.
@@ -153,6 +156,103 @@ impl UsageBuckets {
     }
 }
 
+impl UsageBuckets {
+    /// The buckets as JSON text, each field as its slot selects it.
+    fn write(&self, slots: &[Slot<'_>]) -> Vec<u8> {
+        // What is the same for many buckets is written once: each key, each
+        // model's object, each period.
+        let keys: Vec<Vec<u8>> = slots
+            .iter()
+            .enumerate()
+            .map(|(i, slot)| {
+                let mut key = Vec::new();
+                json::write_key(&mut key, i, slot.key);
+                key
+            })
+            .collect();
+        let models: Vec<FoldHashMap<usize, Vec<u8>>> = slots
+            .iter()
+            .map(|slot| slot.models.iter().map(|(at, model)| (*at, json::to_vec(model))).collect())
+            .collect();
+        let typename = <UsageBucket as OutputType>::type_name();
+        // Buckets come in time order: each period is formatted once.
+        let mut period: Option<(DateTime<Utc>, Vec<u8>)> = None;
+        let mut out = Vec::with_capacity(self.0.len() * 24 * (slots.len() + 1));
+        out.push(b'[');
+        for (i, bucket) in self.0.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.push(b'{');
+            for ((slot, key), models) in slots.iter().zip(&keys).zip(&models) {
+                out.extend_from_slice(key);
+                match slot.field {
+                    Selected::Typename => json::write_str(&mut out, &typename),
+                    Selected::PeriodStart => match (bucket.period_start, &period) {
+                        (None, _) => out.extend_from_slice(b"null"),
+                        (Some(start), Some((last, text))) if start == *last => out.extend_from_slice(text),
+                        (Some(start), _) => {
+                            let text = &period.insert((start, json::to_vec(&start.to_value()))).1;
+                            out.extend_from_slice(text);
+                        }
+                    },
+                    Selected::Studio => match bucket.studio.and_then(enum_name) {
+                        Some(name) => json::write_str(&mut out, name),
+                        None => out.extend_from_slice(b"null"),
+                    },
+                    Selected::Tool => match &bucket.tool {
+                        Some(tool) => json::write_str(&mut out, tool),
+                        None => out.extend_from_slice(b"null"),
+                    },
+                    Selected::Model(_) => {
+                        match bucket.model.as_ref().and_then(|model| models.get(&Arc::as_ptr(model).addr())) {
+                            Some(text) => out.extend_from_slice(text),
+                            None => out.extend_from_slice(b"null"),
+                        }
+                    }
+                    Selected::Generations => json::write_i64(&mut out, bucket.generations),
+                    Selected::Outputs => json::write_i64(&mut out, bucket.outputs),
+                    Selected::Credits => json::write_i64(&mut out, bucket.credits),
+                }
+            }
+            out.push(b'}');
+        }
+        out.push(b']');
+        out
+    }
+}
+
+/// The name a value of a GraphQL enum is written as.
+fn enum_name<T: EnumType>(value: T) -> Option<&'static str> {
+    T::items().iter().find(|item| item.value == value).map(|item| item.name)
+}
+
+/// Whether `field` is the operation's only field of its name under its
+/// response key. The executor merges the answers of a repeated key
+/// (`usageSummary { credits } usageSummary { tool }`) object by object,
+/// which text written ahead cannot take part in.
+fn answered_once(ctx: &ContextSelectionSet<'_>, field: &Field) -> bool {
+    fn count(set: &SelectionSet, field: &Field) -> usize {
+        set.items
+            .iter()
+            .map(|selection| match &selection.node {
+                Selection::Field(f) => {
+                    let same =
+                        f.node.name.node == field.name.node && f.node.response_key().node == field.response_key().node;
+                    usize::from(same) + count(&f.node.selection_set.node, field)
+                }
+                Selection::InlineFragment(fragment) => count(&fragment.node.selection_set.node, field),
+                // Counted where the fragment is defined: a fragment spread
+                // twice into one object selects the same thing twice.
+                Selection::FragmentSpread(_) => 0,
+            })
+            .sum()
+    }
+    let env = &ctx.query_env;
+    let fragments = env.fragments.values().map(|fragment| count(&fragment.node.selection_set.node, field));
+    count(&env.operation.node.selection_set.node, field) + fragments.sum::<usize>() == 1
+}
+
 impl OutputType for UsageBuckets {
     fn type_name() -> Cow<'static, str> {
         <Vec<UsageBucket> as OutputType>::type_name()
@@ -166,41 +266,19 @@ impl OutputType for UsageBuckets {
         <Vec<UsageBucket> as OutputType>::create_type_info(registry)
     }
 
-    async fn resolve(&self, ctx: &ContextSelectionSet<'_>, _field: &Positioned<Field>) -> ServerResult<Value> {
+    async fn resolve(&self, ctx: &ContextSelectionSet<'_>, field: &Positioned<Field>) -> ServerResult<Value> {
         let mut fields = Vec::new();
         selected(ctx, &ctx.item.node, &mut fields)?;
         let slots = self.slots(ctx, fields).await?;
-        // Every bucket's object is a copy of this one with its values set:
-        // no key is hashed again.
-        let template: IndexMap<Name, Value> = slots.iter().map(|slot| (slot.key.clone(), Value::Null)).collect();
-        let typename = Value::String(<UsageBucket as OutputType>::type_name().into_owned());
-        // Buckets come in time order: each period is formatted once.
-        let mut period: Option<(DateTime<Utc>, Value)> = None;
-        let buckets = self.0.iter().map(|bucket| {
-            let mut object = template.clone();
-            for (slot, (_, value)) in slots.iter().zip(object.iter_mut()) {
-                *value = match slot.field {
-                    Selected::Typename => typename.clone(),
-                    Selected::PeriodStart => match (bucket.period_start, &period) {
-                        (None, _) => Value::Null,
-                        (Some(start), Some((last, value))) if start == *last => value.clone(),
-                        (Some(start), _) => period.insert((start, start.to_value())).1.clone(),
-                    },
-                    Selected::Studio => bucket.studio.map_or(Value::Null, enum_value),
-                    Selected::Tool => bucket.tool.clone().map_or(Value::Null, Value::String),
-                    Selected::Model(_) => bucket
-                        .model
-                        .as_ref()
-                        .and_then(|model| slot.models.get(&Arc::as_ptr(model).addr()).cloned())
-                        .unwrap_or(Value::Null),
-                    Selected::Generations => Value::from(bucket.generations),
-                    Selected::Outputs => Value::from(bucket.outputs),
-                    Selected::Credits => Value::from(bucket.credits),
-                };
-            }
-            Value::Object(object)
-        });
-        Ok(Value::List(buckets.collect()))
+        let text = self.write(&slots);
+        if answered_once(ctx, &field.node) {
+            return Ok(json::raw(text));
+        }
+        // Rare: a value the executor can merge with the key's other answers.
+        serde_json::from_slice(&text).and_then(Value::from_json).map_err(|error| {
+            tracing::error!(%error, "usage buckets written as JSON do not parse");
+            ServerError::new("internal error", Some(field.pos))
+        })
     }
 }
 
@@ -264,13 +342,16 @@ mod tests {
             let variables = if selection.contains("$no") { "($no: Boolean = false)" } else { "" };
             let query = format!("query{variables} {{ {field} {selection} }} {fragments}");
             let schema = schema.clone();
-            async move {
-                let response = schema.execute(query).await;
-                assert!(response.errors.is_empty(), "{:?}", response.errors);
-                response.data.into_json().unwrap()
-            }
+            async move { answer(&schema, &query).await }
         };
         (run("list: generic").await, run("list: fast").await)
+    }
+
+    /// The data of `query`'s response as the server writes it.
+    async fn answer(schema: &Schema<Query, EmptyMutation, EmptySubscription>, query: &str) -> serde_json::Value {
+        let response = schema.execute(query).await;
+        assert!(response.errors.is_empty(), "{:?}", response.errors);
+        json::response_value(&response).unwrap()["data"].take()
     }
 
     #[tokio::test]
@@ -312,5 +393,21 @@ mod tests {
             assert_eq!(fast, generic, "{selection}");
             assert_eq!(fast["list"].as_array().map(Vec::len), Some(5), "{selection}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_repeated_key_merges_its_answers_as_the_generic_resolver_does() {
+        let schema = Schema::new(Query, EmptyMutation, EmptySubscription);
+        let repeated = |field: &str| {
+            format!(
+                "{{ list: {field} {{ credits }} ...more }} fragment more on Query {{ list: {field} {{ tool model {{ id }} }} }}"
+            )
+        };
+        let generic = answer(&schema, &repeated("generic")).await;
+        assert_eq!(answer(&schema, &repeated("fast")).await, generic);
+        assert_eq!(generic["list"][0], serde_json::json!({ "credits": 40, "tool": "t2i", "model": { "id": "flux" } }));
+        // Once, it is written as text.
+        let once = schema.execute("{ list: fast { credits } other: fast { credits } }").await;
+        assert!(matches!(&once.data, Value::Object(data) if matches!(data["list"], Value::Binary(_))));
     }
 }

@@ -10,6 +10,7 @@ pub mod context;
 pub mod errors;
 pub mod grants;
 pub mod holds;
+pub mod json;
 pub mod ledger;
 pub mod limits;
 pub mod live;

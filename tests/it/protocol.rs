@@ -1,11 +1,12 @@
 //! GraphQL over HTTP and graphql-transport-ws, as their specifications say.
 //! (CI also runs the `graphql-http` package's audits against the binary.)
+use chrono::Duration;
 use credits::auth::Role;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::live::{open, receive, send};
-use crate::support::TestApp;
+use crate::support::{TestApp, image, start_time};
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 
@@ -165,4 +166,45 @@ async fn queries_and_pings_work_over_the_websocket() {
     send(&mut socket, json!({ "id": "v", "type": "subscribe", "payload": { "query": "{ nope }" } })).await;
     let error = receive(&mut socket).await.unwrap();
     assert_eq!((error["type"].clone(), error["id"].clone()), (json!("error"), json!("v")));
+}
+
+#[tokio::test]
+async fn a_usage_summary_reads_the_same_alone_batched_over_the_websocket_and_under_a_repeated_key() {
+    // Summaries leave as JSON text written ahead (`graphql::json`): every
+    // way out of the server must put that text in as it is.
+    let app = TestApp::start().await;
+    app.consume("ana", image(2), "a").await;
+    app.consume("ana", image(1), "b").await;
+    app.advance(Duration::days(1));
+    app.consume("ana", image(1), "c").await;
+    let token = app.token(Role::User, "ana");
+    let fields = "periodStart studio tool model { id name pro } generations outputs credits";
+    let query = format!("{{ viewer {{ usageSummary(groupBy: [DAY, MODEL]) {{ {fields} }} }} }}");
+    let alone = app.data(Some(&token), &query, json!({})).await;
+    let day = |d: i64| (start_time() + Duration::days(d)).format("%Y-%m-%dT00:00:00+00:00").to_string();
+    let bucket = |d: i64, generations: i64, outputs: i64| {
+        json!({ "periodStart": day(d), "studio": null, "tool": null, "generations": generations,
+                "outputs": outputs, "credits": 3 * outputs, "model": { "id": "sdxl", "name": "Stable Diffusion XL", "pro": false } })
+    };
+    assert_eq!(alone["viewer"]["usageSummary"], json!([bucket(0, 2, 3), bucket(1, 1, 1)]));
+
+    let request = json!({ "query": query });
+    let url = format!("{}/graphql", app.base_url);
+    let batch = reqwest::Client::new().post(&url).bearer_auth(&token).json(&json!([request, request])).send().await;
+    let batch: Value = batch.unwrap().json().await.unwrap();
+    assert_eq!(batch, json!([{ "data": alone }, { "data": alone }]));
+
+    let mut socket = open(&app, Some("graphql-transport-ws")).await;
+    send(&mut socket, json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } }))
+        .await;
+    assert_eq!(receive(&mut socket).await.unwrap()["type"], "connection_ack");
+    send(&mut socket, json!({ "id": "s", "type": "subscribe", "payload": request })).await;
+    assert_eq!(receive(&mut socket).await.unwrap(), json!({ "id": "s", "type": "next", "payload": { "data": alone } }));
+
+    // The executor merges the two selections of one key bucket by bucket.
+    let repeated = format!(
+        "{{ viewer {{ usageSummary(groupBy: [DAY, MODEL]) {{ credits periodStart }}
+           ... on Account {{ usageSummary(groupBy: [DAY, MODEL]) {{ {fields} }} }} }} }}"
+    );
+    assert_eq!(app.data(Some(&token), &repeated, json!({})).await, alone);
 }
