@@ -399,6 +399,22 @@ impl Folding {
         *totals = (totals.0 + row.events, totals.1 + row.outputs, totals.2 + row.credits);
     }
 
+    /// A folding of the same grouping with nothing in it, for rows read apart.
+    pub fn empty_like(&self) -> Folding {
+        Folding::new(self.group, self.time_zone)
+    }
+
+    /// Adds the buckets that `other` folded of other rows.
+    pub fn absorb(&mut self, other: Folding) {
+        let Folding { names: their, buckets, .. } = other;
+        let names = &mut self.names;
+        for ((period, studio, tool, model), counts) in buckets {
+            let key = (period, names.id(their.name(studio)), names.id(their.name(tool)), names.id(their.name(model)));
+            let totals = self.buckets.entry(key).or_default();
+            *totals = (totals.0 + counts.0, totals.1 + counts.1, totals.2 + counts.2);
+        }
+    }
+
     pub fn finish(self) -> Vec<Bucket> {
         let Folding { group, time_zone, names, buckets, .. } = self;
         let mut folded: Vec<(Key, (i64, i64, i64))> =
@@ -532,6 +548,21 @@ mod tests {
             buckets.iter().map(|b| (b.period_start.unwrap().day(), b.model_id.as_deref(), b.credits)).collect();
         assert_eq!(summary, vec![(9, Some("b"), 20), (9, Some("a"), 10), (16, Some("a"), 1)]);
         assert!(GroupBy::new(&[Dimension::Day, Dimension::Month]).is_err());
+
+        // Rows folded in two parts, each with names of its own, then
+        // absorbed: the same buckets.
+        let rows = [row(9, "a", 5), row(15, "a", 5), row(10, "b", 20), row(16, "a", 1), row(16, "c", 2)];
+        let mut whole = Folding::new(group, Tz::UTC);
+        rows.iter().for_each(|row| whole.add(*row));
+        let whole = whole.finish();
+        for split in 0..=rows.len() {
+            let mut first = Folding::new(group, Tz::UTC);
+            let mut second = first.empty_like();
+            rows[split..].iter().for_each(|row| first.add(*row));
+            rows[..split].iter().for_each(|row| second.add(*row));
+            first.absorb(second);
+            assert_eq!(first.finish(), whole, "split at {split}");
+        }
     }
 
     #[test]

@@ -15,6 +15,9 @@ use crate::domain::analytics::{
 };
 use crate::error::Result;
 
+/// Ranges at least this long are read as two halves at once.
+const HALVES_SPAN_MIN_MS: i64 = 60 * DAY_MS;
+
 /// Most SELECTs in one statement (SQLite takes 500)...
 const SELECTS_MAX: usize = 100;
 /// ...and most values (SQLite takes 32,766).
@@ -86,15 +89,41 @@ impl Store {
         grouping: Grouping,
         time_zone: Tz,
         now: DateTime<Utc>,
-        mut sink: S,
+        sink: S,
     ) -> Result<S> {
         let Some(start_ms) = self.range_start(scope, filter).await? else { return Ok(sink) };
-        let end_ms = filter.to.map_or(now.timestamp_millis() + 1, |to| to.timestamp_millis());
+        let end_ms = filter.to.map_or(now.timestamp_millis() + 1, |to| to.timestamp_millis()).max(start_ms);
+        // A long range is read as two halves at once, each on a connection
+        // of its own, and their buckets added up: a year of a heavy
+        // account's rollups is 11,000 rows, most of a summary's time, and
+        // the machine has a second core. The halves meet at a UTC midnight,
+        // where neither has an edge to read from hourly rows or events.
+        if end_ms - start_ms < HALVES_SPAN_MIN_MS {
+            return self.rows_between(scope, filter, grouping, time_zone, (start_ms, end_ms), sink).await;
+        }
+        let middle_ms = (start_ms + (end_ms - start_ms) / 2).div_euclid(DAY_MS) * DAY_MS;
+        let later = sink.empty_like();
+        let (mut sink, later) = tokio::try_join!(
+            self.rows_between(scope, filter, grouping, time_zone, (start_ms, middle_ms), sink),
+            self.rows_between(scope, filter, grouping, time_zone, (middle_ms, end_ms), later),
+        )?;
+        sink.absorb(later);
+        Ok(sink)
+    }
+
+    /// The rows of `rows` from `start_ms` to `end_ms`.
+    async fn rows_between<S: Sink>(
+        &self,
+        scope: Scope<'_>,
+        filter: &UsageFilter,
+        grouping: Grouping,
+        time_zone: Tz,
+        (start_ms, end_ms): (i64, i64),
+        mut sink: S,
+    ) -> Result<S> {
         let by_period = grouping.group.period.is_some();
-        let pieces: Vec<Piece> = offset_runs(time_zone, start_ms, end_ms.max(start_ms))
-            .into_iter()
-            .flat_map(|run| pieces(run, by_period))
-            .collect();
+        let pieces: Vec<Piece> =
+            offset_runs(time_zone, start_ms, end_ms).into_iter().flat_map(|run| pieces(run, by_period)).collect();
         let layout = Layout::of(grouping, &pieces);
         // The pieces in as few statements as SQLite takes: each would cost a
         // round trip (most on PostgreSQL), and a light account's summary is
@@ -288,11 +317,25 @@ fn moved_hours<'s>(sql: &'s mut Sql, scope: Scope<'_>, piece: Piece, part: DayPa
 /// account (empty unless grouped by account).
 trait Sink: Send + 'static {
     fn add(&mut self, account: &str, row: Row<'_>);
+
+    /// A sink of the same kind with nothing in it, for rows read apart.
+    fn empty_like(&self) -> Self;
+
+    /// Adds what `other` took of other rows.
+    fn absorb(&mut self, other: Self);
 }
 
 impl Sink for Folding {
     fn add(&mut self, _account: &str, row: Row<'_>) {
         Folding::add(self, row);
+    }
+
+    fn empty_like(&self) -> Self {
+        Folding::empty_like(self)
+    }
+
+    fn absorb(&mut self, other: Self) {
+        Folding::absorb(self, other);
     }
 }
 
@@ -308,6 +351,17 @@ impl Sink for ByAccount {
             None => {
                 self.0.insert(account.to_owned(), (row.events, row.credits));
             }
+        }
+    }
+
+    fn empty_like(&self) -> Self {
+        ByAccount::default()
+    }
+
+    fn absorb(&mut self, other: Self) {
+        for (account, (events, credits)) in other.0 {
+            let totals = self.0.entry(account).or_default();
+            *totals = (totals.0 + events, totals.1 + credits);
         }
     }
 }

@@ -315,7 +315,8 @@ async fn summaries_in_any_zone_count_each_generation_on_its_local_day() {
     let models = [("text-to-image", Some("sdxl"), 3), ("text-to-image", Some("flux-schnell"), 2), ("upscale", None, 2)];
     let first_day = Utc.with_ymd_and_hms(2026, 3, 11, 0, 0, 0).unwrap();
     let mut charges = Vec::new();
-    for day in 0..32i64 {
+    // 72 days: ranges of 60 days and more are read as two halves at once.
+    for day in 0..72i64 {
         for (n, hour) in [(day * 7) % 24, (day * 11 + 5) % 24, 23 - day % 3].into_iter().enumerate() {
             let (tool, model, credits) = models[(day as usize + n) % models.len()];
             let at = first_day
@@ -331,8 +332,8 @@ async fn summaries_in_any_zone_count_each_generation_on_its_local_day() {
     for &i in &refunded {
         app.refund(&events[i]["id"]).await;
     }
-    let cut =
-        (Utc.with_ymd_and_hms(2026, 3, 13, 13, 37, 0).unwrap(), Utc.with_ymd_and_hms(2026, 4, 8, 7, 0, 0).unwrap());
+    let at = |month, day, hour, minute| Utc.with_ymd_and_hms(2026, month, day, hour, minute, 0).unwrap();
+    let (cut, long_cut) = ((at(3, 13, 13, 37), at(4, 8, 7, 0)), (at(3, 12, 22, 13), at(5, 19, 3, 0)));
     let zones = [
         "UTC",
         "America/New_York",
@@ -347,7 +348,8 @@ async fn summaries_in_any_zone_count_each_generation_on_its_local_day() {
     for name in zones {
         let tz: chrono_tz::Tz = name.parse().unwrap();
         for (group_by, period) in [("DAY", 0), ("WEEK", 1), ("MONTH", 2)] {
-            for (range, filter) in [(None, Value::Null), (Some(cut), json!({ "from": cut.0, "to": cut.1 }))] {
+            let cuts = [cut, long_cut].map(|cut| (Some(cut), json!({ "from": cut.0, "to": cut.1 })));
+            for (range, filter) in [(None, Value::Null)].into_iter().chain(cuts) {
                 let mut expected = std::collections::BTreeMap::<DayModel, (i64, i64)>::new();
                 for (i, c) in charges.iter().enumerate() {
                     let inside = range.is_none_or(|(from, to)| from <= c.at && c.at < to);
