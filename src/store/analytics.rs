@@ -1,14 +1,14 @@
 //! Usage summaries and totals from the rollups (edges from raw events); see
 //! `domain::analytics` for how a range is split.
 use std::collections::HashMap;
-use std::convert::Infallible;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use rusqlite::types::Type;
-use sea_orm::{DbBackend, DbErr, FromQueryResult, Statement, Value};
+use sea_orm::{DbBackend, FromQueryResult};
 
-use super::postgres_reads::{self, Tuple};
+use super::postgres_reads::Tuple;
+use super::sql::Sql;
 use super::{BulkReads, Store};
 use crate::domain::analytics::{
     Bucket, DAY_MS, DayPart, Folding, GroupBy, HOUR_MS, Piece, Row, Source, UsageFilter, offset_runs, pieces,
@@ -35,6 +35,15 @@ struct Earliest {
     start_ms: Option<i64>,
 }
 
+/// What an analytics read selects, over whatever time range.
+#[derive(Clone, Copy, Debug)]
+struct Read<'a> {
+    scope: Scope<'a>,
+    filter: &'a UsageFilter,
+    grouping: Grouping,
+    time_zone: Tz,
+}
+
 /// What to group by beyond the domain's dimensions: top accounts group by account.
 #[derive(Clone, Copy, Debug, Default)]
 struct Grouping {
@@ -53,7 +62,8 @@ impl Store {
     ) -> Result<Vec<Bucket>> {
         filter.validate()?;
         let grouping = Grouping { group, by_account: false };
-        let folding = self.rows(scope, filter, grouping, time_zone, now, Folding::new(group, time_zone)).await?;
+        let read = Read { scope, filter, grouping, time_zone };
+        let folding = self.rows(read, now, Folding::new(group, time_zone)).await?;
         Ok(folding.finish())
     }
 
@@ -72,8 +82,9 @@ impl Store {
     ) -> Result<Vec<(String, i64, i64)>> {
         filter.validate()?;
         let grouping = Grouping { group: GroupBy::default(), by_account: true };
-        let ByAccount(by_account) =
-            self.rows(Scope::Platform, filter, grouping, Tz::UTC, now, ByAccount::default()).await?;
+        let ByAccount(by_account) = self
+            .rows(Read { scope: Scope::Platform, filter, grouping, time_zone: Tz::UTC }, now, ByAccount::default())
+            .await?;
         let mut top: Vec<(String, i64, i64)> =
             by_account.into_iter().filter(|(_, (events, _))| *events > 0).map(|(a, (e, c))| (a, e, c)).collect();
         top.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
@@ -81,46 +92,31 @@ impl Store {
         Ok(top)
     }
 
-    /// Every row of the usage in scope that `filter` selects, into `sink`.
-    async fn rows<S: Sink>(
-        &self,
-        scope: Scope<'_>,
-        filter: &UsageFilter,
-        grouping: Grouping,
-        time_zone: Tz,
-        now: DateTime<Utc>,
-        sink: S,
-    ) -> Result<S> {
-        let Some(start_ms) = self.range_start(scope, filter).await? else { return Ok(sink) };
-        let end_ms = filter.to.map_or(now.timestamp_millis() + 1, |to| to.timestamp_millis()).max(start_ms);
+    /// Every row that `read` selects, into `sink`.
+    async fn rows<S: Sink>(&self, read: Read<'_>, now: DateTime<Utc>, sink: S) -> Result<S> {
+        let Some(start_ms) = self.range_start(read.scope, read.filter).await? else { return Ok(sink) };
+        let end_ms = read.filter.to.map_or(now.timestamp_millis() + 1, |to| to.timestamp_millis()).max(start_ms);
         // A long range is read as two halves at once, each on a connection
         // of its own, and their buckets added up: a year of a heavy
         // account's rollups is 11,000 rows, most of a summary's time, and
         // the machine has a second core. The halves meet at a UTC midnight,
         // where neither has an edge to read from hourly rows or events.
         if end_ms - start_ms < HALVES_SPAN_MIN_MS {
-            return self.rows_between(scope, filter, grouping, time_zone, (start_ms, end_ms), sink).await;
+            return self.rows_between(read, (start_ms, end_ms), sink).await;
         }
         let middle_ms = (start_ms + (end_ms - start_ms) / 2).div_euclid(DAY_MS) * DAY_MS;
         let later = sink.empty_like();
         let (mut sink, later) = tokio::try_join!(
-            self.rows_between(scope, filter, grouping, time_zone, (start_ms, middle_ms), sink),
-            self.rows_between(scope, filter, grouping, time_zone, (middle_ms, end_ms), later),
+            self.rows_between(read, (start_ms, middle_ms), sink),
+            self.rows_between(read, (middle_ms, end_ms), later),
         )?;
         sink.absorb(later);
         Ok(sink)
     }
 
     /// The rows of `rows` from `start_ms` to `end_ms`.
-    async fn rows_between<S: Sink>(
-        &self,
-        scope: Scope<'_>,
-        filter: &UsageFilter,
-        grouping: Grouping,
-        time_zone: Tz,
-        (start_ms, end_ms): (i64, i64),
-        mut sink: S,
-    ) -> Result<S> {
+    async fn rows_between<S: Sink>(&self, read: Read<'_>, (start_ms, end_ms): (i64, i64), mut sink: S) -> Result<S> {
+        let Read { scope, filter, grouping, time_zone } = read;
         let by_period = grouping.group.period.is_some();
         let pieces: Vec<Piece> =
             offset_runs(time_zone, start_ms, end_ms).into_iter().flat_map(|run| pieces(run, by_period)).collect();
@@ -424,80 +420,5 @@ impl Layout {
         };
         let taken_from = if self.moved { number(column + 3)? } else { 0 };
         Ok((text(account)?, row, taken_from))
-    }
-}
-
-/// SQL with its values, bound or, for PostgreSQL's COPY, written in.
-struct Sql {
-    backend: DbBackend,
-    /// The text between values: one more piece than there are values.
-    pieces: Vec<String>,
-    values: Vec<Value>,
-}
-
-impl Sql {
-    fn new(backend: DbBackend) -> Self {
-        Sql { backend, pieces: vec![String::new()], values: Vec::new() }
-    }
-
-    fn push(&mut self, text: &str) -> &mut Self {
-        self.pieces.last_mut().expect("there is always a piece").push_str(text);
-        self
-    }
-
-    fn value(&mut self, value: impl Into<Value>) -> &mut Self {
-        self.values.push(value.into());
-        self.pieces.push(String::new());
-        self
-    }
-
-    /// `other` at the end of this.
-    fn append(&mut self, other: Sql) {
-        let mut pieces = other.pieces.into_iter();
-        self.push(&pieces.next().unwrap_or_default());
-        self.values.extend(other.values);
-        self.pieces.extend(pieces);
-    }
-
-    /// ` IN (...)`, or a condition nothing meets for an empty list.
-    fn list<V: Into<Value>>(&mut self, values: impl Iterator<Item = V>) -> &mut Self {
-        let values: Vec<V> = values.collect();
-        if values.is_empty() {
-            return self.push(" IS NULL AND 1 = 0");
-        }
-        self.push(" IN (");
-        for (i, value) in values.into_iter().enumerate() {
-            if i > 0 {
-                self.push(", ");
-            }
-            self.value(value);
-        }
-        self.push(")")
-    }
-
-    /// The text with each value written by `write` (given its number from 1).
-    fn text<E>(&self, mut write: impl FnMut(usize, &Value) -> Result<String, E>) -> Result<String, E> {
-        let mut text = self.pieces[0].clone();
-        for (i, (value, piece)) in self.values.iter().zip(&self.pieces[1..]).enumerate() {
-            text.push_str(&write(i + 1, value)?);
-            text.push_str(piece);
-        }
-        Ok(text)
-    }
-
-    /// A statement with the backend's placeholders and the values bound.
-    fn statement(&self) -> Statement {
-        let Ok(text) = self.text::<Infallible>(|n, _| {
-            Ok(match self.backend {
-                DbBackend::Postgres => format!("${n}"),
-                _ => "?".to_owned(),
-            })
-        });
-        Statement::from_sql_and_values(self.backend, text, self.values.clone())
-    }
-
-    /// The text with every value written in as a PostgreSQL literal.
-    fn with_literals(&self) -> Result<String, DbErr> {
-        self.text(|_, value| postgres_reads::literal(value))
     }
 }

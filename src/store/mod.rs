@@ -32,6 +32,7 @@ mod rows;
 pub mod settings;
 pub mod snapshot;
 mod spending;
+mod sql;
 mod sqlite_reads;
 mod sqlite_writer;
 mod subscriptions;

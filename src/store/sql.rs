@@ -1,0 +1,82 @@
+//! SQL text with its values: bound as parameters, or for PostgreSQL's COPY
+//! (which takes none) written in as literals.
+use std::convert::Infallible;
+
+use sea_orm::{DbBackend, DbErr, Statement, Value};
+
+use super::postgres_reads;
+
+/// SQL with its values, bound or, for PostgreSQL's COPY, written in.
+pub struct Sql {
+    pub backend: DbBackend,
+    /// The text between values: one more piece than there are values.
+    pieces: Vec<String>,
+    pub values: Vec<Value>,
+}
+
+impl Sql {
+    pub fn new(backend: DbBackend) -> Self {
+        Sql { backend, pieces: vec![String::new()], values: Vec::new() }
+    }
+
+    pub fn push(&mut self, text: &str) -> &mut Self {
+        self.pieces.last_mut().expect("there is always a piece").push_str(text);
+        self
+    }
+
+    pub fn value(&mut self, value: impl Into<Value>) -> &mut Self {
+        self.values.push(value.into());
+        self.pieces.push(String::new());
+        self
+    }
+
+    /// `other` at the end of this.
+    pub fn append(&mut self, other: Sql) {
+        let mut pieces = other.pieces.into_iter();
+        self.push(&pieces.next().unwrap_or_default());
+        self.values.extend(other.values);
+        self.pieces.extend(pieces);
+    }
+
+    /// ` IN (...)`, or a condition nothing meets for an empty list.
+    pub fn list<V: Into<Value>>(&mut self, values: impl Iterator<Item = V>) -> &mut Self {
+        let values: Vec<V> = values.collect();
+        if values.is_empty() {
+            return self.push(" IS NULL AND 1 = 0");
+        }
+        self.push(" IN (");
+        for (i, value) in values.into_iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.value(value);
+        }
+        self.push(")")
+    }
+
+    /// The text with each value written by `write` (given its number from 1).
+    fn text<E>(&self, mut write: impl FnMut(usize, &Value) -> Result<String, E>) -> Result<String, E> {
+        let mut text = self.pieces[0].clone();
+        for (i, (value, piece)) in self.values.iter().zip(&self.pieces[1..]).enumerate() {
+            text.push_str(&write(i + 1, value)?);
+            text.push_str(piece);
+        }
+        Ok(text)
+    }
+
+    /// A statement with the backend's placeholders and the values bound.
+    pub fn statement(&self) -> Statement {
+        let Ok(text) = self.text::<Infallible>(|n, _| {
+            Ok(match self.backend {
+                DbBackend::Postgres => format!("${n}"),
+                _ => "?".to_owned(),
+            })
+        });
+        Statement::from_sql_and_values(self.backend, text, self.values.clone())
+    }
+
+    /// The text with every value written in as a PostgreSQL literal.
+    pub fn with_literals(&self) -> Result<String, DbErr> {
+        self.text(|_, value| postgres_reads::literal(value))
+    }
+}
