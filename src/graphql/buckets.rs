@@ -154,9 +154,7 @@ impl UsageBuckets {
         }
         Ok(slots)
     }
-}
 
-impl UsageBuckets {
     /// The buckets as JSON text, each field as its slot selects it.
     fn write(&self, slots: &[Slot<'_>]) -> Vec<u8> {
         // What is the same for many buckets is written once: each key, each
