@@ -395,8 +395,13 @@ impl Folding {
         };
         let names = &mut self.names;
         let key = (period, names.id(row.studio), names.id(row.tool), names.id(row.model_id));
+        self.count(key, (row.events, row.outputs, row.credits));
+    }
+
+    /// Adds events, outputs and credits to a bucket.
+    fn count(&mut self, key: Key, (events, outputs, credits): (i64, i64, i64)) {
         let totals = self.buckets.entry(key).or_default();
-        *totals = (totals.0 + row.events, totals.1 + row.outputs, totals.2 + row.credits);
+        *totals = (totals.0 + events, totals.1 + outputs, totals.2 + credits);
     }
 
     /// A folding of the same grouping with nothing in it, for rows read apart.
@@ -407,11 +412,10 @@ impl Folding {
     /// Adds the buckets that `other` folded of other rows.
     pub fn absorb(&mut self, other: Folding) {
         let Folding { names: their, buckets, .. } = other;
-        let names = &mut self.names;
         for ((period, studio, tool, model), counts) in buckets {
+            let names = &mut self.names;
             let key = (period, names.id(their.name(studio)), names.id(their.name(tool)), names.id(their.name(model)));
-            let totals = self.buckets.entry(key).or_default();
-            *totals = (totals.0 + counts.0, totals.1 + counts.1, totals.2 + counts.2);
+            self.count(key, counts);
         }
     }
 

@@ -68,7 +68,7 @@ fn write_response(out: &mut Vec<u8>, response: &Response) {
 }
 
 /// `value` as async-graphql's `Serialize` writes it, but raw text as it is.
-pub fn write_value(out: &mut Vec<u8>, value: &Value) {
+fn write_value(out: &mut Vec<u8>, value: &Value) {
     match value {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Boolean(true) => out.extend_from_slice(b"true"),
@@ -112,6 +112,7 @@ pub fn write_str(out: &mut Vec<u8>, text: &str) {
     write_serde(out, text);
 }
 
+/// `number` as JSON, without `fmt`'s machinery (three per bucket).
 pub fn write_i64(out: &mut Vec<u8>, number: i64) {
     out.extend_from_slice(itoa::Buffer::new().format(number).as_bytes());
 }
