@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 use chrono_tz::Tz;
-use credits::app::{App, AppOptions, BODY_LIMIT_BYTES_DEFAULT};
+use credits::app::{App, AppOptions};
 use credits::auth::Role;
 use credits::clock::Clock;
 use credits::domain::analytics::UsageFilter;
@@ -125,7 +125,7 @@ async fn run(args: &Args, options: DatabaseOptions) -> Result<(), BoxError> {
         database: options,
         rules: Rules::default(),
         jwt_secret: None,
-        body_limit_bytes: BODY_LIMIT_BYTES_DEFAULT,
+        limits: credits::app::RequestLimits::default(),
     };
     let app = App::new(app_options, Clock::manual(now)).await?;
 

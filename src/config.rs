@@ -76,9 +76,12 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "CREDITS_LISTEN", default_value = "127.0.0.1:8000")]
     pub listen: SocketAddr,
-    /// Largest request body accepted, in bytes.
-    #[arg(long, env = "CREDITS_BODY_LIMIT_BYTES", default_value_t = 256 * 1024)]
+    /// Largest request body (and WebSocket message) accepted, in bytes.
+    #[arg(long, env = "CREDITS_BODY_LIMIT_BYTES", default_value_t = crate::app::BODY_LIMIT_BYTES_DEFAULT)]
     pub body_limit_bytes: usize,
+    /// Seconds an HTTP request may run before it is answered 503 (its transaction, if any, rolls back or commits whole).
+    #[arg(long, env = "CREDITS_REQUEST_TIMEOUT_SECONDS", default_value_t = crate::app::REQUEST_TIMEOUT_SECONDS_DEFAULT, value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    pub request_timeout_seconds: u64,
     /// Log format: `text` for people, `json` for log collectors.
     #[arg(long, env = "CREDITS_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,

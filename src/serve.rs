@@ -3,7 +3,7 @@
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
-use crate::app::{App, AppOptions};
+use crate::app::{App, AppOptions, RequestLimits};
 use crate::auth::Role;
 use crate::cli::{Command, TokenArgs};
 use crate::clock::Clock;
@@ -41,7 +41,10 @@ async fn serve(args: ServeArgs) -> Result<()> {
         database: args.database.options(),
         rules: args.rules.rules(),
         jwt_secret: args.auth.jwt_secret.clone(),
-        body_limit_bytes: args.body_limit_bytes,
+        limits: RequestLimits {
+            body_bytes: args.body_limit_bytes,
+            timeout: std::time::Duration::from_secs(args.request_timeout_seconds),
+        },
     };
     let app = App::new(options, Clock::system()).await?;
     let listener =

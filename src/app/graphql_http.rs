@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response as HttpResponse};
 use serde_json::{Map, Value, json};
 
-use super::App;
+use super::{App, nesting};
 use crate::graphql::json;
 
 /// Most operations in one batched POST.
@@ -45,14 +45,40 @@ pub fn negotiate(headers: &HeaderMap) -> Option<MediaType> {
     }
 }
 
-/// A request the server could not turn into an operation.
-fn request_error(media: MediaType, message: impl Into<String>) -> HttpResponse {
-    let status = match media {
-        MediaType::GraphqlResponseJson => StatusCode::BAD_REQUEST,
-        MediaType::Json => StatusCode::OK,
-    };
-    let body = json!({ "errors": [{ "message": message.into(), "extensions": { "code": "BAD_REQUEST" } }] });
-    (status, [(header::CONTENT_TYPE, media.content_type())], body.to_string()).into_response()
+/// Why a request could not be turned into an operation.
+#[derive(Debug)]
+pub enum Refusal {
+    /// Not a GraphQL-over-HTTP request: 400 under
+    /// `application/graphql-response+json`, 200 with `errors` under `application/json`.
+    Malformed(String),
+    /// Nested past a limit (see `nesting`): never parsed, and 400 under either
+    /// media type, as the body limit's 413 is.
+    TooDeep(String),
+}
+
+impl From<String> for Refusal {
+    fn from(message: String) -> Self {
+        Refusal::Malformed(message)
+    }
+}
+
+impl From<&str> for Refusal {
+    fn from(message: &str) -> Self {
+        Refusal::Malformed(message.to_owned())
+    }
+}
+
+impl Refusal {
+    fn respond(self, media: MediaType) -> HttpResponse {
+        let (status, message) = match (self, media) {
+            (Refusal::TooDeep(message), _) | (Refusal::Malformed(message), MediaType::GraphqlResponseJson) => {
+                (StatusCode::BAD_REQUEST, message)
+            }
+            (Refusal::Malformed(message), MediaType::Json) => (StatusCode::OK, message),
+        };
+        let body = json!({ "errors": [{ "message": message, "extensions": { "code": "BAD_REQUEST" } }] });
+        (status, [(header::CONTENT_TYPE, media.content_type())], body.to_string()).into_response()
+    }
 }
 
 /// Parse and validation failures stop a request before execution: there is
@@ -102,13 +128,15 @@ fn respond_batch(media: MediaType, response: BatchResponse) -> HttpResponse {
     }
 }
 
-/// The GraphQL request of a JSON object, checking each parameter's type.
-fn parse_params(params: &Map<String, Value>) -> Result<Request, String> {
+/// The GraphQL request of a JSON object, checking each parameter's type and
+/// the document's nesting before anything parses it.
+pub fn parse_params(params: &Map<String, Value>) -> Result<Request, Refusal> {
     let query = match params.get("query") {
         Some(Value::String(query)) => query.clone(),
         Some(_) => return Err("query must be a string".into()),
         None => return Err("the request has no query".into()),
     };
+    nesting::check_document(&query).map_err(Refusal::TooDeep)?;
     let mut request = Request::new(query);
     match params.get("operationName") {
         Some(Value::String(name)) => request = request.operation_name(name.clone()),
@@ -133,19 +161,20 @@ fn parse_params(params: &Map<String, Value>) -> Result<Request, String> {
     Ok(request)
 }
 
-fn parse_body(body: &[u8]) -> Result<BatchRequest, String> {
+fn parse_body(body: &[u8]) -> Result<BatchRequest, Refusal> {
+    nesting::check_json(body).map_err(Refusal::TooDeep)?;
     match serde_json::from_slice::<Value>(body) {
         Err(_) if body.is_empty() => Err("the request has no body".into()),
-        Err(error) => Err(format!("the body is not JSON: {error}")),
+        Err(error) => Err(format!("the body is not JSON: {error}").into()),
         Ok(Value::Object(params)) => parse_params(&params).map(BatchRequest::Single),
         Ok(Value::Array(batch)) if (1..=BATCH_SIZE_MAX).contains(&batch.len()) => batch
             .iter()
             .map(|item| {
-                item.as_object().ok_or_else(|| "a batch holds request objects".to_owned()).and_then(parse_params)
+                item.as_object().ok_or_else(|| Refusal::from("a batch holds request objects")).and_then(parse_params)
             })
             .collect::<Result<Vec<_>, _>>()
             .map(BatchRequest::Batch),
-        Ok(Value::Array(_)) => Err(format!("a batch holds 1 to {BATCH_SIZE_MAX} requests")),
+        Ok(Value::Array(_)) => Err(format!("a batch holds 1 to {BATCH_SIZE_MAX} requests").into()),
         Ok(_) => Err("the body must be a JSON object".into()),
     }
 }
@@ -167,7 +196,7 @@ pub async fn post(app: &App, headers: &HeaderMap, body: Bytes) -> HttpResponse {
     }
     let request = match parse_body(&body) {
         Ok(request) => request,
-        Err(message) => return request_error(media, message),
+        Err(refusal) => return refusal.respond(media),
     };
     let context = app.request_context(headers);
     respond_batch(media, app.schema.execute_batch(request.data(context)).await)
@@ -178,10 +207,9 @@ pub async fn get(app: &App, headers: &HeaderMap, query: Option<&str>) -> HttpRes
     let Some(media) = negotiate(headers) else {
         return StatusCode::NOT_ACCEPTABLE.into_response();
     };
-    let params: Map<String, Value> = form_urlencoded(query.unwrap_or(""));
-    let request = match parse_params(&params) {
+    let request = match form_urlencoded(query.unwrap_or("")).and_then(|params| parse_params(&params)) {
         Ok(request) => request,
-        Err(message) => return request_error(media, message),
+        Err(refusal) => return refusal.respond(media),
     };
     if is_mutation(&request) {
         return (
@@ -196,15 +224,18 @@ pub async fn get(app: &App, headers: &HeaderMap, query: Option<&str>) -> HttpRes
 }
 
 /// GET parameters; `variables` and `extensions` are URL-encoded JSON.
-fn form_urlencoded(query: &str) -> Map<String, Value> {
+fn form_urlencoded(query: &str) -> Result<Map<String, Value>, Refusal> {
     url_pairs(query)
         .into_iter()
         .map(|(key, value)| {
             let value = match key.as_str() {
-                "variables" | "extensions" => serde_json::from_str(&value).unwrap_or(Value::String(value)),
+                "variables" | "extensions" => {
+                    nesting::check_json(value.as_bytes()).map_err(Refusal::TooDeep)?;
+                    serde_json::from_str(&value).unwrap_or(Value::String(value))
+                }
                 _ => Value::String(value),
             };
-            (key, value)
+            Ok((key, value))
         })
         .collect()
 }

@@ -1,6 +1,9 @@
 //! The HTTP server: GraphQL over POST and GET at `/graphql`, WebSocket
 //! subscriptions (graphql-transport-ws) on the same path, GraphiQL at `/`
 //! (and at `/graphql` for browsers), `/healthz`.
+use std::any::Any;
+use std::time::Duration;
+
 use async_graphql::http::GraphiQLSource;
 use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Request, State, WebSocketUpgrade};
@@ -8,7 +11,9 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::Auth;
@@ -20,9 +25,29 @@ use crate::graphql::{self, CreditsSchema};
 use crate::store::{DatabaseOptions, Store};
 
 mod graphql_http;
+pub mod nesting;
 mod websocket;
 
 pub const BODY_LIMIT_BYTES_DEFAULT: usize = 256 * 1024;
+pub const REQUEST_TIMEOUT_SECONDS_DEFAULT: u64 = 30;
+
+/// What one request may take: the bounds that hold before any GraphQL limit.
+#[derive(Clone, Copy, Debug)]
+pub struct RequestLimits {
+    /// Largest HTTP body, and largest WebSocket message.
+    pub body_bytes: usize,
+    /// Longest an HTTP request may run before it is answered 503.
+    pub timeout: Duration,
+}
+
+impl Default for RequestLimits {
+    fn default() -> Self {
+        RequestLimits {
+            body_bytes: BODY_LIMIT_BYTES_DEFAULT,
+            timeout: Duration::from_secs(REQUEST_TIMEOUT_SECONDS_DEFAULT),
+        }
+    }
+}
 
 #[derive(Clone, Debug)]
 pub struct AppOptions {
@@ -30,7 +55,7 @@ pub struct AppOptions {
     pub rules: Rules,
     /// None: use (or create) the secret kept in the database.
     pub jwt_secret: Option<String>,
-    pub body_limit_bytes: usize,
+    pub limits: RequestLimits,
 }
 
 #[derive(Clone)]
@@ -41,7 +66,7 @@ pub struct App {
     pub schema: CreditsSchema,
     /// Whether the JWT secret was generated (so the operator needs a token printed).
     pub generated_secret: bool,
-    body_limit_bytes: usize,
+    limits: RequestLimits,
 }
 
 impl App {
@@ -54,24 +79,56 @@ impl App {
         };
         let auth = Auth::new(&secret);
         let schema = graphql::schema(store.clone(), auth.clone(), clock.clone());
-        Ok(App { store, auth, clock, schema, generated_secret, body_limit_bytes: options.body_limit_bytes })
+        Ok(App { store, auth, clock, schema, generated_secret, limits: options.limits })
     }
 
     pub fn router(&self) -> Router {
-        Router::new()
+        let routes = Router::new()
             .route("/", get(graphiql))
             .route("/graphql", get(graphql_get).post(graphql_post))
             .route("/healthz", get(healthz))
             .route("/metrics", get(metrics))
-            .layer(RequestBodyLimitLayer::new(self.body_limit_bytes))
-            .layer(TraceLayer::new_for_http())
-            .with_state(self.clone())
+            .with_state(self.clone());
+        bounded(routes, self.limits)
     }
 
     fn request_context(&self, headers: &HeaderMap) -> RequestContext {
         let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
         RequestContext { caller: self.auth.caller(authorization), now: self.clock.now() }
     }
+}
+
+/// Every route within the request limits: the body's size, the time, and a
+/// panic caught at the boundary.
+fn bounded(routes: Router, limits: RequestLimits) -> Router {
+    routes
+        .layer(RequestBodyLimitLayer::new(limits.body_bytes))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, limits.timeout))
+        .layer(catch_panics())
+        .layer(TraceLayer::new_for_http())
+}
+
+/// A panic inside a request is answered as an internal error, with nothing
+/// of its text on the wire; the detail goes to the log and the server lives on.
+fn catch_panics() -> CatchPanicLayer<fn(Box<dyn Any + Send>) -> Response> {
+    CatchPanicLayer::custom(internal_error as fn(Box<dyn Any + Send>) -> Response)
+}
+
+fn internal_error(panic: Box<dyn Any + Send>) -> Response {
+    tracing::error!(detail = panic_detail(&*panic), "a request panicked");
+    let body = serde_json::json!({
+        "errors": [{ "message": "internal error", "extensions": { "code": "INTERNAL_SERVER_ERROR" } }]
+    });
+    (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response()
+}
+
+/// The message of a panic, as `panic!` gave it.
+fn panic_detail(panic: &(dyn Any + Send)) -> &str {
+    panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("a panic without a message")
 }
 
 async fn graphiql() -> Html<String> {
@@ -107,7 +164,7 @@ async fn upgrade(app: App, request: Request) -> Response {
         Err(rejection) => return rejection.into_response(),
     };
     let header_context = app.request_context(&parts.headers);
-    upgrade.protocols([websocket::PROTOCOL]).on_upgrade(move |socket| {
+    upgrade.max_message_size(app.limits.body_bytes).protocols([websocket::PROTOCOL]).on_upgrade(move |socket| {
         let protocol = socket.protocol().and_then(|p| p.to_str().ok()).map(str::to_owned);
         websocket::serve(app, socket, protocol, header_context)
     })
@@ -132,5 +189,40 @@ async fn healthz(State(app): State<App>) -> (StatusCode, Json<serde_json::Value>
                 Json(serde_json::json!({ "status": "unavailable", "database": "unreachable" })),
             )
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn answer(routes: Router, limits: RequestLimits) -> (StatusCode, String) {
+        let request = axum::http::Request::get("/").body(Body::empty()).expect("a request");
+        let response = bounded(routes, limits).oneshot(request).await.expect("an answer");
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("a body");
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[tokio::test]
+    async fn a_panic_is_an_internal_error_with_nothing_of_its_text() {
+        async fn panics() -> &'static str {
+            panic!("secret detail")
+        }
+        let panics = Router::new().route("/", get(panics));
+        let (status, body) = answer(panics, RequestLimits::default()).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(body.contains("INTERNAL_SERVER_ERROR"), "{body}");
+        assert!(!body.contains("secret"), "{body}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_past_its_time_is_answered_503() {
+        let stalls = Router::new().route("/", get(std::future::pending::<()>));
+        let limits = RequestLimits { timeout: Duration::from_secs(5), ..RequestLimits::default() };
+        assert_eq!(answer(stalls, limits).await.0, StatusCode::SERVICE_UNAVAILABLE);
     }
 }

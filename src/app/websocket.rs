@@ -2,19 +2,22 @@
 //! its close codes: 4400 (bad message), 4401 (subscribe before the
 //! connection is acknowledged), 4403 (bad credentials in `connection_init`),
 //! 4406 (wrong subprotocol), 4408 (no `connection_init` in time), 4409 (an
-//! id already subscribed), 4429 (a second `connection_init`).
+//! id already subscribed), 4429 (a second `connection_init`). A message
+//! nested too deep is closed with 4400 before it is parsed; a subscription
+//! whose document nests too deep gets an `error` message.
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
 use async_graphql::{Request, Response};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::App;
+use super::{App, nesting};
 use crate::auth::Caller;
 use crate::graphql::context::RequestContext;
 use crate::graphql::json;
@@ -95,6 +98,9 @@ async fn run(app: &App, socket: &mut WebSocket, header_context: RequestContext) 
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break Ok(()),
                     Some(Ok(_)) => continue,
                 };
+                if let Err(message) = nesting::check_json(text.as_bytes()) {
+                    break Err(Close(4400, message));
+                }
                 let message: ClientMessage = match serde_json::from_str(&text) {
                     Ok(message) => message,
                     Err(error) => break Err(Close(4400, format!("Invalid message: {error}"))),
@@ -126,8 +132,14 @@ async fn run(app: &App, socket: &mut WebSocket, header_context: RequestContext) 
                         if operations.get(&id).is_some_and(|task| !task.is_finished()) {
                             break Err(Close(4409, format!("Subscriber for {id} already exists")));
                         }
+                        if let Err(message) = nesting::check_document(&payload.query) {
+                            let errors = json!([{ "message": message, "extensions": { "code": "BAD_REQUEST" } }]);
+                            send(socket, json!({ "id": id, "type": "error", "payload": errors })).await?;
+                            continue;
+                        }
                         let request = request(payload).data(context.clone());
-                        operations.insert(id.clone(), tokio::spawn(execute(app.clone(), id, request, outgoing.clone())));
+                        let operation = execute(app.clone(), id.clone(), request, outgoing.clone());
+                        operations.insert(id.clone(), tokio::spawn(catch_panic(id, operation, outgoing.clone())));
                     }
                     ClientMessage::Complete { id } => {
                         if let Some(task) = operations.remove(&id) {
@@ -181,8 +193,33 @@ async fn execute(app: App, id: String, request: Request, outgoing: mpsc::Sender<
     let _ = outgoing.send((id.clone(), json!({ "id": id, "type": "complete" }))).await;
 }
 
+/// A panic inside one operation ends that operation with an internal
+/// error; the connection and its other operations go on.
+async fn catch_panic(id: String, operation: impl Future<Output = ()>, outgoing: mpsc::Sender<(String, Value)>) {
+    if let Err(panic) = AssertUnwindSafe(operation).catch_unwind().await {
+        tracing::error!(detail = super::panic_detail(&*panic), "a subscription panicked");
+        let errors = json!([{ "message": "internal error", "extensions": { "code": "INTERNAL_SERVER_ERROR" } }]);
+        let _ = outgoing.send((id.clone(), json!({ "id": id, "type": "error", "payload": errors }))).await;
+    }
+}
+
 fn failed_before_executing(response: &Response) -> bool {
     response.data == async_graphql::Value::Null
         && !response.errors.is_empty()
         && response.errors.iter().all(|e| e.path.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_operation_ends_with_an_internal_error_for_its_id() {
+        let (outgoing, mut results) = mpsc::channel(4);
+        catch_panic("7".into(), async { panic!("secret detail") }, outgoing).await;
+        let (id, message) = results.recv().await.expect("an error message");
+        assert_eq!((id.as_str(), &message["type"], &message["id"]), ("7", &json!("error"), &json!("7")));
+        assert_eq!(message["payload"][0]["extensions"]["code"], "INTERNAL_SERVER_ERROR");
+        assert!(!message.to_string().contains("secret"), "{message}");
+    }
 }

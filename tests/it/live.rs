@@ -13,9 +13,9 @@ use crate::support::{TestApp, error_code, graphql_error_code, image};
 
 pub type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// Opens a WebSocket on `/graphql` offering `protocol` (or none).
-pub async fn open(app: &TestApp, protocol: Option<&str>) -> Socket {
-    let url = format!("{}/graphql", app.base_url.replace("http://", "ws://"));
+/// Opens a WebSocket on `/graphql` of the server at `base_url` offering `protocol` (or none).
+pub async fn open(base_url: &str, protocol: Option<&str>) -> Socket {
+    let url = format!("{}/graphql", base_url.replace("http://", "ws://"));
     let mut request = url.into_client_request().unwrap();
     if let Some(protocol) = protocol {
         request.headers_mut().insert("Sec-WebSocket-Protocol", protocol.parse().unwrap());
@@ -26,7 +26,7 @@ pub async fn open(app: &TestApp, protocol: Option<&str>) -> Socket {
 
 /// Connects and authenticates in `connection_init`, as a browser would.
 async fn connect(app: &TestApp, token: &str) -> Socket {
-    let mut socket = open(app, Some("graphql-transport-ws")).await;
+    let mut socket = open(&app.base_url, Some("graphql-transport-ws")).await;
     send(&mut socket, json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } }))
         .await;
     socket

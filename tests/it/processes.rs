@@ -33,8 +33,14 @@ pub fn token(role: Role, sub: &str) -> String {
 
 impl ServerProcess {
     pub async fn start(database: &DatabaseOptions) -> ServerProcess {
+        ServerProcess::start_with(database, &[]).await
+    }
+
+    /// A server process with more environment variables set.
+    pub async fn start_with(database: &DatabaseOptions, env: &[(&str, &str)]) -> ServerProcess {
         let port = free_port();
         let mut command = Command::new(env!("CARGO_BIN_EXE_credits"));
+        command.envs(env.iter().copied());
         command
             .arg("serve")
             .env("CREDITS_DATABASE_URL", &database.url)
@@ -55,6 +61,11 @@ impl ServerProcess {
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
         panic!("the server process did not start");
+    }
+
+    /// Whether the process is still running.
+    pub fn is_alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     /// Ends the process at once, as a crash or an OOM kill would.

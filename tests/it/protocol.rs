@@ -112,7 +112,7 @@ async fn batches_are_bounded() {
 }
 
 async fn closed_with(app: &TestApp, messages: &[Value]) -> Option<Value> {
-    let mut socket = open(app, Some("graphql-transport-ws")).await;
+    let mut socket = open(&app.base_url, Some("graphql-transport-ws")).await;
     for message in messages {
         send(&mut socket, message.clone()).await;
     }
@@ -135,14 +135,14 @@ async fn websocket_close_codes_follow_graphql_transport_ws() {
     assert_eq!(closed_with(&app, &[bad_init]).await, Some(json!(4403)));
     assert_eq!(closed_with(&app, &[init.clone(), subscribe("1"), subscribe("1")]).await, Some(json!(4409)));
     assert_eq!(closed_with(&app, &[init.clone(), init.clone()]).await, Some(json!(4429)));
-    let mut wrong_protocol = open(&app, None).await;
+    let mut wrong_protocol = open(&app.base_url, None).await;
     assert_eq!(receive(&mut wrong_protocol).await, Some(json!({ "closed": 4406 })));
 }
 
 #[tokio::test]
 async fn a_websocket_without_connection_init_is_closed_with_4408() {
     let app = TestApp::start().await;
-    let mut socket = open(&app, Some("graphql-transport-ws")).await;
+    let mut socket = open(&app.base_url, Some("graphql-transport-ws")).await;
     // Paused time jumps ahead once the server waits on nothing but the timeout.
     tokio::time::pause();
     assert_eq!(receive(&mut socket).await, Some(json!({ "closed": 4408 })));
@@ -151,7 +151,7 @@ async fn a_websocket_without_connection_init_is_closed_with_4408() {
 #[tokio::test]
 async fn queries_and_pings_work_over_the_websocket() {
     let app = TestApp::start().await;
-    let mut socket = open(&app, Some("graphql-transport-ws")).await;
+    let mut socket = open(&app.base_url, Some("graphql-transport-ws")).await;
     send(&mut socket, json!({ "type": "connection_init" })).await;
     assert_eq!(receive(&mut socket).await.unwrap()["type"], "connection_ack");
     send(&mut socket, json!({ "type": "ping" })).await;
@@ -194,7 +194,7 @@ async fn a_usage_summary_reads_the_same_alone_batched_over_the_websocket_and_und
     let batch: Value = batch.unwrap().json().await.unwrap();
     assert_eq!(batch, json!([{ "data": alone }, { "data": alone }]));
 
-    let mut socket = open(&app, Some("graphql-transport-ws")).await;
+    let mut socket = open(&app.base_url, Some("graphql-transport-ws")).await;
     send(&mut socket, json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } }))
         .await;
     assert_eq!(receive(&mut socket).await.unwrap()["type"], "connection_ack");

@@ -116,7 +116,7 @@ impl TestApp {
             database: database.options.clone(),
             rules,
             jwt_secret: Some(SECRET.into()),
-            body_limit_bytes: credits::app::BODY_LIMIT_BYTES_DEFAULT,
+            limits: credits::app::RequestLimits::default(),
         };
         let app = App::new(options, clock.clone()).await.expect("start the app");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
