@@ -15,6 +15,7 @@ use foldhash::HashMap as FoldHashMap;
 
 use super::catalog::StudioKind;
 use super::periods::local_midnight;
+use super::text;
 use crate::error::DomainError;
 
 pub const HOUR_MS: i64 = 3_600_000;
@@ -105,12 +106,8 @@ impl UsageFilter {
                 format!("a filter list holds at most {FILTER_VALUES_MAX} values"),
             ));
         }
-        // No tool or model id holds one, and PostgreSQL text cannot.
-        let mut texts = self.tools.iter().chain(&self.model_ids).flatten();
-        if texts.any(|value| value.contains('\0')) {
-            return Err(DomainError::invalid("filter", "a tool or model id cannot hold a NUL character"));
-        }
-        Ok(())
+        text::TOOLS.check_each(self.tools.iter().flatten().map(String::as_str))?;
+        text::MODEL_IDS.check_each(self.model_ids.iter().flatten().map(String::as_str))
     }
 
     /// A stable digest of the filter, so a cursor made under one filter is

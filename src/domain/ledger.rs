@@ -31,6 +31,21 @@ impl LedgerKind {
         LedgerKind::Refund,
     ];
 
+    /// The input that asks for a movement of this kind: the field an error
+    /// refusing it names.
+    pub fn input_field(self) -> &'static str {
+        match self {
+            LedgerKind::DailyGrant => "accountId",
+            LedgerKind::SubscriptionGrant => "planCode",
+            LedgerKind::Purchase => "packId",
+            LedgerKind::PromoGrant => "credits",
+            LedgerKind::Consume | LedgerKind::Hold => "generation",
+            LedgerKind::Expire => "expiresAt",
+            LedgerKind::Release => "reservationId",
+            LedgerKind::Refund => "usageEventId",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             LedgerKind::DailyGrant => "DAILY_GRANT",

@@ -11,5 +11,6 @@ pub mod pricing;
 pub mod rules;
 pub mod settle;
 pub mod subscription;
+pub mod text;
 pub mod usage;
 pub mod wallet;

@@ -5,6 +5,8 @@ use std::iter::Sum;
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::DomainError;
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Credits(i64);
@@ -41,6 +43,32 @@ impl Credits {
     }
 }
 
+/// The most credits one account may own, in its lots and its open holds:
+/// what a GraphQL `Int` holds (2^31 - 1), so that no figure of a wallet, a
+/// lot or the ledger ever leaves the 32 bits clients and code generators
+/// rely on. The same ceiling bounds every balance the ledger shows.
+pub const ACCOUNT_CREDITS_MAX: Credits = Credits(i32::MAX as i64);
+
+/// What an account that owns `owned` credits may still receive.
+pub fn room(owned: Credits) -> Credits {
+    Credits(ACCOUNT_CREDITS_MAX.0.saturating_sub(owned.0).max(0))
+}
+
+/// Refuses a movement of `amount` into an account that owns `owned`, naming
+/// the input `field` that asked for it.
+pub fn check_room(owned: Credits, amount: Credits, field: &'static str) -> Result<(), DomainError> {
+    if amount <= room(owned) {
+        Ok(())
+    } else {
+        Err(DomainError::invalid(
+            field,
+            format!(
+                "the account owns {owned} credits: {amount} more would pass the {ACCOUNT_CREDITS_MAX} one account may hold"
+            ),
+        ))
+    }
+}
+
 impl fmt::Display for Credits {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
@@ -59,6 +87,18 @@ impl Sum for Credits {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_account_holds_at_most_what_a_graphql_int_holds() {
+        let max = ACCOUNT_CREDITS_MAX;
+        assert_eq!(max.get(), 2_147_483_647);
+        assert_eq!(room(Credits::ZERO), max);
+        assert_eq!(room(max), Credits::ZERO);
+        assert_eq!(room(Credits::new(i64::MAX)), Credits::ZERO);
+        assert_eq!(check_room(Credits::new(max.get() - 10), Credits::new(10), "credits"), Ok(()));
+        let refused = check_room(Credits::new(max.get() - 10), Credits::new(11), "credits").unwrap_err();
+        assert_eq!((refused.code(), refused.field()), (crate::error::ErrorCode::InvalidInput, Some("credits")));
+    }
 
     #[test]
     fn arithmetic_is_checked() {

@@ -8,6 +8,7 @@ use super::catalog::Plan;
 use super::context::{GraphqlResult, authenticated, now, require_backend, store};
 use super::errors::graphql_error;
 use super::ledger::{LedgerEntryConnection, LedgerFilterInput, ledger_connection};
+use super::scalars::int_buckets;
 use super::usage::{PageArgs, UsageDimension, UsageEventConnection, UsageFilterInput, usage_connection, usage_summary};
 use super::wallet::Wallet;
 use crate::domain::subscription::{Subscription, SubscriptionStatus as DomainStatus};
@@ -118,7 +119,7 @@ impl Account {
         group_by: Vec<UsageDimension>,
         time_zone: Option<String>,
     ) -> GraphqlResult<UsageBuckets> {
-        usage_summary(ctx, Scope::Account(&self.id), filter, &group_by, time_zone).await
+        usage_summary(ctx, Scope::Account(&self.id), filter, &group_by, time_zone).await.and_then(int_buckets)
     }
 
     /// Every movement of credits, newest first.

@@ -89,7 +89,16 @@ pub fn graphql_error(error: Error) -> async_graphql::Error {
         _ => {}
     }
     let code = extension_code(&error);
-    async_graphql::Error::new(error.to_string()).extend_with(|_, extensions| extensions.set("code", code))
+    let field = match &error {
+        Error::Domain(domain) => domain.field(),
+        _ => None,
+    };
+    async_graphql::Error::new(error.to_string()).extend_with(|_, extensions| {
+        extensions.set("code", code);
+        if let Some(field) = field {
+            extensions.set("field", field);
+        }
+    })
 }
 
 /// Payloads of mutations: the data on success, `errors` on a business failure.
@@ -139,6 +148,9 @@ mod tests {
             (Error::Internal("secret detail".into()), "INTERNAL_SERVER_ERROR"),
             (DomainError::UnknownTool { code: "t".into() }.into(), "UNKNOWN_TOOL"),
         ];
+        let invalid = graphql_error(DomainError::invalid("timeZone", "no such zone").into());
+        let extensions = invalid.extensions.expect("extensions");
+        assert_eq!(extensions.get("field"), Some(&async_graphql::Value::from("timeZone")));
         for (error, code) in cases {
             let message = error.to_string();
             let graphql = graphql_error(error);

@@ -2,6 +2,7 @@
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
+use super::checks::{Checked, checked};
 use super::context::{GraphqlResult, now, require_admin, require_backend, store};
 use super::errors::{UserError, payload, payloads};
 use super::wallet::{CreditLot, Wallet};
@@ -60,15 +61,14 @@ impl GrantsMutation {
         input: PurchaseTokensInput,
     ) -> GraphqlResult<PurchaseTokensPayload> {
         require_backend(ctx, "purchaseTokens")?;
-        let result = store(ctx)?
-            .purchase_tokens(
-                &input.account_id,
-                &input.pack_id,
-                &input.payment_reference,
-                &input.idempotency_key,
-                now(ctx)?,
-            )
-            .await;
+        let purchase = store(ctx)?.purchase_tokens(
+            &input.account_id,
+            &input.pack_id,
+            &input.payment_reference,
+            &input.idempotency_key,
+            now(ctx)?,
+        );
+        let result = checked(input.check(), purchase).await;
         payload(result, |granted| {
             let (lot, wallet) = lot_and_wallet(&granted);
             PurchaseTokensPayload { lot, wallet, errors: Vec::new() }
@@ -78,13 +78,15 @@ impl GrantsMutation {
     /// Grants promotional credits (admin).
     async fn grant_credits(&self, ctx: &Context<'_>, input: GrantCreditsInput) -> GraphqlResult<GrantCreditsPayload> {
         require_admin(ctx, "grantCredits")?;
+        let check = input.check();
         let request = GrantRequest {
             credits: input.credits,
             expires_at: input.expires_at,
             pro_eligible: input.pro_eligible,
             reason: input.reason,
         };
-        let result = store(ctx)?.grant_credits(&input.account_id, &request, &input.idempotency_key, now(ctx)?).await;
+        let grant = store(ctx)?.grant_credits(&input.account_id, &request, &input.idempotency_key, now(ctx)?);
+        let result = checked(check, grant).await;
         payload(result, |granted| {
             let (lot, wallet) = lot_and_wallet(&granted);
             GrantCreditsPayload { lot, wallet, errors: Vec::new() }

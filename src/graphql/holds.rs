@@ -3,6 +3,7 @@
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
+use super::checks::{Checked, checked};
 use super::context::{GraphqlResult, now, require_admin, require_backend, store};
 use super::errors::{UserError, graphql_error, payload, payloads};
 use super::quote::GenerationInput;
@@ -110,10 +111,11 @@ impl HoldsMutation {
         input: ReserveCreditsInput,
     ) -> GraphqlResult<ReservationPayload> {
         require_backend(ctx, "reserveCredits")?;
+        let check = input.check();
         let request = GenerationRequest::from(input.generation);
-        let result = store(ctx)?
-            .reserve(&input.account_id, &request, &input.idempotency_key, input.ttl_seconds, now(ctx)?)
-            .await;
+        let reserve =
+            store(ctx)?.reserve(&input.account_id, &request, &input.idempotency_key, input.ttl_seconds, now(ctx)?);
+        let result = checked(check, reserve).await;
         payload(result, reservation_payload)
     }
 
@@ -125,7 +127,7 @@ impl HoldsMutation {
         input: CaptureReservationInput,
     ) -> GraphqlResult<ConsumeCreditsPayload> {
         require_backend(ctx, "captureReservation")?;
-        let result = store(ctx)?.capture(&input.reservation_id, input.credits, now(ctx)?).await;
+        let result = checked(input.check(), store(ctx)?.capture(&input.reservation_id, input.credits, now(ctx)?)).await;
         payload(result, |charge| ConsumeCreditsPayload {
             wallet: Some(Wallet::from(&charge.wallet)),
             low_balance: Some(charge.crossed_low_balance),
@@ -141,7 +143,7 @@ impl HoldsMutation {
         input: ReleaseReservationInput,
     ) -> GraphqlResult<ReservationPayload> {
         require_backend(ctx, "releaseReservation")?;
-        let result = store(ctx)?.release(&input.reservation_id, now(ctx)?).await;
+        let result = checked(input.check(), store(ctx)?.release(&input.reservation_id, now(ctx)?)).await;
         payload(result, reservation_payload)
     }
 

@@ -3,10 +3,12 @@ use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
+use super::checks::query_check;
 use super::context::{GraphqlResult, require_admin, store};
 use super::errors::graphql_error;
 use super::pagination::{decode_cursor, encode_cursor, page_size};
 use crate::domain::ledger::LedgerKind;
+use crate::domain::text::AFTER;
 use crate::store::ledger::{LedgerEntry as Entry, LedgerFilter};
 
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -113,6 +115,7 @@ pub async fn ledger_connection(
     filter: Option<LedgerFilterInput>,
 ) -> GraphqlResult<LedgerEntryConnection> {
     let limit = page_size(first)?;
+    query_check(AFTER.check_optional(after.as_deref()))?;
     let before_id: Option<i64> = after.map(|cursor| decode_cursor(CURSOR_KIND, &cursor, "after")).transpose()?;
     let filter = filter.unwrap_or_default();
     let filter = LedgerFilter {

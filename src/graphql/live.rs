@@ -5,10 +5,12 @@ use futures_util::Stream;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::BroadcastStream;
 
+use super::checks::query_check;
 use super::context::{GraphqlResult, authenticated, require_account_access, store};
 use super::errors::graphql_error;
 use super::wallet::Wallet;
 use crate::clock::Clock;
+use crate::domain::text::ACCOUNT_ID;
 
 #[derive(Default)]
 pub struct LiveSubscription;
@@ -22,6 +24,7 @@ impl LiveSubscription {
         account_id: Option<ID>,
     ) -> async_graphql::Result<impl Stream<Item = GraphqlResult<Wallet>> + use<>> {
         let (own, _) = authenticated(ctx)?;
+        query_check(ACCOUNT_ID.check_optional(account_id.as_deref().map(String::as_str)))?;
         let account_id = account_id.map_or_else(|| own.to_owned(), |id| id.0);
         require_account_access(ctx, &account_id)?;
         let store = store(ctx)?.clone();

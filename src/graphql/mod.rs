@@ -6,6 +6,7 @@ use async_graphql::{MergedObject, Schema};
 pub mod account;
 pub mod buckets;
 pub mod catalog;
+pub mod checks;
 pub mod context;
 pub mod errors;
 pub mod grants;
@@ -16,8 +17,10 @@ pub mod limits;
 pub mod live;
 pub mod loaders;
 pub mod pagination;
+pub mod platform;
 pub mod quote;
 pub mod refunds;
+pub mod scalars;
 pub mod spending;
 pub mod subscriptions;
 pub mod usage;
@@ -33,7 +36,7 @@ pub struct Query(
     quote::QuoteQuery,
     account::AccountQuery,
     ledger::LedgerQuery,
-    usage::PlatformUsageQuery,
+    platform::PlatformUsageQuery,
 );
 
 #[derive(MergedObject, Default)]

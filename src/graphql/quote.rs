@@ -1,11 +1,13 @@
 //! `quote`: what a generation costs and whether the caller could run it now.
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 
+use super::checks::{Checked, query_check};
 use super::context::{GraphqlResult, caller, now, require_account_access, store};
 use super::errors::{UserErrorCode, graphql_error};
 use crate::auth::Caller;
 use crate::domain::pricing::{GenerationRequest, price};
 use crate::domain::subscription::Entitlement;
+use crate::domain::text::ACCOUNT_ID;
 use crate::error::{DomainError, Error};
 
 #[derive(InputObject, Clone, Debug)]
@@ -65,6 +67,8 @@ impl QuoteQuery {
     /// own account; a service or admin for `accountId` (or as a new account).
     async fn quote(&self, ctx: &Context<'_>, input: GenerationInput, account_id: Option<ID>) -> GraphqlResult<Quote> {
         let store = store(ctx)?;
+        query_check(input.check())?;
+        query_check(ACCOUNT_ID.check_optional(account_id.as_deref().map(String::as_str)))?;
         let request = GenerationRequest::from(input);
         let priced = price(store.catalog(), &request).map_err(|e| graphql_error(Error::Domain(e)))?;
         let account = match (caller(ctx)?, account_id) {

@@ -1,6 +1,7 @@
 //! `refundUsage`: a consumed generation's credits back, once.
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 
+use super::checks::{Checked, checked};
 use super::context::{GraphqlResult, now, require_backend, store};
 use super::errors::{UserError, payload, payloads};
 use super::spending::UsageEvent;
@@ -32,7 +33,8 @@ impl RefundsMutation {
     /// refund of the same event is ALREADY_REFUNDED.
     async fn refund_usage(&self, ctx: &Context<'_>, input: RefundUsageInput) -> GraphqlResult<RefundUsagePayload> {
         require_backend(ctx, "refundUsage")?;
-        let result = store(ctx)?.refund(&input.usage_event_id, input.reason.as_deref(), now(ctx)?).await;
+        let refund = store(ctx)?.refund(&input.usage_event_id, input.reason.as_deref(), now(ctx)?);
+        let result = checked(input.check(), refund).await;
         payload(result, |refund| RefundUsagePayload {
             refunded_credits: Some(refund.refunded_credits.get()),
             wallet: Some(Wallet::from(&refund.wallet)),

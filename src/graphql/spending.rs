@@ -4,6 +4,7 @@ use async_graphql::{ComplexObject, Context, ID, InputObject, Object, SimpleObjec
 use chrono::{DateTime, Utc};
 
 use super::catalog::{Model, StudioKind};
+use super::checks::{Checked, checked};
 use super::context::{GraphqlResult, now, require_backend, store};
 use super::errors::{UserError, graphql_error, payload, payloads};
 use super::loaders::{LotLoader, loader_error};
@@ -132,8 +133,10 @@ impl SpendingMutation {
         input: ConsumeCreditsInput,
     ) -> GraphqlResult<ConsumeCreditsPayload> {
         require_backend(ctx, "consumeCredits")?;
+        let check = input.check();
         let request = GenerationRequest::from(input.generation);
-        let result = store(ctx)?.consume(&input.account_id, &request, &input.idempotency_key, now(ctx)?).await;
+        let consume = store(ctx)?.consume(&input.account_id, &request, &input.idempotency_key, now(ctx)?);
+        let result = checked(check, consume).await;
         payload(result, |charge| ConsumeCreditsPayload {
             wallet: Some(Wallet::from(&charge.wallet)),
             low_balance: Some(charge.crossed_low_balance),

@@ -2,6 +2,7 @@
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 
 use super::account::PlanSubscription;
+use super::checks::{Checked, checked};
 use super::context::{GraphqlResult, now, require_backend, store};
 use super::errors::{UserError, payload, payloads};
 use super::wallet::Wallet;
@@ -47,8 +48,8 @@ impl SubscriptionsMutation {
     /// unused credits expire, the new allowance is granted).
     async fn subscribe(&self, ctx: &Context<'_>, input: SubscribeInput) -> GraphqlResult<SubscribePayload> {
         require_backend(ctx, "subscribe")?;
-        let result =
-            store(ctx)?.subscribe(&input.account_id, &input.plan_code, &input.payment_reference, now(ctx)?).await;
+        let subscribe = store(ctx)?.subscribe(&input.account_id, &input.plan_code, &input.payment_reference, now(ctx)?);
+        let result = checked(input.check(), subscribe).await;
         let change = match result {
             Ok(change) => Ok((PlanSubscription::new(ctx, &change.subscription)?, Wallet::from(&change.wallet))),
             Err(error) => Err(error),
@@ -67,7 +68,8 @@ impl SubscriptionsMutation {
         input: CancelSubscriptionInput,
     ) -> GraphqlResult<CancelSubscriptionPayload> {
         require_backend(ctx, "cancelSubscription")?;
-        let result = store(ctx)?.cancel_subscription(&input.account_id, input.at_period_end, now(ctx)?).await;
+        let cancel = store(ctx)?.cancel_subscription(&input.account_id, input.at_period_end, now(ctx)?);
+        let result = checked(input.check(), cancel).await;
         let change = match result {
             Ok(change) => Ok((PlanSubscription::new(ctx, &change.subscription)?, Wallet::from(&change.wallet))),
             Err(error) => Err(error),

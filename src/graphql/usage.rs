@@ -1,5 +1,5 @@
-//! Usage history and analytics: an account's usage connection and summary,
-//! and the platform view for admins.
+//! Usage history and analytics: an account's usage connection and summary
+//! (the platform view for admins is `platform.rs`).
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::sync::Arc;
@@ -12,11 +12,14 @@ use tokio::sync::OnceCell;
 
 use super::buckets::UsageBuckets;
 use super::catalog::{Model, StudioKind};
-use super::context::{GraphqlResult, now, require_admin, store};
+use super::checks::query_check;
+use super::context::{GraphqlResult, now, store};
 use super::errors::graphql_error;
 use super::pagination::{PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, decode_cursor, encode_cursor};
+use super::scalars::int;
 use super::spending::UsageEvent;
 use crate::domain::analytics::{Bucket, Dimension, GroupBy, UsageFilter};
+use crate::domain::text;
 use crate::error::{DomainError, Error};
 use crate::store::analytics::Scope;
 use crate::store::usage::UsagePageRequest;
@@ -60,7 +63,7 @@ fn invalid(field: &'static str, message: impl Into<String>) -> async_graphql::Er
     graphql_error(Error::Domain(DomainError::invalid(field, message)))
 }
 
-fn domain_filter(filter: Option<UsageFilterInput>) -> GraphqlResult<UsageFilter> {
+pub(super) fn domain_filter(filter: Option<UsageFilterInput>) -> GraphqlResult<UsageFilter> {
     let filter = filter.unwrap_or_default();
     let filter = UsageFilter {
         from: filter.from,
@@ -75,6 +78,7 @@ fn domain_filter(filter: Option<UsageFilterInput>) -> GraphqlResult<UsageFilter>
 
 fn time_zone(name: Option<String>) -> GraphqlResult<Tz> {
     let name = name.unwrap_or_else(|| "UTC".into());
+    query_check(text::TIME_ZONE.check(&name))?;
     name.parse().map_err(|_| invalid("timeZone", format!("{name} is not an IANA time zone")))
 }
 
@@ -155,13 +159,13 @@ impl UsageTotals {
 #[Object]
 impl UsageTotals {
     /// Generations in the filter (charged, not refunded).
-    async fn total_count(&self, ctx: &Context<'_>) -> GraphqlResult<i64> {
-        Ok(self.get(ctx).await?.0)
+    async fn total_count(&self, ctx: &Context<'_>) -> GraphqlResult<i32> {
+        int(self.get(ctx).await?.0, "totalCount")
     }
 
     /// Credits of those generations.
-    async fn total_credits(&self, ctx: &Context<'_>) -> GraphqlResult<i64> {
-        Ok(self.get(ctx).await?.1)
+    async fn total_credits(&self, ctx: &Context<'_>) -> GraphqlResult<i32> {
+        int(self.get(ctx).await?.1, "totalCredits")
     }
 }
 
@@ -190,7 +194,7 @@ pub struct PageArgs {
     pub before: Option<String>,
 }
 
-fn page_size(value: i32, field: &'static str) -> GraphqlResult<u64> {
+pub(super) fn page_size(value: i32, field: &'static str) -> GraphqlResult<u64> {
     if (0..=PAGE_SIZE_MAX as i32).contains(&value) {
         Ok(value as u64)
     } else {
@@ -207,6 +211,8 @@ pub async fn usage_connection(
     filter: Option<UsageFilterInput>,
 ) -> GraphqlResult<UsageEventConnection> {
     let filter = domain_filter(filter)?;
+    query_check(text::AFTER.check_optional(page.after.as_deref()))?;
+    query_check(text::BEFORE.check_optional(page.before.as_deref()))?;
     let fingerprint = filter.fingerprint();
     let (request, limit) = match (page.first, page.after, page.last, page.before) {
         (first, after, None, None) => {
@@ -241,61 +247,4 @@ pub async fn usage_connection(
         Edge::new(cursor(&fingerprint, &node), node)
     }));
     Ok(connection)
-}
-
-#[derive(SimpleObject)]
-pub struct AccountUsage {
-    pub account_id: ID,
-    pub generations: i64,
-    pub credits: i64,
-}
-
-#[derive(Default)]
-pub struct PlatformUsageQuery;
-
-#[Object]
-impl PlatformUsageQuery {
-    /// Usage of every account, grouped like `Account.usageSummary` (admin).
-    async fn platform_usage(
-        &self,
-        ctx: &Context<'_>,
-        filter: Option<UsageFilterInput>,
-        group_by: Vec<UsageDimension>,
-        time_zone: Option<String>,
-    ) -> GraphqlResult<UsageBuckets> {
-        require_admin(ctx, "platformUsage")?;
-        usage_summary(ctx, Scope::Platform, filter, &group_by, time_zone).await
-    }
-
-    /// The accounts that spent the most credits in the filter (admin).
-    async fn top_accounts(
-        &self,
-        ctx: &Context<'_>,
-        filter: Option<UsageFilterInput>,
-        #[graphql(default = 10)] limit: i32,
-    ) -> GraphqlResult<Vec<AccountUsage>> {
-        require_admin(ctx, "topAccounts")?;
-        let limit = page_size(limit, "limit")? as usize;
-        let filter = domain_filter(filter)?;
-        let top = store(ctx)?.top_accounts(&filter, limit, now(ctx)?).await.map_err(graphql_error)?;
-        Ok(top
-            .into_iter()
-            .map(|(account, generations, credits)| AccountUsage { account_id: ID(account), generations, credits })
-            .collect())
-    }
-
-    /// The models that earned the most credits in the filter (admin).
-    async fn top_models(
-        &self,
-        ctx: &Context<'_>,
-        filter: Option<UsageFilterInput>,
-        #[graphql(default = 10)] limit: i32,
-    ) -> GraphqlResult<UsageBuckets> {
-        require_admin(ctx, "topModels")?;
-        let limit = page_size(limit, "limit")? as usize;
-        let mut by_model = usage_summary(ctx, Scope::Platform, filter, &[UsageDimension::Model], None).await?;
-        by_model.0.retain(|bucket| bucket.model.is_some());
-        by_model.0.truncate(limit);
-        Ok(by_model)
-    }
 }

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use crate::domain::lots::{CreditSource as DomainSource, Lot};
 use crate::domain::wallet::WalletView;
 
+use super::checks::{Checked, checked};
 use super::context::{GraphqlResult, authenticated, now, require_account_access, store};
 use super::errors::{UserError, payload, payloads};
 
@@ -128,9 +129,11 @@ impl WalletMutation {
         input: SetLowBalanceThresholdInput,
     ) -> GraphqlResult<SetLowBalanceThresholdPayload> {
         let (own, _) = authenticated(ctx)?;
+        let check = input.check();
         let account_id = input.account_id.map_or_else(|| own.to_owned(), |id| id.0);
         require_account_access(ctx, &account_id)?;
-        let result = store(ctx)?.set_low_balance_threshold(&account_id, input.threshold, now(ctx)?).await;
+        let set = store(ctx)?.set_low_balance_threshold(&account_id, input.threshold, now(ctx)?);
+        let result = checked(check, set).await;
         payload(result, |wallet| SetLowBalanceThresholdPayload {
             wallet: Some(Wallet::from(&wallet)),
             errors: Vec::new(),

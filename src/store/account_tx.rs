@@ -21,7 +21,7 @@ use crate::domain::catalog::Catalog;
 use crate::domain::holds::{Reservation, ReservationStatus};
 use crate::domain::ledger::LedgerKind;
 use crate::domain::lots::{CreditSource, Lot};
-use crate::domain::money::Credits;
+use crate::domain::money::{self, Credits};
 use crate::domain::settle::settle;
 use crate::domain::subscription::{Entitlement, Rollover, Subscription, SubscriptionStatus};
 use crate::domain::wallet::{WalletInputs, WalletView, summarize};
@@ -192,8 +192,11 @@ impl AccountTx {
                 .await?;
             if claimed.rows_affected == 1 {
                 self.account.daily_free_day = Some(day.clone());
-                self.grant(CreditSource::DailyFree, amount, Some(expires_at), false, LedgerKind::DailyGrant, &day)
-                    .await?;
+                let amount = self.rule_grant(amount);
+                if amount.is_positive() {
+                    self.grant(CreditSource::DailyFree, amount, Some(expires_at), false, LedgerKind::DailyGrant, &day)
+                        .await?;
+                }
             }
         }
         Ok(())
@@ -222,11 +225,12 @@ impl AccountTx {
             self.store.catalog().plan(plan_code).cloned().ok_or_else(|| {
                 Error::internal(format!("subscription {subscription_id} is on unknown plan {plan_code}"))
             })?;
-        if plan.monthly_credits > 0 {
+        let allowance = self.rule_grant(Credits::new(plan.monthly_credits));
+        if allowance.is_positive() {
             let reference = format!("subscription {subscription_id}");
             self.grant(
                 CreditSource::Subscription,
-                Credits::new(plan.monthly_credits),
+                allowance,
                 Some(end),
                 plan.pro_access,
                 LedgerKind::SubscriptionGrant,
@@ -401,7 +405,23 @@ impl AccountTx {
         Ok(())
     }
 
+    /// Credits the account owns: in its lots and in its open holds.
+    fn owned(&self) -> Credits {
+        let held: Credits = self.holds.iter().map(|hold| hold.credits).sum();
+        self.balance.checked_add(held).unwrap_or(Credits::new(i64::MAX))
+    }
+
+    /// What a grant the rules make (a day's free credits, a period's
+    /// allowance) may add: it fills the room an account has left rather
+    /// than fail the request that settled it.
+    fn rule_grant(&self, amount: Credits) -> Credits {
+        amount.min(money::room(self.owned()))
+    }
+
     fn record(&mut self, kind: LedgerKind, lot_id: i64, amount: i64, origin: Origin) -> Result<()> {
+        if amount > 0 {
+            money::check_room(self.owned(), Credits::new(amount), kind.input_field())?;
+        }
         self.balance = self
             .balance
             .checked_add(Credits::new(amount))
@@ -542,20 +562,9 @@ pub(crate) fn wallet_view(
     })
 }
 
-pub const ACCOUNT_ID_LENGTH_MAX: usize = 128;
-
 /// Account ids come from the identity provider; accept the characters ids
-/// are made of and refuse anything that could be a typo or an injection.
+/// are made of and refuse anything that could be a typo or an injection
+/// (the rule is `domain::text`'s, with every other string input).
 pub fn validate_account_id(id: &str) -> Result<(), DomainError> {
-    let valid = !id.is_empty()
-        && id.len() <= ACCOUNT_ID_LENGTH_MAX
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '@' | '|'));
-    if valid {
-        Ok(())
-    } else {
-        Err(DomainError::invalid(
-            "accountId",
-            format!("an account id is 1 to {ACCOUNT_ID_LENGTH_MAX} letters, digits or - _ . : @ |"),
-        ))
-    }
+    crate::domain::text::ACCOUNT_ID.check(id)
 }

@@ -11,12 +11,12 @@ use super::{AccountTx, Store, rows};
 use crate::domain::ledger::LedgerKind;
 use crate::domain::lots::{CreditSource, Lot};
 use crate::domain::money::Credits;
+use crate::domain::text;
 use crate::domain::wallet::WalletView;
 use crate::error::{DomainError, Error, Result};
 
 /// The largest single grant: far above any real one, far below overflow.
 pub const GRANT_CREDITS_MAX: i64 = 1_000_000_000;
-pub const REASON_LENGTH_MAX: usize = 500;
 
 #[derive(Clone, Debug)]
 pub struct Granted {
@@ -48,8 +48,8 @@ impl Store {
         idempotency_key: &str,
         now: DateTime<Utc>,
     ) -> Result<Granted> {
-        idempotency::validate_key("idempotencyKey", idempotency_key)?;
-        idempotency::validate_key("paymentReference", payment_reference)?;
+        idempotency::validate_key(&text::IDEMPOTENCY_KEY, idempotency_key)?;
+        idempotency::validate_key(&text::PAYMENT_REFERENCE, payment_reference)?;
         let pack = self.catalog().token_pack(pack_id).ok_or_else(|| DomainError::UnknownPack { id: pack_id.into() })?;
         let tokens = Credits::new(pack.tokens);
         let fingerprint = rows::to_json(&PurchaseRequest { pack_id, payment_reference })?;
@@ -71,7 +71,7 @@ impl Store {
         idempotency_key: &str,
         now: DateTime<Utc>,
     ) -> Result<Granted> {
-        idempotency::validate_key("idempotencyKey", idempotency_key)?;
+        idempotency::validate_key(&text::IDEMPOTENCY_KEY, idempotency_key)?;
         if !(1..=GRANT_CREDITS_MAX).contains(&request.credits) {
             return Err(
                 DomainError::invalid("credits", format!("credits must be between 1 and {GRANT_CREDITS_MAX}")).into()
@@ -80,11 +80,11 @@ impl Store {
         if request.expires_at.is_some_and(|at| at <= now) {
             return Err(DomainError::invalid("expiresAt", "expiresAt must be in the future").into());
         }
-        if request.reason.trim().is_empty() || request.reason.len() > REASON_LENGTH_MAX {
-            return Err(
-                DomainError::invalid("reason", format!("reason must be 1 to {REASON_LENGTH_MAX} characters")).into()
-            );
+        if request.reason.trim().is_empty() {
+            let length_max = text::REASON.length_max;
+            return Err(DomainError::invalid("reason", format!("reason must be 1 to {length_max} characters")).into());
         }
+        text::REASON.check(&request.reason)?;
         let fingerprint = rows::to_json(request)?;
         let grant = (
             CreditSource::Promo,

@@ -18,6 +18,7 @@ use crate::domain::ledger::LedgerKind;
 use crate::domain::lots::draw;
 use crate::domain::money::Credits;
 use crate::domain::pricing::{GenerationRequest, price};
+use crate::domain::text;
 use crate::domain::wallet::WalletView;
 use crate::error::{DomainError, Error, Result};
 
@@ -70,7 +71,7 @@ impl Store {
         ttl_seconds: Option<i64>,
         now: DateTime<Utc>,
     ) -> Result<HoldChange> {
-        idempotency::validate_key("idempotencyKey", idempotency_key)?;
+        idempotency::validate_key(&text::IDEMPOTENCY_KEY, idempotency_key)?;
         let ttl_seconds = validate_ttl(ttl_seconds, self.rules().hold_ttl_seconds)?;
         let priced = price(self.catalog(), request)?;
         let fingerprint = rows::to_json(&(request, ttl_seconds))?;

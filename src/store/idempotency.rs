@@ -7,9 +7,8 @@ use sea_orm::{ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, EntityTrait, Q
 
 use super::AccountTx;
 use crate::clock::to_ms;
+use crate::domain::text::TextInput;
 use crate::error::{DomainError, Result};
-
-pub const KEY_LENGTH_MAX: usize = 200;
 
 pub enum Prior {
     New,
@@ -17,11 +16,14 @@ pub enum Prior {
     Replay(String),
 }
 
-pub fn validate_key(field: &'static str, key: &str) -> Result<(), DomainError> {
-    if key.trim().is_empty() || key.len() > KEY_LENGTH_MAX {
-        return Err(DomainError::invalid(field, format!("{field} must be 1 to {KEY_LENGTH_MAX} characters")));
+/// Keys and payment references: not blank, and within their row of
+/// `domain::text`.
+pub fn validate_key(input: &TextInput, key: &str) -> Result<(), DomainError> {
+    if key.trim().is_empty() {
+        let (field, length_max) = (input.field, input.length_max);
+        return Err(DomainError::invalid(field, format!("{field} must be 1 to {length_max} characters")));
     }
-    Ok(())
+    input.check(key)
 }
 
 /// Looks the key up under the account's lock, so two racing requests with

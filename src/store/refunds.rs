@@ -9,6 +9,7 @@ use super::account_tx::Origin;
 use super::{AccountTx, Store, usage};
 use crate::domain::ledger::LedgerKind;
 use crate::domain::money::Credits;
+use crate::domain::text;
 use crate::domain::usage::{UsageEvent, UsageStatus};
 use crate::domain::wallet::WalletView;
 use crate::error::{DomainError, Result};
@@ -20,17 +21,11 @@ pub struct Refund {
     pub wallet: WalletView,
 }
 
-pub const REASON_LENGTH_MAX: usize = 500;
-
 impl Store {
     pub async fn refund(&self, usage_event_id: &str, reason: Option<&str>, now: DateTime<Utc>) -> Result<Refund> {
         let not_found = || DomainError::NotFound { what: "usage event", id: usage_event_id.to_owned() };
         let id: i64 = usage_event_id.parse().map_err(|_| not_found())?;
-        if reason.is_some_and(|r| r.len() > REASON_LENGTH_MAX) {
-            return Err(
-                DomainError::invalid("reason", format!("reason is at most {REASON_LENGTH_MAX} characters")).into()
-            );
-        }
+        text::REASON.check_optional(reason)?;
         let account_id = usage::find(self.reader(), id).await.map_err(|_| not_found())?.account_id;
         let reference = reason.unwrap_or("refund").to_owned();
         self.write(&account_id, now, move |account| {

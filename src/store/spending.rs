@@ -7,6 +7,7 @@ use super::{Store, usage};
 use crate::domain::ledger::LedgerKind;
 use crate::domain::lots::draw;
 use crate::domain::pricing::{GenerationRequest, price};
+use crate::domain::text;
 use crate::domain::usage::UsageEvent;
 use crate::domain::wallet::WalletView;
 use crate::error::{Error, Result};
@@ -31,7 +32,7 @@ impl Store {
         idempotency_key: &str,
         now: DateTime<Utc>,
     ) -> Result<Charge> {
-        idempotency::validate_key("idempotencyKey", idempotency_key)?;
+        idempotency::validate_key(&text::IDEMPOTENCY_KEY, idempotency_key)?;
         // Priced before anything is opened: bad input never reaches the database.
         let priced = price(self.catalog(), request)?;
         let fingerprint = super::rows::to_json(request)?;

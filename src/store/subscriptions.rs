@@ -10,6 +10,7 @@ use super::{AccountTx, Store, rows};
 use crate::clock::to_ms;
 use crate::domain::periods::period_containing;
 use crate::domain::subscription::{Subscription, SubscriptionStatus};
+use crate::domain::text;
 use crate::domain::wallet::WalletView;
 use crate::error::{DomainError, Error, Result};
 
@@ -33,7 +34,7 @@ impl Store {
         payment_reference: &str,
         now: DateTime<Utc>,
     ) -> Result<SubscriptionChange> {
-        idempotency::validate_key("paymentReference", payment_reference)?;
+        idempotency::validate_key(&text::PAYMENT_REFERENCE, payment_reference)?;
         let plan = self.catalog().plan(plan_code).ok_or_else(|| DomainError::UnknownPlan { code: plan_code.into() })?;
         if plan.is_free() {
             return Err(DomainError::invalid("planCode", "Free is not subscribed to: cancel the subscription").into());

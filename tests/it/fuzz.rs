@@ -1,6 +1,8 @@
-//! Bad input: thousands of generated documents, variables and headers. None
-//! may panic the server, get a 5xx, or change any balance; the limits on
-//! depth, complexity, aliases and batches hold.
+//! Bad input: thousands of generated documents, variables and headers,
+//! literals nested at any depth, strings with NUL and other control
+//! characters, integers at and past 32 and 64 bits. None may panic the
+//! server, get a 5xx or an INTERNAL_SERVER_ERROR, or change any balance; the
+//! limits on depth, complexity, aliases and batches hold.
 use credits::auth::Role;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
@@ -46,6 +48,11 @@ fn document() -> impl Strategy<Value = String> {
         // Deep nesting and many aliases.
         (1usize..400).prop_map(|depth| format!("{}{}", "{ viewer ".repeat(depth), "}".repeat(depth))),
         (1usize..3000).prop_map(|n| format!("{{ {} }}", (0..n).map(|i| format!("a{i}: plans {{ code }}")).collect::<String>())),
+        // Literal values nested at any depth, past the limit and far past it.
+        (1usize..5_000, 0usize..3).prop_map(|(depth, shape)| {
+            let (open, close) = [("[", "]"), ("{a: ", "}"), ("[{a: ", "}]")][shape];
+            format!("{{ plans(x: {}1{}) {{ code }} }}", open.repeat(depth), close.repeat(depth))
+        }),
         // Unknown enum values, forged cursors and ids.
         "[A-Z_]{1,20}".prop_map(|e| format!("{{ models(studio: {e}) {{ id }} }}")),
         "[A-Za-z0-9+/=_-]{0,80}".prop_map(|c| format!("{{ account(id: \"victim\") {{ usage(after: \"{c}\") {{ totalCount }} ledger(after: \"{c}\") {{ totalCount }} }} }}")),
@@ -67,12 +74,44 @@ fn attack(victim_token: String) -> impl Strategy<Value = Attack> {
         let generation = json!({ "tool": tool, "modelId": model, "count": count });
         json!({ "query": consume, "variables": { "input": { "accountId": "victim", "generation": generation, "idempotencyKey": key } } }).to_string()
     });
+    // Strings no database may store (NUL) and other control characters, in
+    // every string of a charge; integers at and past 32 and 64 bits.
+    let control_strings = ("[\\x00-\\x1f\\x7f]{1,4}", "[a-z]{0,8}", 0usize..5).prop_map(move |(control, text, at)| {
+        let hostile = format!("{text}{control}{text}");
+        let mut input = json!({ "accountId": "victim", "idempotencyKey": "k",
+            "generation": { "tool": "text-to-image", "modelId": "sdxl", "options": [{ "name": "n", "value": "v" }] } });
+        let slot =
+            ["/idempotencyKey", "/generation/tool", "/generation/modelId", "/generation/options/0/name", "/accountId"];
+        *input.pointer_mut(slot[at]).expect("a slot") = json!(hostile);
+        json!({ "query": consume, "variables": { "input": input } }).to_string()
+    });
+    let boundary = prop_oneof![
+        Just(i64::from(i32::MAX)),
+        Just(i64::from(i32::MAX) + 1),
+        Just(i64::from(i32::MIN) - 1),
+        Just(i64::MAX),
+        Just(i64::MIN),
+        Just(1i64 << 53),
+    ];
+    let integers = (boundary, 0usize..3).prop_map(move |(n, field)| {
+        let generation = match field {
+            0 => json!({ "tool": "text-to-image", "modelId": "sdxl", "count": n }),
+            1 => json!({ "tool": "text-to-video", "modelId": "wan-2", "durationSeconds": n }),
+            _ => json!({ "tool": "text-to-speech", "characters": n }),
+        };
+        let query =
+            "mutation($input: ConsumeCreditsInput!, $n: Int) { consumeCredits(input: $input) { errors { code } }
+            r: reserveCredits(input: { accountId: \"victim\", idempotencyKey: \"r\", ttlSeconds: $n,
+                generation: { tool: \"upscale\" } }) { errors { code } } }";
+        let input = json!({ "accountId": "victim", "generation": generation, "idempotencyKey": format!("int-{n}") });
+        json!({ "query": query, "variables": { "input": input, "n": n } }).to_string()
+    });
     let raw = prop_oneof![
         "[\\PC]{0,200}",
         Just("x".repeat(300 * 1024)),
         Just(Value::Array(vec![json!({ "query": "{ plans { code } }" }); 50]).to_string()),
     ];
-    (prop_oneof![generated, bad_charge, raw], authorization)
+    (prop_oneof![generated, bad_charge, control_strings, integers, raw], authorization)
         .prop_map(|(body, authorization)| Attack { body, authorization })
 }
 
@@ -108,6 +147,7 @@ fn hostile_requests_never_break_the_server_or_move_credits() {
         .run(&attack(token), |attack| {
             let (status, body) = runtime.block_on(send(&app, &attack));
             prop_assert!(status < 500, "status {status} for {attack:?}: {body}");
+            prop_assert!(!body.contains("INTERNAL_SERVER_ERROR"), "{attack:?}: {body}");
             if status == 200 {
                 prop_assert!(serde_json::from_str::<Value>(&body).is_ok(), "not JSON: {body}");
             }
