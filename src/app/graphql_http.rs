@@ -10,7 +10,6 @@ use axum::response::{IntoResponse, Response as HttpResponse};
 use serde_json::{Map, Value, json};
 
 use super::{App, nesting};
-use crate::graphql::json;
 
 /// Most operations in one batched POST.
 pub const BATCH_SIZE_MAX: usize = 10;
@@ -90,39 +89,30 @@ fn is_request_error(response: &Response) -> bool {
 }
 
 fn respond(media: MediaType, response: Response) -> HttpResponse {
-    let (status, body) = if is_request_error(&response) {
-        let status = match media {
-            MediaType::GraphqlResponseJson => StatusCode::BAD_REQUEST,
-            MediaType::Json => StatusCode::OK,
-        };
-        (status, json!({ "errors": response.errors }).to_string().into_bytes())
-    } else {
-        let body = json::response(&response);
-        drop_large(body.len(), response);
-        (StatusCode::OK, body)
+    let status = match (is_request_error(&response), media) {
+        (true, MediaType::GraphqlResponseJson) => StatusCode::BAD_REQUEST,
+        _ => StatusCode::OK,
     };
+    let body = if is_request_error(&response) { text(&json!({ "errors": response.errors })) } else { text(&response) };
     (status, [(header::CONTENT_TYPE, media.content_type())], body).into_response()
 }
 
-/// Bodies from which a response's values are freed off the request's path.
-const DROP_LATER_BYTES: usize = 64 * 1024;
-
-/// Frees a response of `bytes` on a blocking thread when it is large: the
-/// 5,475 objects of a year's DAY x MODEL summary took as long to free as
-/// to serialize, and the client need not wait for that.
-fn drop_large<T: Send + 'static>(bytes: usize, value: T) {
-    match tokio::runtime::Handle::try_current() {
-        Ok(runtime) if bytes > DROP_LATER_BYTES => drop(runtime.spawn_blocking(move || drop(value))),
-        _ => drop(value),
-    }
+/// A response's JSON text, serialized the standard way (async-graphql's
+/// `Serialize`). Nothing in a response can fail to serialize; if something
+/// ever did, the client gets an internal error and the log the detail.
+fn text(value: &impl serde::Serialize) -> String {
+    serde_json::to_string(value).unwrap_or_else(|error| {
+        tracing::error!(%error, "a response did not serialize");
+        json!({ "errors": [{ "message": "internal error", "extensions": { "code": "INTERNAL_SERVER_ERROR" } }] })
+            .to_string()
+    })
 }
 
 fn respond_batch(media: MediaType, response: BatchResponse) -> HttpResponse {
     match response {
         BatchResponse::Single(single) => respond(media, single),
         BatchResponse::Batch(many) => {
-            let body = json::responses(&many);
-            drop_large(body.len(), many);
+            let body = text(&many);
             (StatusCode::OK, [(header::CONTENT_TYPE, media.content_type())], body).into_response()
         }
     }
@@ -274,26 +264,6 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(header::ACCEPT, HeaderValue::from_str(value).unwrap());
         headers
-    }
-
-    /// Sends the id of the thread that drops it.
-    struct Freed(std::sync::mpsc::Sender<std::thread::ThreadId>);
-
-    impl Drop for Freed {
-        fn drop(&mut self) {
-            let _ = self.0.send(std::thread::current().id());
-        }
-    }
-
-    #[tokio::test]
-    async fn large_responses_are_freed_on_another_thread_small_ones_at_once() {
-        let here = std::thread::current().id();
-        let (sender, freed) = std::sync::mpsc::channel();
-        drop_large(DROP_LATER_BYTES, Freed(sender.clone()));
-        assert_eq!(freed.try_recv(), Ok(here), "a small response is freed at once");
-        drop_large(DROP_LATER_BYTES + 1, Freed(sender));
-        let elsewhere = tokio::task::spawn_blocking(move || freed.recv()).await.unwrap();
-        assert!(matches!(elsewhere, Ok(thread) if thread != here), "{elsewhere:?}");
     }
 
     #[test]

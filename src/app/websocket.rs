@@ -20,7 +20,6 @@ use tokio::task::JoinHandle;
 use super::{App, nesting};
 use crate::auth::Caller;
 use crate::graphql::context::RequestContext;
-use crate::graphql::json;
 
 pub const PROTOCOL: &str = "graphql-transport-ws";
 pub const CONNECTION_INIT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -182,8 +181,7 @@ async fn execute(app: App, id: String, request: Request, outgoing: mpsc::Sender<
             let _ = outgoing.send((id.clone(), json!({ "id": id, "type": "error", "payload": response.errors }))).await;
             return;
         } else {
-            // Through the writer that puts the usage buckets' text in.
-            json!({ "id": id, "type": "next", "payload": json::response_value(&response).unwrap_or_default() })
+            json!({ "id": id, "type": "next", "payload": response })
         };
         first = false;
         if outgoing.send((id.clone(), message)).await.is_err() {

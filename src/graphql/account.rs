@@ -3,13 +3,14 @@ use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use tokio::sync::OnceCell;
 
-use super::buckets::UsageBuckets;
 use super::catalog::Plan;
 use super::context::{GraphqlResult, authenticated, now, require_backend, store};
 use super::errors::graphql_error;
 use super::ledger::{LedgerEntryConnection, LedgerFilterInput, ledger_connection};
 use super::scalars::int_buckets;
-use super::usage::{PageArgs, UsageDimension, UsageEventConnection, UsageFilterInput, usage_connection, usage_summary};
+use super::usage::{
+    PageArgs, UsageBucket, UsageDimension, UsageEventConnection, UsageFilterInput, usage_connection, usage_summary,
+};
 use super::wallet::Wallet;
 use crate::domain::subscription::{Subscription, SubscriptionStatus as DomainStatus};
 use crate::store::analytics::Scope;
@@ -118,7 +119,7 @@ impl Account {
         filter: Option<UsageFilterInput>,
         group_by: Vec<UsageDimension>,
         time_zone: Option<String>,
-    ) -> GraphqlResult<UsageBuckets> {
+    ) -> GraphqlResult<Vec<UsageBucket>> {
         usage_summary(ctx, Scope::Account(&self.id), filter, &group_by, time_zone).await.and_then(int_buckets)
     }
 

@@ -4,14 +4,12 @@ use async_graphql::dataloader::DataLoader;
 use async_graphql::{MergedObject, Schema};
 
 pub mod account;
-pub mod buckets;
 pub mod catalog;
 pub mod checks;
 pub mod context;
 pub mod errors;
 pub mod grants;
 pub mod holds;
-pub mod json;
 pub mod ledger;
 pub mod limits;
 pub mod live;

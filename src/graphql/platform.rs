@@ -63,7 +63,7 @@ impl PlatformUsageQuery {
     ) -> GraphqlResult<Vec<PlatformUsageBucket>> {
         require_admin(ctx, "platformUsage")?;
         let buckets = usage_summary(ctx, Scope::Platform, filter, &group_by, time_zone).await?;
-        Ok(buckets.0.into_iter().map(PlatformUsageBucket::from).collect())
+        Ok(buckets.into_iter().map(PlatformUsageBucket::from).collect())
     }
 
     /// The accounts that spent the most credits in the filter (admin).
@@ -97,6 +97,6 @@ impl PlatformUsageQuery {
         require_admin(ctx, "topModels")?;
         let limit = page_size(limit, "limit")? as usize;
         let by_model = usage_summary(ctx, Scope::Platform, filter, &[UsageDimension::Model], None).await?;
-        Ok(by_model.0.into_iter().filter(|bucket| bucket.model.is_some()).take(limit).map(Into::into).collect())
+        Ok(by_model.into_iter().filter(|bucket| bucket.model.is_some()).take(limit).map(Into::into).collect())
     }
 }

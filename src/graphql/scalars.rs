@@ -4,9 +4,9 @@
 //! is checked on the way out.
 use async_graphql::{InputValueError, InputValueResult, Scalar, ScalarType, Value};
 
-use super::buckets::UsageBuckets;
 use super::context::GraphqlResult;
 use super::errors::graphql_error;
+use super::usage::UsageBucket;
 use crate::error::DomainError;
 
 /// A whole number that may pass 32 bits (the platform's totals), written as
@@ -44,8 +44,8 @@ pub fn int(value: i64, what: &str) -> GraphqlResult<i32> {
 }
 
 /// An account's usage summary, each figure checked to fit an `Int`.
-pub fn int_buckets(buckets: UsageBuckets) -> GraphqlResult<UsageBuckets> {
-    for bucket in &buckets.0 {
+pub fn int_buckets(buckets: Vec<UsageBucket>) -> GraphqlResult<Vec<UsageBucket>> {
+    for bucket in &buckets {
         int(bucket.generations, "a bucket's generations")?;
         int(bucket.outputs, "a bucket's outputs")?;
         int(bucket.credits, "a bucket's credits")?;

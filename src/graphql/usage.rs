@@ -10,7 +10,6 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use tokio::sync::OnceCell;
 
-use super::buckets::UsageBuckets;
 use super::catalog::{Model, StudioKind};
 use super::checks::query_check;
 use super::context::{GraphqlResult, now, store};
@@ -100,7 +99,7 @@ pub struct UsageBucket {
     pub credits: i64,
 }
 
-fn buckets(ctx: &Context<'_>, buckets: Vec<Bucket>) -> GraphqlResult<UsageBuckets> {
+fn buckets(ctx: &Context<'_>, buckets: Vec<Bucket>) -> GraphqlResult<Vec<UsageBucket>> {
     let catalog = store(ctx)?.catalog();
     // One `Model` per model id, shared by its buckets.
     let mut models: HashMap<String, Arc<Model>> = HashMap::new();
@@ -111,20 +110,18 @@ fn buckets(ctx: &Context<'_>, buckets: Vec<Bucket>) -> GraphqlResult<UsageBucket
             Some(entry.insert(model).clone())
         }
     };
-    Ok(UsageBuckets(
-        buckets
-            .into_iter()
-            .map(|b| UsageBucket {
-                period_start: b.period_start,
-                studio: b.studio.map(Into::into),
-                tool: b.tool,
-                model: b.model_id.and_then(&mut model),
-                generations: b.generations,
-                outputs: b.outputs,
-                credits: b.credits,
-            })
-            .collect(),
-    ))
+    Ok(buckets
+        .into_iter()
+        .map(|b| UsageBucket {
+            period_start: b.period_start,
+            studio: b.studio.map(Into::into),
+            tool: b.tool,
+            model: b.model_id.and_then(&mut model),
+            generations: b.generations,
+            outputs: b.outputs,
+            credits: b.credits,
+        })
+        .collect())
 }
 
 pub async fn usage_summary(
@@ -133,7 +130,7 @@ pub async fn usage_summary(
     filter: Option<UsageFilterInput>,
     group: &[UsageDimension],
     time_zone_name: Option<String>,
-) -> GraphqlResult<UsageBuckets> {
+) -> GraphqlResult<Vec<UsageBucket>> {
     let (filter, group, tz) = (domain_filter(filter)?, group_by(group)?, time_zone(time_zone_name)?);
     let summary = store(ctx)?.usage_summary(scope, &filter, group, tz, now(ctx)?).await.map_err(graphql_error)?;
     buckets(ctx, summary)

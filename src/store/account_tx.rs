@@ -14,7 +14,7 @@ use sea_orm::{
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 
-use super::group_commit::Staged;
+use super::engine::{Staged, Turn};
 use super::{Store, rows};
 use crate::clock::to_ms;
 use crate::domain::catalog::Catalog;
@@ -29,8 +29,8 @@ use crate::error::{DomainError, Error, Result};
 
 pub struct AccountTx {
     tx: DatabaseTransaction,
-    /// This account's turn, held until the transaction ends (PostgreSQL).
-    _turn: Option<super::gates::Turn>,
+    /// This account's turn, held until the transaction ends.
+    _turn: Turn,
     store: Store,
     pub account: accounts::Model,
     pub now: DateTime<Utc>,
@@ -68,7 +68,7 @@ impl AccountTx {
     async fn open(
         store: &Store,
         tx: DatabaseTransaction,
-        turn: Option<super::gates::Turn>,
+        turn: Turn,
         account_id: &str,
         now: DateTime<Utc>,
     ) -> Result<AccountTx> {
@@ -499,34 +499,20 @@ impl Store {
         F: for<'a> FnOnce(&'a mut AccountTx) -> BoxFuture<'a, Result<T>> + Send + 'static,
     {
         validate_account_id(account_id)?;
-        let account_id = account_id.to_owned();
-        match self.group_commit() {
-            Some(group_commit) => {
-                let store = self.clone();
-                group_commit
-                    .submit(move |savepoint| {
-                        async move {
-                            match AccountTx::open(&store, savepoint, None, &account_id, now).await {
-                                Ok(mut account) => {
-                                    let result = work(&mut account).await;
-                                    account.finish(result).await
-                                }
-                                Err(error) => Staged { result: Err(error), after_commit: None },
-                            }
-                        }
-                        .boxed()
-                    })
-                    .await
+        let (store, id) = (self.clone(), account_id.to_owned());
+        let job = Box::new(move |tx, turn| {
+            async move {
+                match AccountTx::open(&store, tx, turn, &id, now).await {
+                    Ok(mut account) => {
+                        let result = work(&mut account).await;
+                        account.finish(result).await
+                    }
+                    Err(error) => Staged { result: Err(error), after_commit: None },
+                }
             }
-            None => {
-                let turn = self.turn(&account_id).await?;
-                let tx = self.begin_write().await?;
-                let mut account = AccountTx::open(self, tx, Some(turn), &account_id, now).await?;
-                let result = work(&mut account).await;
-                // The transaction's own commit is inside `finish`.
-                account.finish(result).await.answer(Ok(()))
-            }
-        }
+            .boxed()
+        });
+        self.engine.write(&self.writer, account_id, job).await
     }
 }
 

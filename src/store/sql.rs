@@ -1,10 +1,8 @@
 //! SQL text with its values: bound as parameters, or for PostgreSQL's COPY
-//! (which takes none) written in as literals.
+//! (which takes none) written in as literals by `postgres::reads`.
 use std::convert::Infallible;
 
-use sea_orm::{DbBackend, DbErr, Statement, Value};
-
-use super::postgres_reads;
+use sea_orm::{DbBackend, Statement, Value};
 
 /// SQL with its values, bound or, for PostgreSQL's COPY, written in.
 pub struct Sql {
@@ -55,7 +53,7 @@ impl Sql {
     }
 
     /// The text with each value written by `write` (given its number from 1).
-    fn text<E>(&self, mut write: impl FnMut(usize, &Value) -> Result<String, E>) -> Result<String, E> {
+    pub(super) fn text<E>(&self, mut write: impl FnMut(usize, &Value) -> Result<String, E>) -> Result<String, E> {
         let mut text = self.pieces[0].clone();
         for (i, (value, piece)) in self.values.iter().zip(&self.pieces[1..]).enumerate() {
             text.push_str(&write(i + 1, value)?);
@@ -73,10 +71,5 @@ impl Sql {
             })
         });
         Statement::from_sql_and_values(self.backend, text, self.values.clone())
-    }
-
-    /// The text with every value written in as a PostgreSQL literal.
-    pub fn with_literals(&self) -> Result<String, DbErr> {
-        self.text(|_, value| postgres_reads::literal(value))
     }
 }

@@ -3,17 +3,15 @@
 //! (the row lock); the gate only keeps a burst on one account from holding
 //! every pooled connection while it waits for that lock, which would fail
 //! unrelated requests with SERVICE_UNAVAILABLE. (SQLite's one writer has its
-//! own queue: `group_commit`.)
+//! own queue: `sqlite::group_commit`.)
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 
 use crate::error::{Error, Result};
+use crate::store::engine::TURN_WAIT;
 
-/// How long a request waits its turn before it gives up as unavailable.
-pub const GATE_WAIT: Duration = Duration::from_secs(15);
 /// Above this many gates, the ones nobody holds are dropped.
 const GATES_KEPT_MAX: usize = 10_000;
 
@@ -33,8 +31,8 @@ impl Gates {
             }
             gates.entry(account_id.to_owned()).or_default().clone()
         };
-        tokio::time::timeout(GATE_WAIT, gate.lock_owned())
+        tokio::time::timeout(TURN_WAIT, gate.lock_owned())
             .await
-            .map_err(|_| Error::Unavailable(format!("account {account_id}: waited {GATE_WAIT:?} for its turn")))
+            .map_err(|_| Error::Unavailable(format!("account {account_id}: waited {TURN_WAIT:?} for its turn")))
     }
 }

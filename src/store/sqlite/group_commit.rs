@@ -2,7 +2,7 @@
 //! `synchronous=FULL` each commit waits for the disk: one transaction per
 //! charge makes the disk's flush rate the service's charge rate.
 //!
-//! One thread owns the write connection (`sqlite_writer`). Account
+//! One thread owns the write connection (`writer`). Account
 //! transactions queue for it; it opens one database transaction, runs the
 //! queued ones one after another each in a savepoint of its own, commits them
 //! together with one flush, and only then answers each. A transaction that fails rolls back to its
@@ -22,9 +22,9 @@ use futures_util::future::BoxFuture;
 use sea_orm::{DatabaseTransaction, TransactionTrait};
 use tokio::sync::{mpsc, oneshot};
 
-use super::gates::GATE_WAIT;
-use super::sqlite_writer::SqliteWriter;
+use super::writer::SqliteWriter;
 use crate::error::{Error, Result};
+use crate::store::engine::{Staged, TURN_WAIT};
 
 /// At most this many account transactions share one commit, so that a long
 /// queue still sees its first answers early, and so that the request
@@ -34,29 +34,6 @@ use crate::error::{Error, Result};
 /// requests while the writer waited. Spread charges per second: 128 (all
 /// 64): 3,700-3,860; 32: 4,560-4,620; 16: 4,570-5,110; 8: 4,250-4,460.
 pub const BATCH_MAX: usize = 16;
-
-/// What a queued transaction did, to be told once its batch's commit is known.
-pub struct Staged<T> {
-    pub result: Result<T>,
-    /// Runs only if the batch committed (metrics, change notifications).
-    pub after_commit: Option<Box<dyn FnOnce() + Send>>,
-}
-
-impl<T> Staged<T> {
-    /// The answer once the commit's outcome is known: a success runs its
-    /// after-commit work, or becomes the commit's failure; a refusal stays.
-    pub fn answer(self, committed: Result<()>) -> Result<T> {
-        match committed {
-            Ok(()) => {
-                if let (Ok(_), Some(after_commit)) = (&self.result, self.after_commit) {
-                    after_commit();
-                }
-                self.result
-            }
-            Err(error) => self.result.and(Err(error)),
-        }
-    }
-}
 
 /// A transaction that failed for a reason other than a business rule may have
 /// left SQLite without its transaction (an I/O error rolls back everything):
@@ -148,8 +125,8 @@ async fn run(writer: SqliteWriter, mut jobs: mpsc::UnboundedReceiver<Job>, waiti
             waiting.fetch_sub(1, Ordering::Relaxed);
             let start = match &began {
                 Err(error) => Start::Refuse(error.clone()),
-                Ok(()) if job.queued_at.elapsed() > GATE_WAIT => {
-                    Start::Refuse(Error::Unavailable(format!("waited more than {GATE_WAIT:?} for the database writer")))
+                Ok(()) if job.queued_at.elapsed() > TURN_WAIT => {
+                    Start::Refuse(Error::Unavailable(format!("waited more than {TURN_WAIT:?} for the database writer")))
                 }
                 // A savepoint: SeaORM's begin inside the batch's transaction.
                 Ok(()) => match connection.begin().await {

@@ -13,7 +13,7 @@ use rusqlite::{Connection, OpenFlags};
 use sea_orm::{ConnAcquireErr, DbErr, Statement};
 use tokio::sync::Semaphore;
 
-use super::sqlite_writer::{bind, error, open};
+use super::writer::{bind, error, open};
 
 /// Prepared statements kept per connection: the analytics queries differ
 /// by the dimensions grouped and the filters set.

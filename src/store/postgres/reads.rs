@@ -19,6 +19,8 @@ use sea_orm::sqlx::PgPool;
 use sea_orm::sqlx::postgres::PgConnection;
 use sea_orm::{DbErr, RuntimeErr, Value};
 
+use crate::store::sql::Sql;
+
 /// What starts every binary COPY stream, before its flags and extension.
 const SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
 
@@ -110,8 +112,13 @@ async fn copy(
     decoder.finish()
 }
 
+/// The text of `sql` with every value written in as a PostgreSQL literal.
+pub fn with_literals(sql: &Sql) -> Result<String, DbErr> {
+    sql.text(|_, value| literal(value))
+}
+
 /// `value` as a PostgreSQL literal.
-pub fn literal(value: &Value) -> Result<String, DbErr> {
+fn literal(value: &Value) -> Result<String, DbErr> {
     match value {
         // In parentheses, so that no operator before it reads `-` as its own.
         Value::BigInt(Some(n)) if *n < 0 => Ok(format!("({n})")),

@@ -1,22 +1,22 @@
-//! Usage summaries and totals from the rollups (edges from raw events); see
-//! `domain::analytics` for how a range is split.
+//! Usage summaries and totals from the rollups (edges from raw events):
+//! `plan` says which rows serve which part of a range, `fold` adds them up.
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use rusqlite::types::Type;
 use sea_orm::{DbBackend, FromQueryResult};
 
-use super::postgres_reads::Tuple;
+use super::Store;
+use super::engine::Columns;
 use super::sql::Sql;
-use super::{BulkReads, Store};
-use crate::domain::analytics::{
-    Bucket, DAY_MS, DayPart, Folding, GroupBy, HOUR_MS, Piece, Row, Source, UsageFilter, offset_runs, pieces,
-};
-use crate::error::Result;
+use crate::domain::analytics::{Bucket, DAY_MS, GroupBy, HOUR_MS, UsageFilter};
 
-/// Ranges at least this long are read as two halves at once.
-const HALVES_SPAN_MIN_MS: i64 = 60 * DAY_MS;
+mod fold;
+mod plan;
+
+use crate::error::Result;
+use fold::{Folding, Row};
+use plan::{DayPart, Piece, Source, offset_runs, pieces};
 
 /// Most SELECTs in one statement (SQLite takes 500)...
 const SELECTS_MAX: usize = 100;
@@ -96,22 +96,7 @@ impl Store {
     async fn rows<S: Sink>(&self, read: Read<'_>, now: DateTime<Utc>, sink: S) -> Result<S> {
         let Some(start_ms) = self.range_start(read.scope, read.filter).await? else { return Ok(sink) };
         let end_ms = read.filter.to.map_or(now.timestamp_millis() + 1, |to| to.timestamp_millis()).max(start_ms);
-        // A long range is read as two halves at once, each on a connection
-        // of its own, and their buckets added up: a year of a heavy
-        // account's rollups is 11,000 rows, most of a summary's time, and
-        // the machine has a second core. The halves meet at a UTC midnight,
-        // where neither has an edge to read from hourly rows or events.
-        if end_ms - start_ms < HALVES_SPAN_MIN_MS {
-            return self.rows_between(read, (start_ms, end_ms), sink).await;
-        }
-        let middle_ms = (start_ms + (end_ms - start_ms) / 2).div_euclid(DAY_MS) * DAY_MS;
-        let later = sink.empty_like();
-        let (mut sink, later) = tokio::try_join!(
-            self.rows_between(read, (start_ms, middle_ms), sink),
-            self.rows_between(read, (middle_ms, end_ms), later),
-        )?;
-        sink.absorb(later);
-        Ok(sink)
+        self.rows_between(read, (start_ms, end_ms), sink).await
     }
 
     /// The rows of `rows` from `start_ms` to `end_ms`.
@@ -171,25 +156,10 @@ impl Store {
                 sink.add(account, row.taken_from(taken_from));
             }
         };
-        match &self.bulk_reads {
-            BulkReads::Sqlite(reads) => {
-                let each = move |sink: &mut S, r: &rusqlite::Row<'_>| {
-                    let text = |i| {
-                        r.get_ref(i)?
-                            .as_str()
-                            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, Type::Text, e.into()))
-                    };
-                    layout.read(|i| r.get(i), text).map(|read| add(sink, read))
-                };
-                Ok(reads.fold(sql.statement(), sink, each).await?)
-            }
-            BulkReads::Postgres(reads) => {
-                let each = move |sink: &mut S, t: &Tuple<'_>| {
-                    layout.read(|i| t.number(i), |i| t.text(i)).map(|read| add(sink, read))
-                };
-                Ok(reads.fold(sql.with_literals()?, sink, each).await?)
-            }
-        }
+        let each = move |sink: &mut S, row: &dyn Columns| {
+            layout.read(|i| row.number(i), |i| row.text(i)).map(|read| add(sink, read))
+        };
+        self.engine.fold(&sql, sink, Box::new(each)).await
     }
 }
 
@@ -313,25 +283,11 @@ fn moved_hours<'s>(sql: &'s mut Sql, scope: Scope<'_>, piece: Piece, part: DayPa
 /// account (empty unless grouped by account).
 trait Sink: Send + 'static {
     fn add(&mut self, account: &str, row: Row<'_>);
-
-    /// A sink of the same kind with nothing in it, for rows read apart.
-    fn empty_like(&self) -> Self;
-
-    /// Adds what `other` took of other rows.
-    fn absorb(&mut self, other: Self);
 }
 
 impl Sink for Folding {
     fn add(&mut self, _account: &str, row: Row<'_>) {
         Folding::add(self, row);
-    }
-
-    fn empty_like(&self) -> Self {
-        Folding::empty_like(self)
-    }
-
-    fn absorb(&mut self, other: Self) {
-        Folding::absorb(self, other);
     }
 }
 
@@ -347,17 +303,6 @@ impl Sink for ByAccount {
             None => {
                 self.0.insert(account.to_owned(), (row.events, row.credits));
             }
-        }
-    }
-
-    fn empty_like(&self) -> Self {
-        ByAccount::default()
-    }
-
-    fn absorb(&mut self, other: Self) {
-        for (account, (events, credits)) in other.0 {
-            let totals = self.0.entry(account).or_default();
-            *totals = (totals.0 + events, totals.1 + credits);
         }
     }
 }

@@ -1,0 +1,168 @@
+//! The one seam between the store and the two database engines. Business
+//! code (`account_tx`, `analytics`, the operations) asks for two things and
+//! names no engine: run an account's transaction, and fold the rows of an
+//! analytics read. How each engine does them lives in its folder:
+//!
+//! - `sqlite/`: one writer thread that group-commits account transactions,
+//!   each in a savepoint, through rusqlite, with a checkpointer beside it;
+//!   analytics reads through rusqlite on blocking threads.
+//! - `postgres/`: a per-account queue in memory before a pooled connection
+//!   and the account's row lock; analytics reads as one binary COPY stream.
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64};
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend};
+
+use super::DatabaseOptions;
+use super::sql::Sql;
+use super::{postgres, sqlite};
+use crate::error::{Error, Result};
+
+/// How long a request waits for its account's turn to write, on either
+/// engine, before it fails as unavailable.
+pub const TURN_WAIT: Duration = Duration::from_secs(15);
+
+/// What an account transaction did, to be answered once its commit is known.
+pub struct Staged<T> {
+    pub result: Result<T>,
+    /// Runs only if the transaction committed (metrics, change notifications).
+    pub after_commit: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl<T> Staged<T> {
+    /// The answer once the commit's outcome is known: a success runs its
+    /// after-commit work, or becomes the commit's failure; a refusal stays.
+    pub fn answer(self, committed: Result<()>) -> Result<T> {
+        match committed {
+            Ok(()) => {
+                if let (Ok(_), Some(after_commit)) = (&self.result, self.after_commit) {
+                    after_commit();
+                }
+                self.result
+            }
+            Err(error) => self.result.and(Err(error)),
+        }
+    }
+}
+
+/// An account's turn to write, kept until its transaction ends.
+pub struct Turn(#[allow(dead_code)] Option<postgres::Turn>);
+
+/// An account transaction's work: given the transaction (on SQLite, a
+/// savepoint of the group commit) and the account's turn, what it did.
+pub type Job<T> = Box<dyn FnOnce(DatabaseTransaction, Turn) -> BoxFuture<'static, Staged<T>> + Send>;
+
+/// One row of an analytics read, its columns by position.
+pub trait Columns {
+    fn number(&self, i: usize) -> Result<i64>;
+    fn text(&self, i: usize) -> Result<&str>;
+}
+
+/// Gives each row of an analytics read, with the fold's state.
+pub type Each<S> = Box<dyn FnMut(&mut S, &dyn Columns) -> Result<()> + Send>;
+
+#[derive(Clone)]
+pub enum Engine {
+    Sqlite(sqlite::Sqlite),
+    Postgres(postgres::Postgres),
+}
+
+impl Engine {
+    /// The engine of `options.url`, over the connections `connect` opened.
+    pub fn open(
+        options: &DatabaseOptions,
+        reader: &DatabaseConnection,
+        statements: Arc<AtomicU64>,
+        writers_waiting: Arc<AtomicI64>,
+    ) -> Result<Engine> {
+        match reader.get_database_backend() {
+            DbBackend::Sqlite => Ok(Engine::Sqlite(sqlite::Sqlite::open(options, statements, writers_waiting)?)),
+            DbBackend::Postgres => Ok(Engine::Postgres(postgres::Postgres::open(reader, statements, writers_waiting))),
+            other => Err(Error::internal(format!("{other:?} is not a supported database"))),
+        }
+    }
+
+    /// Runs `job` in a transaction that holds one account, and answers once
+    /// it is committed (or rolled back).
+    pub async fn write<T: Send + 'static>(
+        &self,
+        writer: &DatabaseConnection,
+        account_id: &str,
+        job: Job<T>,
+    ) -> Result<T> {
+        match self {
+            Engine::Sqlite(sqlite) => sqlite.write(move |savepoint| job(savepoint, Turn(None))).await,
+            Engine::Postgres(postgres) => {
+                let turn = postgres.turn(account_id).await?;
+                let tx = sea_orm::TransactionTrait::begin(writer).await?;
+                // The transaction's own commit is inside the job.
+                job(tx, Turn(Some(turn))).await.answer(Ok(()))
+            }
+        }
+    }
+
+    /// Every row of `sql` given to `each` with `state` as it is read; then `state`.
+    pub async fn fold<S: Send + 'static>(&self, sql: &Sql, state: S, each: Each<S>) -> Result<S> {
+        match self {
+            Engine::Sqlite(sqlite) => sqlite.fold(sql, state, each).await,
+            Engine::Postgres(postgres) => postgres.fold(sql, state, each).await,
+        }
+    }
+
+    /// Connections open and idle in `connection`'s pool.
+    pub fn pool_use(connection: &DatabaseConnection) -> (u32, u32) {
+        match connection.get_database_backend() {
+            DbBackend::Postgres => {
+                let pool = connection.get_postgres_connection_pool();
+                (pool.size(), pool.num_idle() as u32)
+            }
+            _ => {
+                let pool = connection.get_sqlite_connection_pool();
+                (pool.size(), pool.num_idle() as u32)
+            }
+        }
+    }
+}
+
+/// The write and read connections of `options`, each engine's settings
+/// applied. On PostgreSQL they are one pool.
+pub async fn connect(options: &DatabaseOptions) -> Result<(DatabaseConnection, DatabaseConnection)> {
+    let configure = |max_connections: u32| {
+        let mut connect = ConnectOptions::new(options.url.clone());
+        connect
+            .max_connections(max_connections)
+            .min_connections(0)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_timeout(options.acquire_timeout)
+            .sqlx_logging(false)
+            .map_sqlx_sqlite_opts(|sqlite| {
+                sqlite
+                    .journal_mode(SqliteJournalMode::Wal)
+                    // FULL: a commit is on disk before the client hears of it.
+                    .synchronous(SqliteSynchronous::Full)
+                    .busy_timeout(sqlite::BUSY_TIMEOUT)
+                    .create_if_missing(true)
+            });
+        connect.map_sqlx_postgres_opts(|options| options.options(postgres::SESSION_SETTINGS));
+        if let Some(schema) = &options.schema {
+            connect.set_schema_search_path(schema.clone());
+        }
+        connect
+    };
+    if options.url.starts_with("sqlite:") {
+        // The writer and the readers are separate connections: in memory,
+        // each would see a database of its own.
+        if options.url.contains(":memory:") || options.url.contains("mode=memory") {
+            return Err(Error::internal("an in-memory SQLite database is not supported: give a file"));
+        }
+        let writer = Database::connect(configure(1)).await?;
+        let reader = Database::connect(configure(options.max_connections.max(1))).await?;
+        Ok((writer, reader))
+    } else {
+        let pool = Database::connect(configure(options.max_connections.max(2))).await?;
+        Ok((pool.clone(), pool))
+    }
+}

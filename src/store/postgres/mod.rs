@@ -1,0 +1,65 @@
+//! PostgreSQL, the engine for production and for several server processes:
+//! requests for one account queue in memory (`gates`) before they take a
+//! pooled connection and the account's row lock, and analytics reads are
+//! one binary COPY stream (`reads`).
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use sea_orm::{DatabaseConnection, DbErr};
+
+use super::engine::{Columns, Each};
+use super::sql::Sql;
+use crate::error::Result;
+
+mod gates;
+mod reads;
+
+pub use gates::Turn;
+
+/// Settings of every session. A generic plan for a keyset page filtered by
+/// studio is ~50x slower than a custom one; prepared statements must not
+/// switch to it. Our queries are short: compiling them (jit) or starting
+/// parallel workers costs more than it saves.
+pub const SESSION_SETTINGS: [(&str, &str); 3] =
+    [("plan_cache_mode", "force_custom_plan"), ("jit", "off"), ("max_parallel_workers_per_gather", "0")];
+
+#[derive(Clone)]
+pub struct Postgres {
+    gates: gates::Gates,
+    reads: reads::PostgresReads,
+    /// Requests waiting for their account's turn, for `/metrics`.
+    waiting: Arc<AtomicI64>,
+}
+
+impl Postgres {
+    pub fn open(pool: &DatabaseConnection, statements: Arc<AtomicU64>, waiting: Arc<AtomicI64>) -> Postgres {
+        let reads = reads::PostgresReads::new(pool.get_postgres_connection_pool().clone(), statements);
+        Postgres { gates: gates::Gates::default(), reads, waiting }
+    }
+
+    /// Waits for this account's turn to write (see `gates`).
+    pub async fn turn(&self, account_id: &str) -> Result<Turn> {
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let turn = self.gates.wait(account_id).await;
+        self.waiting.fetch_sub(1, Ordering::Relaxed);
+        turn
+    }
+
+    pub async fn fold<S: Send + 'static>(&self, sql: &Sql, state: S, mut each: Each<S>) -> Result<S> {
+        let select = reads::with_literals(sql)?;
+        let each = move |state: &mut S, tuple: &reads::Tuple<'_>| {
+            each(state, tuple).map_err(|error| DbErr::Custom(error.to_string()))
+        };
+        Ok(self.reads.fold(select, state, each).await?)
+    }
+}
+
+impl Columns for reads::Tuple<'_> {
+    fn number(&self, i: usize) -> Result<i64> {
+        Ok(reads::Tuple::number(self, i)?)
+    }
+
+    fn text(&self, i: usize) -> Result<&str> {
+        Ok(reads::Tuple::text(self, i)?)
+    }
+}
