@@ -13,6 +13,7 @@ use crate::error::Result;
 
 mod gates;
 mod reads;
+mod rows;
 
 pub use gates::Turn;
 
@@ -23,18 +24,36 @@ pub use gates::Turn;
 pub const SESSION_SETTINGS: [(&str, &str); 3] =
     [("plan_cache_mode", "force_custom_plan"), ("jit", "off"), ("max_parallel_workers_per_gather", "0")];
 
+/// How analytics rows are read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reads {
+    /// One binary COPY stream, parsed here (`reads`).
+    Copy,
+    /// Plain SQL through sqlx (`rows`): the benchmark's reference.
+    Rows,
+}
+
 #[derive(Clone)]
 pub struct Postgres {
     gates: gates::Gates,
     reads: reads::PostgresReads,
+    pool: sea_orm::sqlx::PgPool,
+    statements: Arc<AtomicU64>,
+    how: Reads,
     /// Requests waiting for their account's turn, for `/metrics`.
     waiting: Arc<AtomicI64>,
 }
 
 impl Postgres {
     pub fn open(pool: &DatabaseConnection, statements: Arc<AtomicU64>, waiting: Arc<AtomicI64>) -> Postgres {
-        let reads = reads::PostgresReads::new(pool.get_postgres_connection_pool().clone(), statements);
-        Postgres { gates: gates::Gates::default(), reads, waiting }
+        let pool = pool.get_postgres_connection_pool().clone();
+        let reads = reads::PostgresReads::new(pool.clone(), statements.clone());
+        // Only the usage benchmark sets this, to measure what COPY buys.
+        let how = match std::env::var("CREDITS_POSTGRES_READS").as_deref() {
+            Ok("rows") => Reads::Rows,
+            _ => Reads::Copy,
+        };
+        Postgres { gates: gates::Gates::default(), reads, pool, statements, how, waiting }
     }
 
     /// Waits for this account's turn to write (see `gates`).
@@ -46,10 +65,13 @@ impl Postgres {
     }
 
     pub async fn fold<S: Send + 'static>(&self, sql: &Sql, state: S, mut each: Each<S>) -> Result<S> {
+        let failed = |error: crate::error::Error| DbErr::Custom(error.to_string());
+        if self.how == Reads::Rows {
+            let each = move |state: &mut S, row: &sea_orm::sqlx::postgres::PgRow| each(state, row).map_err(failed);
+            return Ok(rows::fold(&self.pool, &self.statements, sql.statement(), state, each).await?);
+        }
         let select = reads::with_literals(sql)?;
-        let each = move |state: &mut S, tuple: &reads::Tuple<'_>| {
-            each(state, tuple).map_err(|error| DbErr::Custom(error.to_string()))
-        };
+        let each = move |state: &mut S, tuple: &reads::Tuple<'_>| each(state, tuple).map_err(failed);
         Ok(self.reads.fold(select, state, each).await?)
     }
 }
