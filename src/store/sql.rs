@@ -52,6 +52,26 @@ impl Sql {
         self.push(")")
     }
 
+    /// A subquery of one column, `day`: `start_ms`, then every `step_ms`
+    /// up to `last_ms`. PostgreSQL has a function for it; SQLite counts
+    /// with a recursive CTE.
+    pub fn day_series(&mut self, start_ms: i64, last_ms: i64, step_ms: i64) -> &mut Self {
+        match self.backend {
+            DbBackend::Postgres => self
+                .push("(SELECT day FROM generate_series(CAST(")
+                .value(start_ms)
+                .push(" AS BIGINT), CAST(")
+                .value(last_ms)
+                .push(&format!(" AS BIGINT), CAST({step_ms} AS BIGINT)) AS series(day))")),
+            _ => self
+                .push("(WITH RECURSIVE days(day) AS (SELECT ")
+                .value(start_ms)
+                .push(&format!(" UNION ALL SELECT day + {step_ms} FROM days WHERE day < "))
+                .value(last_ms)
+                .push(") SELECT day FROM days)"),
+        }
+    }
+
     /// The text with each value written by `write` (given its number from 1).
     pub(super) fn text<E>(&self, mut write: impl FnMut(usize, &Value) -> Result<String, E>) -> Result<String, E> {
         let mut text = self.pieces[0].clone();

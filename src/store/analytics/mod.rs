@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use sea_orm::{DbBackend, FromQueryResult};
+use sea_orm::FromQueryResult;
 
 use super::Store;
 use super::engine::Columns;
@@ -245,11 +245,11 @@ fn piece_select(sql: &mut Sql, scope: Scope<'_>, filter: &UsageFilter, layout: L
 fn moved_hours<'s>(sql: &'s mut Sql, scope: Scope<'_>, piece: Piece, part: DayPart) -> &'s mut Sql {
     let (from_ms, to_ms) = part.span_ms();
     let last_day = piece.end_ms - DAY_MS;
-    match (scope, sql.backend) {
+    match scope {
         // An account's days with usage, from its daily rows (each charge
         // and refund writes its hour's row and its day's row together): a
         // light account has a few dozen, not a year of them.
-        (Scope::Account(account), _) => sql
+        Scope::Account(account) => sql
             .push("(SELECT DISTINCT bucket_start_ms AS day FROM usage_rollups WHERE account_id = ")
             .value(account)
             .push(" AND bucket_ms = ")
@@ -259,18 +259,7 @@ fn moved_hours<'s>(sql: &'s mut Sql, scope: Scope<'_>, piece: Piece, part: DayPa
             .push(" AND bucket_start_ms < ")
             .value(piece.end_ms)
             .push(") AS days"),
-        (Scope::Platform, DbBackend::Postgres) => sql
-            .push("generate_series(CAST(")
-            .value(piece.start_ms)
-            .push(" AS BIGINT), CAST(")
-            .value(last_day)
-            .push(&format!(" AS BIGINT), CAST({DAY_MS} AS BIGINT)) AS days(day)")),
-        (Scope::Platform, _) => sql
-            .push("(WITH RECURSIVE days(day) AS (SELECT ")
-            .value(piece.start_ms)
-            .push(&format!(" UNION ALL SELECT day + {DAY_MS} FROM days WHERE day < "))
-            .value(last_day)
-            .push(") SELECT day FROM days) AS days"),
+        Scope::Platform => sql.day_series(piece.start_ms, last_day, DAY_MS).push(" AS days"),
     };
     // CROSS JOIN: SQLite takes the days as the outer loop, as it must.
     sql.push(" CROSS JOIN usage_rollups WHERE bucket_start_ms >= days.day + ")
