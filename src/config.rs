@@ -82,6 +82,10 @@ pub struct ServeArgs {
     /// Seconds an HTTP request may run before it is answered 503 (its transaction, if any, rolls back or commits whole).
     #[arg(long, env = "CREDITS_REQUEST_TIMEOUT_SECONDS", default_value_t = crate::app::REQUEST_TIMEOUT_SECONDS_DEFAULT, value_parser = clap::value_parser!(u64).range(1..=3_600))]
     pub request_timeout_seconds: u64,
+    /// Address of a listener that serves only `/metrics`, to anyone who reaches it (Prometheus);
+    /// unset, there is none, and the main listener serves `/metrics` to admins only.
+    #[arg(long, env = "CREDITS_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Log format: `text` for people, `json` for log collectors.
     #[arg(long, env = "CREDITS_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,

@@ -1,7 +1,8 @@
 //! Prometheus metrics at `/metrics`: requests and latency by GraphQL
-//! operation (its first root field, so the label set is bounded by the
-//! schema), credits moved by ledger kind and lot source, charges by outcome,
-//! user errors by code, open holds, database pools, SQLite group commits.
+//! operation (its name, else its first root field), credits moved by ledger
+//! kind and lot source, charges by outcome, user errors by code, open holds,
+//! database pools, SQLite group commits.
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
@@ -72,14 +73,26 @@ struct OperationMetrics {
     field: Mutex<Option<String>>,
 }
 
-fn first_root_field(document: &ExecutableDocument, operation_name: Option<&str>) -> Option<String> {
-    let operation = match &document.operations {
-        DocumentOperations::Single(operation) => operation,
-        DocumentOperations::Multiple(operations) => match operation_name {
-            Some(name) => operations.get(name)?,
-            None => operations.values().next()?,
-        },
-    };
+/// Distinct operation names that become labels. Clients choose the names,
+/// and every name is a new series in each scrape; past this many, a new name
+/// counts as `other`, so a client cannot grow the scrape without bound.
+const OPERATION_NAMES_MAX: usize = 200;
+
+/// The label of a named operation: its name while there is room, then `other`.
+fn named_operation(name: &str) -> String {
+    static NAMES: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
+    let Ok(mut names) = NAMES.get_or_init(Mutex::default).lock() else { return "other".into() };
+    if names.contains(name) || (names.len() < OPERATION_NAMES_MAX && names.insert(name.to_owned())) {
+        name.to_owned()
+    } else {
+        "other".into()
+    }
+}
+
+/// The first root field of an anonymous operation: a name from the schema,
+/// so a bounded set. A document with several operations names each of them.
+fn anonymous_operation(document: &ExecutableDocument) -> Option<String> {
+    let DocumentOperations::Single(operation) = &document.operations else { return None };
     operation.node.selection_set.node.items.iter().find_map(|item| match &item.node {
         Selection::Field(field) => Some(field.node.name.node.to_string()),
         _ => None,
@@ -97,7 +110,7 @@ impl Extension for OperationMetrics {
     ) -> ServerResult<ExecutableDocument> {
         let document = next.run(ctx, query, variables).await?;
         if let Ok(mut field) = self.field.lock() {
-            *field = first_root_field(&document, None);
+            *field = anonymous_operation(&document);
         }
         Ok(document)
     }
@@ -110,7 +123,12 @@ impl Extension for OperationMetrics {
     ) -> Response {
         let started = Instant::now();
         let response = next.run(ctx, operation_name).await;
-        let operation = self.field.lock().ok().and_then(|f| f.clone()).unwrap_or_else(|| "unknown".into());
+        // async-graphql passes the executed operation's name: the request's
+        // `operationName`, or the name of the document's one operation.
+        let operation = match operation_name {
+            Some(name) => named_operation(name),
+            None => self.field.lock().ok().and_then(|f| f.clone()).unwrap_or_else(|| "unknown".into()),
+        };
         metrics::histogram!("credits_graphql_request_duration_seconds", "operation" => operation.clone())
             .record(started.elapsed().as_secs_f64());
         metrics::counter!("credits_graphql_requests_total", "operation" => operation).increment(1);
@@ -123,5 +141,20 @@ impl Extension for OperationMetrics {
             metrics::counter!("credits_graphql_errors_total", "code" => code).increment(1);
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operation_names_past_the_limit_count_as_other() {
+        // The set is the process's: other tests may have named some already.
+        let names: Vec<String> = (0..=OPERATION_NAMES_MAX).map(|i| format!("LimitTest{i}")).collect();
+        let labels: Vec<String> = names.iter().map(|name| named_operation(name)).collect();
+        assert_eq!(labels.last().map(String::as_str), Some("other"));
+        assert_eq!(named_operation(&names[0]), labels[0], "a name keeps its label");
+        assert!(labels.iter().zip(&names).all(|(label, name)| label == name || label == "other"));
     }
 }

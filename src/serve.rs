@@ -58,14 +58,37 @@ async fn serve(args: ServeArgs) -> Result<()> {
         println!("credits: admin token (paste into GraphiQL's headers as {{\"Authorization\": \"Bearer ...\"}}):");
         println!("{token}");
     }
+    let metrics = match args.metrics_listen {
+        Some(address) => Some(serve_metrics(&app, address).await?),
+        None => None,
+    };
     let sweeper = tokio::spawn(sweep_holds(app.clone(), std::time::Duration::from_secs(args.hold_sweep_seconds)));
     axum::serve(listener, app.router())
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| Error::internal(format!("server: {e}")))?;
     sweeper.abort();
+    if let Some(metrics) = metrics {
+        metrics.abort();
+    }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Serves `/metrics` on a listener of its own until the main server stops
+/// (a scrape has nothing to finish). A bad address fails the start, loudly.
+async fn serve_metrics(app: &App, address: std::net::SocketAddr) -> Result<tokio::task::JoinHandle<()>> {
+    let listener =
+        TcpListener::bind(address).await.map_err(|e| Error::internal(format!("bind metrics {address}: {e}")))?;
+    let address = listener.local_addr().map_err(|e| Error::internal(e.to_string()))?;
+    tracing::info!(%address, "serving metrics");
+    println!("credits: metrics at http://{address}/metrics");
+    let router = app.metrics_router();
+    Ok(tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, router).await {
+            tracing::error!(%error, "the metrics listener stopped");
+        }
+    }))
 }
 
 /// Releases timed-out holds even on accounts nobody touches, so a crashed

@@ -1,8 +1,10 @@
 //! GraphQL over HTTP, to the letter of the specification (the `graphql-http`
 //! audits run in CI): the response media type follows `Accept`
-//! (`application/graphql-response+json` or `application/json`); request
-//! errors are 400 without `data` under the former and 200 under the latter;
-//! a POST that is not JSON is 415; a mutation over GET is 405.
+//! (`application/graphql-response+json` or `application/json`); a request
+//! that is no GraphQL-over-HTTP request (a body that is not JSON, no query) is
+//! 400 under either; GraphQL request errors (the document does not parse or
+//! validate) are 400 without `data` under the former and 200 under the latter;
+//! a POST whose `Content-Type` is not JSON is 415; a mutation over GET is 405.
 use async_graphql::{BatchRequest, BatchResponse, Request, Response, Variables};
 use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -44,39 +46,30 @@ pub fn negotiate(headers: &HeaderMap) -> Option<MediaType> {
     }
 }
 
-/// Why a request could not be turned into an operation.
+/// A request that is not a well-formed GraphQL-over-HTTP request: the body
+/// is not JSON, there is no query, a parameter has the wrong type, or it nests
+/// past a limit (see `nesting`). The specification asks for 400 under either
+/// media type (its SHOULD for `application/json` too), so a client can tell
+/// it from a GraphQL request error, which `application/json` answers 200.
 #[derive(Debug)]
-pub enum Refusal {
-    /// Not a GraphQL-over-HTTP request: 400 under
-    /// `application/graphql-response+json`, 200 with `errors` under `application/json`.
-    Malformed(String),
-    /// Nested past a limit (see `nesting`): never parsed, and 400 under either
-    /// media type, as the body limit's 413 is.
-    TooDeep(String),
-}
+pub struct Refusal(String);
 
 impl From<String> for Refusal {
     fn from(message: String) -> Self {
-        Refusal::Malformed(message)
+        Refusal(message)
     }
 }
 
 impl From<&str> for Refusal {
     fn from(message: &str) -> Self {
-        Refusal::Malformed(message.to_owned())
+        Refusal(message.to_owned())
     }
 }
 
 impl Refusal {
     fn respond(self, media: MediaType) -> HttpResponse {
-        let (status, message) = match (self, media) {
-            (Refusal::TooDeep(message), _) | (Refusal::Malformed(message), MediaType::GraphqlResponseJson) => {
-                (StatusCode::BAD_REQUEST, message)
-            }
-            (Refusal::Malformed(message), MediaType::Json) => (StatusCode::OK, message),
-        };
-        let body = json!({ "errors": [{ "message": message, "extensions": { "code": "BAD_REQUEST" } }] });
-        (status, [(header::CONTENT_TYPE, media.content_type())], body.to_string()).into_response()
+        let body = json!({ "errors": [{ "message": self.0, "extensions": { "code": "BAD_REQUEST" } }] });
+        (StatusCode::BAD_REQUEST, [(header::CONTENT_TYPE, media.content_type())], body.to_string()).into_response()
     }
 }
 
@@ -126,7 +119,7 @@ pub fn parse_params(params: &Map<String, Value>) -> Result<Request, Refusal> {
         Some(_) => return Err("query must be a string".into()),
         None => return Err("the request has no query".into()),
     };
-    nesting::check_document(&query).map_err(Refusal::TooDeep)?;
+    nesting::check_document(&query)?;
     let mut request = Request::new(query);
     match params.get("operationName") {
         Some(Value::String(name)) => request = request.operation_name(name.clone()),
@@ -152,7 +145,7 @@ pub fn parse_params(params: &Map<String, Value>) -> Result<Request, Refusal> {
 }
 
 fn parse_body(body: &[u8]) -> Result<BatchRequest, Refusal> {
-    nesting::check_json(body).map_err(Refusal::TooDeep)?;
+    nesting::check_json(body)?;
     match serde_json::from_slice::<Value>(body) {
         Err(_) if body.is_empty() => Err("the request has no body".into()),
         Err(error) => Err(format!("the body is not JSON: {error}").into()),
@@ -220,7 +213,7 @@ fn form_urlencoded(query: &str) -> Result<Map<String, Value>, Refusal> {
         .map(|(key, value)| {
             let value = match key.as_str() {
                 "variables" | "extensions" => {
-                    nesting::check_json(value.as_bytes()).map_err(Refusal::TooDeep)?;
+                    nesting::check_json(value.as_bytes())?;
                     serde_json::from_str(&value).unwrap_or(Value::String(value))
                 }
                 _ => Value::String(value),
@@ -279,7 +272,7 @@ mod tests {
     }
 
     #[test]
-    fn parameters_of_the_wrong_type_are_request_errors() {
+    fn parameters_of_the_wrong_type_are_refused() {
         for body in [
             json!({ "notquery": "{ __typename }" }),
             json!({ "query": 0 }),

@@ -1,6 +1,7 @@
 //! The HTTP server: GraphQL over POST and GET at `/graphql`, WebSocket
 //! subscriptions (graphql-transport-ws) on the same path, GraphiQL at `/`
-//! (and at `/graphql` for browsers), `/healthz`.
+//! (and at `/graphql` for browsers), `/healthz`, and `/metrics` for admins
+//! (or for anyone on the metrics listener, see `metrics_http`).
 use std::any::Any;
 use std::time::Duration;
 
@@ -25,6 +26,7 @@ use crate::graphql::{self, CreditsSchema};
 use crate::store::{DatabaseOptions, Store};
 
 mod graphql_http;
+mod metrics_http;
 pub mod nesting;
 mod websocket;
 
@@ -87,9 +89,14 @@ impl App {
             .route("/", get(graphiql))
             .route("/graphql", get(graphql_get).post(graphql_post))
             .route("/healthz", get(healthz))
-            .route("/metrics", get(metrics))
+            .route("/metrics", get(metrics_http::for_admins))
             .with_state(self.clone());
         bounded(routes, self.limits)
+    }
+
+    /// The routes of the metrics listener (`CREDITS_METRICS_LISTEN`).
+    pub fn metrics_router(&self) -> Router {
+        bounded(metrics_http::router(self.clone()), self.limits)
     }
 
     fn request_context(&self, headers: &HeaderMap) -> RequestContext {
@@ -168,15 +175,6 @@ async fn upgrade(app: App, request: Request) -> Response {
         let protocol = socket.protocol().and_then(|p| p.to_str().ok()).map(str::to_owned);
         websocket::serve(app, socket, protocol, header_context)
     })
-}
-
-async fn metrics(State(app): State<App>) -> Response {
-    // The counters render even when the database (and so the gauges) is away.
-    if let Err(error) = app.store.report_metrics().await {
-        tracing::warn!(%error, "refreshing metrics failed");
-    }
-    let body = crate::metrics::handle().render();
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
 }
 
 async fn healthz(State(app): State<App>) -> (StatusCode, Json<serde_json::Value>) {

@@ -24,14 +24,20 @@ pub struct PurchaseTokensPayload {
     pub errors: Vec<UserError>,
 }
 
+/// Promotional credits pay for standard models unless granted for Pro. The
+/// contract's default is nullable (`proEligible: Boolean = false`): null asks for it too.
+const PRO_ELIGIBLE_DEFAULT: bool = false;
+
 #[derive(InputObject)]
 pub struct GrantCreditsInput {
     pub account_id: ID,
     pub credits: i64,
     /// Null: the credits never expire.
     pub expires_at: Option<DateTime<Utc>>,
-    #[graphql(default = false)]
-    pub pro_eligible: bool,
+    /// Whether the credits may pay for Pro models (with an active
+    /// subscription); null means the default.
+    #[graphql(default_with = "Some(PRO_ELIGIBLE_DEFAULT)")]
+    pub pro_eligible: Option<bool>,
     pub reason: String,
     pub idempotency_key: String,
 }
@@ -82,7 +88,7 @@ impl GrantsMutation {
         let request = GrantRequest {
             credits: input.credits,
             expires_at: input.expires_at,
-            pro_eligible: input.pro_eligible,
+            pro_eligible: input.pro_eligible.unwrap_or(PRO_ELIGIBLE_DEFAULT),
             reason: input.reason,
         };
         let grant = store(ctx)?.grant_credits(&input.account_id, &request, &input.idempotency_key, now(ctx)?);

@@ -15,7 +15,11 @@ use crate::domain::text::ACCOUNT_ID;
 #[derive(Default)]
 pub struct LiveSubscription;
 
-#[Subscription]
+// The contract names the root type `Subscription`; the Rust type keeps a
+// name of its own, apart from async-graphql's `Subscription` macro and the
+// billing `PlanSubscription`.
+/// Changes as they happen, over WebSocket (graphql-transport-ws).
+#[Subscription(name = "Subscription")]
 impl LiveSubscription {
     /// A user's own wallet (no argument), or any account's for service and admin.
     async fn wallet_updated(

@@ -16,15 +16,19 @@ pub struct GenerationOptionInput {
     pub value: String,
 }
 
+/// Outputs of a generation that names none. The contract's defaults are
+/// nullable (`count: Int = 1`), so an explicit null asks for the default too.
+const COUNT_DEFAULT: i32 = 1;
+
 #[derive(InputObject, Clone, Debug)]
 pub struct GenerationInput {
     /// A tool code from the catalog, e.g. "text-to-image".
     pub tool: String,
     /// Required where the tool is priced per model.
     pub model_id: Option<ID>,
-    /// Number of outputs.
-    #[graphql(default = 1)]
-    pub count: i32,
+    /// Number of outputs; null means the default.
+    #[graphql(default_with = "Some(COUNT_DEFAULT)")]
+    pub count: Option<i32>,
     /// For per-second tools (video, music).
     pub duration_seconds: Option<i32>,
     /// For per-thousand-character tools (voice).
@@ -37,7 +41,7 @@ impl From<GenerationInput> for GenerationRequest {
         GenerationRequest {
             tool: input.tool,
             model_id: input.model_id.map(|id| id.0),
-            count: input.count.into(),
+            count: input.count.unwrap_or(COUNT_DEFAULT).into(),
             duration_seconds: input.duration_seconds.map(i64::from),
             characters: input.characters.map(i64::from),
             options: input.options.unwrap_or_default().into_iter().map(|o| (o.name, o.value)).collect(),

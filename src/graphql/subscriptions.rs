@@ -22,12 +22,16 @@ pub struct SubscribePayload {
     pub errors: Vec<UserError>,
 }
 
+/// Cancelling keeps what was paid for unless asked otherwise. The contract's
+/// default is nullable (`atPeriodEnd: Boolean = true`): null asks for it too.
+const AT_PERIOD_END_DEFAULT: bool = true;
+
 #[derive(InputObject)]
 pub struct CancelSubscriptionInput {
     pub account_id: ID,
-    /// False cancels at once, and the allowance left expires.
-    #[graphql(default = true)]
-    pub at_period_end: bool,
+    /// False cancels at once, and the allowance left expires; null means the default.
+    #[graphql(default_with = "Some(AT_PERIOD_END_DEFAULT)")]
+    pub at_period_end: Option<bool>,
 }
 
 #[derive(SimpleObject, Default)]
@@ -68,7 +72,11 @@ impl SubscriptionsMutation {
         input: CancelSubscriptionInput,
     ) -> GraphqlResult<CancelSubscriptionPayload> {
         require_backend(ctx, "cancelSubscription")?;
-        let cancel = store(ctx)?.cancel_subscription(&input.account_id, input.at_period_end, now(ctx)?);
+        let cancel = store(ctx)?.cancel_subscription(
+            &input.account_id,
+            input.at_period_end.unwrap_or(AT_PERIOD_END_DEFAULT),
+            now(ctx)?,
+        );
         let result = checked(input.check(), cancel).await;
         let change = match result {
             Ok(change) => Ok((PlanSubscription::new(ctx, &change.subscription)?, Wallet::from(&change.wallet))),

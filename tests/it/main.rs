@@ -6,6 +6,7 @@ mod support;
 mod auth;
 mod catalog;
 mod concurrency;
+mod defaults;
 mod demo;
 mod faults;
 mod fuzz;

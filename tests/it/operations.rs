@@ -4,11 +4,15 @@ use std::time::Duration;
 use credits::auth::Role;
 use serde_json::json;
 
+use crate::processes::{ServerProcess, free_port};
 use crate::proxy::Proxy;
 use crate::support::{TestApp, TestDatabase, graphql_error_code, image};
 
+/// `/metrics` of the API's listener, as an admin.
 async fn scrape(app: &TestApp) -> String {
-    let response = reqwest::get(format!("{}/metrics", app.base_url)).await.unwrap();
+    let request = reqwest::Client::new().get(format!("{}/metrics", app.base_url));
+    let response = request.bearer_auth(app.token(Role::Admin, "ops")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
     assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
     response.text().await.unwrap()
 }
@@ -48,6 +52,77 @@ async fn metrics_count_operations_charges_credits_errors_and_holds() {
         grew("credits_group_commit_writes_total", 3.0);
         assert!(after.contains("credits_group_commit_flush_seconds_bucket"));
     }
+}
+
+#[tokio::test]
+async fn metrics_on_the_api_listener_are_for_admins_only() {
+    let app = TestApp::start().await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/metrics", app.base_url);
+    let anonymous = client.get(&url).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    assert_eq!(anonymous.headers()["www-authenticate"], "Bearer");
+    let body: serde_json::Value = anonymous.json().await.unwrap();
+    assert_eq!(graphql_error_code(&body), json!("UNAUTHENTICATED"));
+    assert!(!body.to_string().contains("credits_"), "no figure leaks: {body}");
+    assert_eq!(client.get(&url).bearer_auth("forged").send().await.unwrap().status(), 401);
+    for role in [Role::User, Role::Service] {
+        let refused = client.get(&url).bearer_auth(app.token(role, "someone")).send().await.unwrap();
+        assert_eq!(refused.status(), 403, "{role:?}");
+        let body: serde_json::Value = refused.json().await.unwrap();
+        assert_eq!(graphql_error_code(&body), json!("FORBIDDEN"), "{role:?}");
+    }
+    assert!(scrape(&app).await.contains("credits_graphql_requests_total"));
+}
+
+#[tokio::test]
+async fn the_operation_label_is_the_operations_name_else_its_first_root_field() {
+    let app = TestApp::start().await;
+    let before = scrape(&app).await;
+    let post = |body: serde_json::Value| {
+        let request = reqwest::Client::new().post(format!("{}/graphql", app.base_url));
+        async move { request.json(&body).send().await.unwrap().json::<serde_json::Value>().await.unwrap() }
+    };
+    let named = "query PricingPage { plans { code } } query CatalogPage { studios { kind } }";
+    for name in ["PricingPage", "CatalogPage", "CatalogPage"] {
+        let answer = post(json!({ "query": named, "operationName": name })).await;
+        assert!(answer["data"].is_object(), "{answer}");
+    }
+    // A document's one operation is named without `operationName`.
+    post(json!({ "query": "query TokenShop { tokenPacks { id } }" })).await;
+    post(json!({ "query": "{ models { id } plans { code } }" })).await;
+    let after = scrape(&app).await;
+    let grew = |operation: &str| {
+        let series = format!(r#"credits_graphql_requests_total{{operation="{operation}"}}"#);
+        value(&after, &series) - value(&before, &series)
+    };
+    assert_eq!([grew("PricingPage"), grew("CatalogPage"), grew("TokenShop")], [1.0, 2.0, 1.0], "{after}");
+    // Other tests of this process run anonymous `models` queries too.
+    assert!(grew("models") >= 1.0, "{after}");
+    assert!(after.contains(r#"credits_graphql_request_duration_seconds_bucket{operation="CatalogPage""#));
+}
+
+#[tokio::test]
+async fn the_metrics_listener_serves_metrics_without_a_token_and_nothing_else() {
+    let database = TestDatabase::new().await;
+    let metrics_address = format!("127.0.0.1:{}", free_port());
+    let server = ServerProcess::start_with(&database.options, &[("CREDITS_METRICS_LISTEN", &metrics_address)]).await;
+    let client = reqwest::Client::new();
+    // An operation through the API listener shows on the metrics listener.
+    let query = json!({ "query": "query Scraped { plans { code } }" });
+    let answer = client.post(format!("{}/graphql", server.base_url)).json(&query).send().await.unwrap();
+    assert_eq!(answer.status(), 200);
+    let scraped = client.get(format!("http://{metrics_address}/metrics")).send().await.unwrap();
+    assert_eq!(scraped.status(), 200);
+    assert!(scraped.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    let text = scraped.text().await.unwrap();
+    assert_eq!(value(&text, r#"credits_graphql_requests_total{operation="Scraped"}"#), 1.0, "{text}");
+    for path in ["/graphql", "/", "/healthz"] {
+        let other = client.get(format!("http://{metrics_address}{path}")).send().await.unwrap();
+        assert_eq!(other.status(), 404, "{path}");
+    }
+    // The API listener still asks for an admin.
+    assert_eq!(client.get(format!("{}/metrics", server.base_url)).send().await.unwrap().status(), 401);
 }
 
 /// PostgreSQL only: SQLite is a file inside the process and cannot go away.

@@ -44,24 +44,50 @@ async fn the_response_media_type_follows_accept() {
 }
 
 #[tokio::test]
-async fn request_errors_are_400_without_data_for_graphql_response_json() {
+async fn a_request_that_is_no_graphql_over_http_request_is_400_whatever_the_accept_header() {
     let app = TestApp::start().await;
-    let bad = [
+    let not_requests = [
         r#"{ "not a JSON"#,
+        "NONSENSE",
+        r#"{"query":"#,
+        "",
         r#"{"qeury":"{ __typename }"}"#,
+        r#"{"query":0}"#,
+        r#"{"query":"{ __typename }","variables":[7]}"#,
+        r#"{"query":"{ __typename }","operationName":false}"#,
+    ];
+    for body in not_requests {
+        for accept in [Some(GRAPHQL_RESPONSE), Some("application/json"), Some("*/*"), None] {
+            let (status, media, response) = post(&app, accept, Some("application/json"), body).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{body} accepting {accept:?}");
+            assert!(response.get("data").is_none(), "{body}: {response}");
+            assert_eq!(response["errors"][0]["extensions"]["code"], "BAD_REQUEST", "{body}: {response}");
+            let expected = if accept == Some(GRAPHQL_RESPONSE) { GRAPHQL_RESPONSE } else { "application/json" };
+            assert!(media.starts_with(expected), "{body} accepting {accept:?}: {media}");
+        }
+    }
+    // A GET without a query is no request either.
+    let url = format!("{}/graphql", app.base_url);
+    let response = reqwest::Client::new().get(&url).header("accept", "application/json").query(&[("variables", "{}")]);
+    assert_eq!(response.send().await.unwrap().status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn request_errors_are_400_without_data_for_graphql_response_json_and_200_for_json() {
+    let app = TestApp::start().await;
+    let request_errors = [
         r#"{"query":"{"}"#,
         r#"{"query":"{ nope }"}"#,
-        r#"{"query":0}"#,
-        "",
+        r#"{"query":"query($n: Int!) { __typename }","variables":{"n":"one"}}"#,
     ];
-    for body in bad {
+    for body in request_errors {
         let (status, _, response) = post(&app, Some(GRAPHQL_RESPONSE), Some("application/json"), body).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
         assert!(response.get("data").is_none() && response["errors"].is_array(), "{body}: {response}");
-        // The legacy media type answers 200 with the errors.
+        // The legacy media type answers a well-formed request 200, with the errors.
         let (status, _, response) = post(&app, Some("application/json"), Some("application/json"), body).await;
         assert_eq!(status, StatusCode::OK, "{body}");
-        assert!(response["errors"].is_array(), "{body}: {response}");
+        assert!(response.get("data").is_none() && response["errors"].is_array(), "{body}: {response}");
     }
 }
 

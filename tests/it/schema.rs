@@ -1,4 +1,8 @@
 //! `schema.graphql` is printed from the code; this fails when it is stale.
+use serde_json::json;
+
+use crate::support::TestApp;
+
 #[test]
 fn schema_file_is_up_to_date() {
     let printed = credits::graphql::sdl();
@@ -11,4 +15,18 @@ fn schema_file_is_up_to_date() {
         }
         panic!("schema.graphql is stale: run `cargo run -- schema > schema.graphql` (or UPDATE_SCHEMA=1 cargo test)");
     }
+}
+
+#[tokio::test]
+async fn the_root_types_are_named_as_the_contract_names_them() {
+    let app = TestApp::start().await;
+    let query = "{ __schema { queryType { name } mutationType { name } subscriptionType { name } } }";
+    let data = app.data(None, query, json!({})).await;
+    assert_eq!(
+        data["__schema"],
+        json!({ "queryType": { "name": "Query" }, "mutationType": { "name": "Mutation" },
+                "subscriptionType": { "name": "Subscription" } })
+    );
+    let sdl = credits::graphql::sdl();
+    assert!(sdl.contains("\ntype Subscription {\n") && !sdl.contains("LiveSubscription"), "{sdl}");
 }
