@@ -12,25 +12,16 @@ use super::scalars::int_buckets;
 use super::usage::{PageArgs, UsageDimension, UsageEventConnection, UsageFilterInput, usage_connection, usage_summary};
 use super::wallet::Wallet;
 use crate::domain::subscription::{Subscription, SubscriptionStatus as DomainStatus};
+use crate::domain::text::validate_account_id;
 use crate::store::analytics::Scope;
 use crate::store::snapshot::AccountSnapshot;
-use crate::store::validate_account_id;
 
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(remote = "DomainStatus")]
 pub enum SubscriptionStatus {
     Active,
     Canceled,
     Expired,
-}
-
-impl From<DomainStatus> for SubscriptionStatus {
-    fn from(status: DomainStatus) -> Self {
-        match status {
-            DomainStatus::Active => SubscriptionStatus::Active,
-            DomainStatus::Canceled => SubscriptionStatus::Canceled,
-            DomainStatus::Expired => SubscriptionStatus::Expired,
-        }
-    }
 }
 
 #[derive(SimpleObject, Clone, Debug)]

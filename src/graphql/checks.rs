@@ -21,7 +21,8 @@ use crate::domain::text::{
     ACCOUNT_ID, IDEMPOTENCY_KEY, MODEL_ID, OPTION, PACK_ID, PAYMENT_REFERENCE, PLAN_CODE, REASON, RESERVATION_ID, TOOL,
     USAGE_EVENT_ID,
 };
-use crate::error::{DomainError, Result};
+use crate::domain::error::DomainError;
+use crate::error::Result;
 
 /// An input whose strings are checked, in the order the schema lists them.
 pub trait Checked {

@@ -12,6 +12,7 @@ use crate::domain::text::AFTER;
 use crate::store::ledger::{LedgerEntry as Entry, LedgerFilter};
 
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(remote = "LedgerKind")]
 pub enum LedgerEntryKind {
     DailyGrant,
     SubscriptionGrant,
@@ -22,38 +23,6 @@ pub enum LedgerEntryKind {
     Hold,
     Release,
     Refund,
-}
-
-impl From<LedgerKind> for LedgerEntryKind {
-    fn from(kind: LedgerKind) -> Self {
-        match kind {
-            LedgerKind::DailyGrant => LedgerEntryKind::DailyGrant,
-            LedgerKind::SubscriptionGrant => LedgerEntryKind::SubscriptionGrant,
-            LedgerKind::Purchase => LedgerEntryKind::Purchase,
-            LedgerKind::PromoGrant => LedgerEntryKind::PromoGrant,
-            LedgerKind::Consume => LedgerEntryKind::Consume,
-            LedgerKind::Expire => LedgerEntryKind::Expire,
-            LedgerKind::Hold => LedgerEntryKind::Hold,
-            LedgerKind::Release => LedgerEntryKind::Release,
-            LedgerKind::Refund => LedgerEntryKind::Refund,
-        }
-    }
-}
-
-impl From<LedgerEntryKind> for LedgerKind {
-    fn from(kind: LedgerEntryKind) -> Self {
-        match kind {
-            LedgerEntryKind::DailyGrant => LedgerKind::DailyGrant,
-            LedgerEntryKind::SubscriptionGrant => LedgerKind::SubscriptionGrant,
-            LedgerEntryKind::Purchase => LedgerKind::Purchase,
-            LedgerEntryKind::PromoGrant => LedgerKind::PromoGrant,
-            LedgerEntryKind::Consume => LedgerKind::Consume,
-            LedgerEntryKind::Expire => LedgerKind::Expire,
-            LedgerEntryKind::Hold => LedgerKind::Hold,
-            LedgerEntryKind::Release => LedgerKind::Release,
-            LedgerEntryKind::Refund => LedgerKind::Refund,
-        }
-    }
 }
 
 /// One movement of credits on one lot.

@@ -4,7 +4,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::errors::graphql_error;
-use crate::error::{DomainError, Error};
+use crate::domain::error::DomainError;
+use crate::error::Error;
 
 pub const PAGE_SIZE_DEFAULT: u64 = 20;
 pub const PAGE_SIZE_MAX: u64 = 100;

@@ -20,11 +20,13 @@ use super::scalars::int;
 use super::spending::UsageEvent;
 use crate::domain::analytics::{Bucket, Dimension, GroupBy, UsageFilter};
 use crate::domain::text;
-use crate::error::{DomainError, Error};
+use crate::domain::error::DomainError;
+use crate::error::Error;
 use crate::store::analytics::Scope;
 use crate::store::usage::UsagePageRequest;
 
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(remote = "Dimension")]
 pub enum UsageDimension {
     Day,
     Week,
@@ -32,19 +34,6 @@ pub enum UsageDimension {
     Studio,
     Tool,
     Model,
-}
-
-impl From<UsageDimension> for Dimension {
-    fn from(dimension: UsageDimension) -> Self {
-        match dimension {
-            UsageDimension::Day => Dimension::Day,
-            UsageDimension::Week => Dimension::Week,
-            UsageDimension::Month => Dimension::Month,
-            UsageDimension::Studio => Dimension::Studio,
-            UsageDimension::Tool => Dimension::Tool,
-            UsageDimension::Model => Dimension::Model,
-        }
-    }
 }
 
 #[derive(InputObject, Clone, Debug, Default)]

@@ -39,7 +39,7 @@ mod subscriptions;
 mod thresholds;
 pub mod usage;
 
-pub use account_tx::{AccountTx, validate_account_id};
+pub use account_tx::AccountTx;
 pub use grants::{GrantRequest, Granted};
 pub use spending::Charge;
 

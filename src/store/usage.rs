@@ -14,7 +14,8 @@ use crate::domain::catalog::StudioKind;
 use crate::domain::money::Credits;
 use crate::domain::pricing::PricedGeneration;
 use crate::domain::usage::{UsageEvent, UsageStatus};
-use crate::error::{DomainError, Error, Result};
+use crate::domain::error::DomainError;
+use crate::error::{Error, Result};
 
 pub const HOUR_MS: i64 = 3_600_000;
 pub const DAY_MS: i64 = 86_400_000;
@@ -94,6 +95,11 @@ pub(crate) async fn find(db: &impl ConnectionTrait, id: i64) -> Result<UsageEven
 pub(crate) async fn add_to_rollup(db: &impl ConnectionTrait, event: &UsageEvent, sign: i64) -> Result<()> {
     // A new bucket can only come from a charge; a refund always finds its bucket.
     let inserted = std::cmp::max(sign, 0);
+    // A charged event's credits are positive and bounded: a bug if not.
+    let signed = |factor: i64| {
+        event.credits.checked_mul(factor).ok_or_else(|| Error::internal(format!("usage event {} credits", event.id)))
+    };
+    let (credits_inserted, credits_added) = (signed(inserted)?, signed(sign)?);
     let rows = [HOUR_MS, DAY_MS].map(|bucket_ms| usage_rollups::ActiveModel {
         account_id: Set(event.account_id.clone()),
         bucket_ms: Set(bucket_ms),
@@ -103,14 +109,14 @@ pub(crate) async fn add_to_rollup(db: &impl ConnectionTrait, event: &UsageEvent,
         model_id: Set(event.model_id.clone().unwrap_or_default()),
         events: Set(inserted),
         outputs: Set(event.count * inserted),
-        credits: Set(event.credits.get() * inserted),
+        credits: Set(credits_inserted.get()),
     });
     use usage_rollups::Column as C;
     let on_conflict =
         OnConflict::columns([C::AccountId, C::BucketMs, C::BucketStartMs, C::Studio, C::Tool, C::ModelId])
             .value(C::Events, Expr::col((usage_rollups::Entity, C::Events)).add(sign))
             .value(C::Outputs, Expr::col((usage_rollups::Entity, C::Outputs)).add(event.count * sign))
-            .value(C::Credits, Expr::col((usage_rollups::Entity, C::Credits)).add(event.credits.get() * sign))
+            .value(C::Credits, Expr::col((usage_rollups::Entity, C::Credits)).add(credits_added.get()))
             .to_owned();
     usage_rollups::Entity::insert_many(rows).on_conflict(on_conflict).exec_without_returning(db).await?;
     Ok(())
