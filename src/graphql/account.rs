@@ -8,8 +8,9 @@ use super::catalog::Plan;
 use super::context::{GraphqlResult, authenticated, now, require_backend, store};
 use super::errors::graphql_error;
 use super::ledger::{LedgerEntryConnection, LedgerFilterInput, ledger_connection};
+use super::pagination::PageArgs;
 use super::scalars::int_buckets;
-use super::usage::{PageArgs, UsageDimension, UsageEventConnection, UsageFilterInput, usage_connection, usage_summary};
+use super::usage::{UsageDimension, UsageEventConnection, UsageFilterInput, usage_connection, usage_summary};
 use super::wallet::Wallet;
 use crate::domain::subscription::{Subscription, SubscriptionStatus as DomainStatus};
 use crate::domain::text::validate_account_id;
@@ -119,9 +120,11 @@ impl Account {
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
         filter: Option<LedgerFilterInput>,
     ) -> GraphqlResult<LedgerEntryConnection> {
-        ledger_connection(ctx, &self.id, first, after, filter).await
+        ledger_connection(ctx, &self.id, PageArgs { first, after, last, before }, filter).await
     }
 }
 

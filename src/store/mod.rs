@@ -24,6 +24,7 @@ mod grants;
 mod group_commit;
 pub mod holds;
 mod idempotency;
+pub mod keyset;
 pub mod ledger;
 mod lots;
 mod postgres_reads;
