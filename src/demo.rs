@@ -14,9 +14,10 @@ use tokio::task::JoinSet;
 
 use crate::config::{DatabaseArgs, RulesArgs};
 use crate::domain::catalog::Plan;
+use crate::domain::error::DomainError;
 use crate::domain::pricing::GenerationRequest;
 use crate::domain::subscription::Subscription;
-use crate::error::{DomainError, Error, Result};
+use crate::error::{Error, Result};
 use crate::store::{Charge, GrantRequest, Store};
 
 mod plan;

@@ -9,7 +9,7 @@ use chrono_tz::Tz;
 use credits::domain::analytics::{Dimension, GroupBy, UsageFilter};
 use credits::store::Store;
 use credits::store::analytics::Scope;
-use credits::store::usage::UsagePageRequest;
+use credits::store::keyset::{Direction, KeysetRead};
 use serde_json::{Value, json};
 
 use crate::BoxError;
@@ -169,8 +169,13 @@ async fn store_call(store: &Store, case: &Case, now: DateTime<Utc>) -> Result<()
     let scope = Scope::Account(&case.account);
     match case.store {
         StoreCall::Page { after } => {
-            let request = UsagePageRequest::Forward { after };
-            store.usage_page(&case.account, &case.filter, request, PAGE_SIZE + 1).await?;
+            // As a page after a cursor reads it: the cursor's row, the page, one more.
+            let read = KeysetRead {
+                direction: Direction::Forward,
+                from: after,
+                limit: PAGE_SIZE + 1 + u64::from(after.is_some()),
+            };
+            store.usage_page(&case.account, &case.filter, read).await?;
         }
         StoreCall::Totals => drop(store.usage_totals(scope, &case.filter, now).await?),
         StoreCall::Summary { time_zone } => {

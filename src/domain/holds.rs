@@ -2,9 +2,9 @@
 //! then captured (charged, possibly less) or released.
 use chrono::{DateTime, Utc};
 
+use super::error::DomainError;
 use super::lots::LotSplit;
 use super::money::Credits;
-use crate::error::DomainError;
 
 /// Bounds of a hold's time limit: long enough for a slow video, short enough
 /// that a crashed backend does not freeze a wallet for days.
@@ -74,16 +74,18 @@ pub fn capture_split(split: &[(i64, Credits)], credits: Credits) -> Result<(LotS
     if credits.get() < 0 || credits > held {
         return Err(DomainError::invalid("credits", format!("credits must be between 0 and the {held} held")));
     }
-    let mut left = credits.get();
+    let mut left = credits;
     let (mut charged, mut returned) = (Vec::new(), Vec::new());
     for (lot, share) in split {
-        let charge = left.min(share.get());
-        left -= charge;
-        if charge > 0 {
-            charged.push((*lot, Credits::new(charge)));
+        let charge = left.min(*share);
+        // `charge` is at most `left` and at most `share`: neither can overflow.
+        left = left.checked_sub(charge).ok_or_else(|| DomainError::overflow("credits"))?;
+        let rest = share.checked_sub(charge).ok_or_else(|| DomainError::overflow("credits"))?;
+        if charge.is_positive() {
+            charged.push((*lot, charge));
         }
-        if share.get() > charge {
-            returned.push((*lot, Credits::new(share.get() - charge)));
+        if rest.is_positive() {
+            returned.push((*lot, rest));
         }
     }
     Ok((charged, returned))

@@ -2,8 +2,8 @@
 //! spent (DESIGN.md, rules 1 and 3).
 use chrono::{DateTime, Utc};
 
+use super::error::DomainError;
 use super::money::Credits;
-use crate::error::DomainError;
 
 /// Credits taken from lots: `(lot id, credits)` in spending order.
 pub type LotSplit = Vec<(i64, Credits)>;
@@ -105,9 +105,33 @@ pub fn draw(
         }
         let take = lot.remaining.min(left);
         split.push((lot.id, take));
-        left = Credits::new(left.get() - take.get());
+        // `take` is at most `left` and both are positive: no overflow is possible.
+        left = left.checked_sub(take).ok_or_else(|| DomainError::overflow("credits"))?;
     }
     Ok(split)
+}
+
+/// What becomes of credits given back to the lot they came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GiveBack {
+    /// Back on the lot, spendable again.
+    pub kept: Credits,
+    /// Back on the lot and expired with it at once.
+    pub expired: Credits,
+}
+
+/// Credits given back to their lot (a hold released or timed out, the part
+/// of a hold a capture did not charge, a refunded generation) return to it,
+/// and if the lot has expired since they were taken they expire with it at
+/// once: the ledger shows them returned and expired, and they are not
+/// counted as given back. One rule for releases and refunds alike, so that
+/// the way credits come back never decides whether they outlive their lot.
+pub fn give_back(lot: &Lot, credits: Credits, now: DateTime<Utc>) -> GiveBack {
+    if lot.is_expired(now) {
+        GiveBack { kept: Credits::ZERO, expired: credits }
+    } else {
+        GiveBack { kept: credits, expired: Credits::ZERO }
+    }
 }
 
 #[cfg(test)]
@@ -160,6 +184,18 @@ mod tests {
         assert_eq!(available(&lots, true, true, at(2)), Credits::new(50));
         assert_eq!(available(&lots, true, false, at(2)), Credits::ZERO);
         assert_eq!(available(&lots, false, false, at(2)), Credits::new(50));
+    }
+
+    #[test]
+    fn credits_given_back_to_an_expired_lot_expire_and_others_are_kept() {
+        let daily = lot(1, CreditSource::DailyFree, 0, Some(3), false);
+        let ten = Credits::new(10);
+        assert_eq!(give_back(&daily, ten, at(2)), GiveBack { kept: ten, expired: Credits::ZERO });
+        for later in [at(3), at(4)] {
+            assert_eq!(give_back(&daily, ten, later), GiveBack { kept: Credits::ZERO, expired: ten });
+        }
+        let tokens = lot(2, CreditSource::Tokens, 0, None, true);
+        assert_eq!(give_back(&tokens, ten, at(28)), GiveBack { kept: ten, expired: Credits::ZERO });
     }
 
     #[test]

@@ -2,12 +2,14 @@
 //! nothing here knows GraphQL, HTTP or the database.
 pub mod analytics;
 pub mod catalog;
+pub mod error;
 pub mod holds;
 pub mod ledger;
 pub mod lots;
 pub mod money;
 pub mod periods;
 pub mod pricing;
+pub mod quote;
 pub mod rules;
 pub mod settle;
 pub mod subscription;

@@ -5,7 +5,7 @@ use std::iter::Sum;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::DomainError;
+use super::error::DomainError;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -95,9 +95,10 @@ mod tests {
         assert_eq!(room(Credits::ZERO), max);
         assert_eq!(room(max), Credits::ZERO);
         assert_eq!(room(Credits::new(i64::MAX)), Credits::ZERO);
-        assert_eq!(check_room(Credits::new(max.get() - 10), Credits::new(10), "credits"), Ok(()));
-        let refused = check_room(Credits::new(max.get() - 10), Credits::new(11), "credits").unwrap_err();
-        assert_eq!((refused.code(), refused.field()), (crate::error::ErrorCode::InvalidInput, Some("credits")));
+        let nearly_full = max.checked_sub(Credits::new(10)).unwrap();
+        assert_eq!(check_room(nearly_full, Credits::new(10), "credits"), Ok(()));
+        let refused = check_room(nearly_full, Credits::new(11), "credits").unwrap_err();
+        assert_eq!((refused.code(), refused.field()), (crate::domain::error::ErrorCode::InvalidInput, Some("credits")));
     }
 
     #[test]

@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::catalog::{Catalog, PriceUnit, StudioKind};
+use super::error::DomainError;
 use super::money::Credits;
-use crate::error::DomainError;
 
 /// Bounds that keep every price far from overflow and reject typos such as a
 /// duration given in milliseconds.
@@ -177,7 +177,7 @@ fn resolve_options(
 mod tests {
     use super::*;
     use crate::domain::catalog::{GenerationOption, Model, OptionValue, Studio, Tool};
-    use crate::error::ErrorCode;
+    use crate::domain::error::ErrorCode;
 
     use PriceUnit::{Output, Second, ThousandCharacters};
     use StudioKind::{Image, Music, Video, Voice};

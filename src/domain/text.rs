@@ -13,7 +13,7 @@
 //! PostgreSQL's `length` count), so a limit does not depend on how the
 //! client's language encodes text; in UTF-8 a value is at most four bytes a
 //! character.
-use crate::error::DomainError;
+use super::error::DomainError;
 
 /// The characters a string input may hold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -122,6 +122,13 @@ pub const TEXT_INPUTS: [TextInput; 16] = [
     TIME_ZONE,
 ];
 
+/// Account ids come from the identity provider and name rows, logs and
+/// tokens: the one check every way into an account passes (a resolver, a
+/// store write, a snapshot), with the rule of its row in the table.
+pub fn validate_account_id(id: &str) -> Result<(), DomainError> {
+    ACCOUNT_ID.check(id)
+}
+
 impl TextInput {
     /// The schema names this row checks: its field unless it lists others.
     pub fn schema_names(&self) -> &[&'static str] {
@@ -177,7 +184,7 @@ impl TextInput {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::ErrorCode;
+    use crate::domain::error::ErrorCode;
 
     fn refused(input: &TextInput, value: &str) -> Option<(&'static str, String)> {
         match input.check(value) {
@@ -248,6 +255,18 @@ mod tests {
                 (field, message.as_str()),
                 ("accountId", "an account id is 1 to 128 letters, digits or - _ . : @ |")
             );
+        }
+    }
+
+    #[test]
+    fn account_ids_are_validated_by_their_row() {
+        for id in ["user_1", "auth0|abc", &"a".repeat(128)] {
+            assert_eq!(validate_account_id(id), Ok(()), "{id}");
+        }
+        for id in ["", "a b", "a\0", "ü", &"a".repeat(129)] {
+            let refused = validate_account_id(id).unwrap_err();
+            assert_eq!((refused.code(), refused.field()), (ErrorCode::InvalidInput, Some("accountId")), "{id:?}");
+            assert_eq!(Err(refused), ACCOUNT_ID.check(id));
         }
     }
 

@@ -7,31 +7,23 @@ use super::catalog::Plan;
 use super::context::{GraphqlResult, authenticated, now, require_backend, store};
 use super::errors::graphql_error;
 use super::ledger::{LedgerEntryConnection, LedgerFilterInput, ledger_connection};
+use super::pagination::PageArgs;
 use super::scalars::int_buckets;
 use super::usage::{
-    PageArgs, UsageBucket, UsageDimension, UsageEventConnection, UsageFilterInput, usage_connection, usage_summary,
+    UsageBucket, UsageDimension, UsageEventConnection, UsageFilterInput, usage_connection, usage_summary,
 };
 use super::wallet::Wallet;
 use crate::domain::subscription::{Subscription, SubscriptionStatus as DomainStatus};
+use crate::domain::text::validate_account_id;
 use crate::store::analytics::Scope;
 use crate::store::snapshot::AccountSnapshot;
-use crate::store::validate_account_id;
 
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(remote = "DomainStatus")]
 pub enum SubscriptionStatus {
     Active,
     Canceled,
     Expired,
-}
-
-impl From<DomainStatus> for SubscriptionStatus {
-    fn from(status: DomainStatus) -> Self {
-        match status {
-            DomainStatus::Active => SubscriptionStatus::Active,
-            DomainStatus::Canceled => SubscriptionStatus::Canceled,
-            DomainStatus::Expired => SubscriptionStatus::Expired,
-        }
-    }
 }
 
 #[derive(SimpleObject, Clone, Debug)]
@@ -129,9 +121,11 @@ impl Account {
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
         filter: Option<LedgerFilterInput>,
     ) -> GraphqlResult<LedgerEntryConnection> {
-        ledger_connection(ctx, &self.id, first, after, filter).await
+        ledger_connection(ctx, &self.id, PageArgs { first, after, last, before }, filter).await
     }
 }
 

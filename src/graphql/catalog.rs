@@ -6,6 +6,7 @@ use super::context::{GraphqlResult, store};
 use crate::domain::catalog::{self, Catalog, PriceUnit as DomainUnit, StudioKind as DomainKind};
 
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(remote = "DomainKind")]
 pub enum StudioKind {
     Image,
     Video,
@@ -14,45 +15,12 @@ pub enum StudioKind {
     Voice,
 }
 
-impl From<DomainKind> for StudioKind {
-    fn from(kind: DomainKind) -> Self {
-        match kind {
-            DomainKind::Image => StudioKind::Image,
-            DomainKind::Video => StudioKind::Video,
-            DomainKind::Sketch => StudioKind::Sketch,
-            DomainKind::Music => StudioKind::Music,
-            DomainKind::Voice => StudioKind::Voice,
-        }
-    }
-}
-
-impl From<StudioKind> for DomainKind {
-    fn from(kind: StudioKind) -> Self {
-        match kind {
-            StudioKind::Image => DomainKind::Image,
-            StudioKind::Video => DomainKind::Video,
-            StudioKind::Sketch => DomainKind::Sketch,
-            StudioKind::Music => DomainKind::Music,
-            StudioKind::Voice => DomainKind::Voice,
-        }
-    }
-}
-
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(remote = "DomainUnit")]
 pub enum PriceUnit {
     Output,
     Second,
     ThousandCharacters,
-}
-
-impl From<DomainUnit> for PriceUnit {
-    fn from(unit: DomainUnit) -> Self {
-        match unit {
-            DomainUnit::Output => PriceUnit::Output,
-            DomainUnit::Second => PriceUnit::Second,
-            DomainUnit::ThousandCharacters => PriceUnit::ThousandCharacters,
-        }
-    }
 }
 
 #[derive(SimpleObject, Clone, Debug)]

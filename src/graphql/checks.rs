@@ -17,11 +17,12 @@ use super::refunds::RefundUsageInput;
 use super::spending::ConsumeCreditsInput;
 use super::subscriptions::{CancelSubscriptionInput, SubscribeInput};
 use super::wallet::SetLowBalanceThresholdInput;
+use crate::domain::error::DomainError;
 use crate::domain::text::{
     ACCOUNT_ID, IDEMPOTENCY_KEY, MODEL_ID, OPTION, PACK_ID, PAYMENT_REFERENCE, PLAN_CODE, REASON, RESERVATION_ID, TOOL,
     USAGE_EVENT_ID,
 };
-use crate::error::{DomainError, Result};
+use crate::error::Result;
 
 /// An input whose strings are checked, in the order the schema lists them.
 pub trait Checked {
@@ -180,7 +181,7 @@ pub fn string_inputs(sdl: &str) -> async_graphql::parser::Result<Vec<StringInput
 mod tests {
     use std::collections::BTreeSet;
 
-    use super::super::pagination::encode_cursor;
+    use super::super::pagination::Cursors;
     use super::string_inputs;
     use crate::domain::text::{self, TEXT_INPUTS};
 
@@ -203,10 +204,12 @@ mod tests {
 
     #[test]
     fn cursors_the_server_makes_fit_the_cursor_limit() {
-        // The largest usage position: a 16-digit filter digest, then the
-        // extreme timestamp and id.
-        let position = format!("{:016x}.{}.{}", u64::MAX, i64::MIN, i64::MIN);
-        for cursor in [encode_cursor("usage", &position), encode_cursor("ledger", &i64::MIN.to_string())] {
+        // The longest positions, under a 16-digit filter digest: the extreme
+        // timestamp and id of a usage cursor, the extreme id of a ledger one.
+        let digest = format!("{:016x}", u64::MAX);
+        let usage = Cursors::new("usage", digest.clone()).encode(&(i64::MIN, i64::MIN));
+        let ledger = Cursors::new("ledger", digest).encode(&i64::MIN);
+        for cursor in [usage, ledger] {
             assert_eq!(text::AFTER.check(&cursor), Ok(()), "{cursor}");
             assert_eq!(text::BEFORE.check(&cursor), Ok(()), "{cursor}");
         }

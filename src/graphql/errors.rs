@@ -4,9 +4,12 @@
 //! Internal details are logged, never sent.
 use async_graphql::{Enum, ErrorExtensions, SimpleObject};
 
-use crate::error::{DomainError, Error, ErrorCode};
+use crate::domain::error::{DomainError, ErrorCode};
+use crate::error::Error;
 
+// Derived from `domain::error::ErrorCode` (`remote`): the two cannot drift apart.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(remote = "ErrorCode")]
 pub enum UserErrorCode {
     InsufficientCredits,
     ProModelRequiresSubscription,
@@ -20,25 +23,6 @@ pub enum UserErrorCode {
     NotFound,
     ReservationClosed,
     AlreadyRefunded,
-}
-
-impl From<ErrorCode> for UserErrorCode {
-    fn from(code: ErrorCode) -> Self {
-        match code {
-            ErrorCode::InsufficientCredits => UserErrorCode::InsufficientCredits,
-            ErrorCode::ProModelRequiresSubscription => UserErrorCode::ProModelRequiresSubscription,
-            ErrorCode::SubscriptionRequired => UserErrorCode::SubscriptionRequired,
-            ErrorCode::UnknownTool => UserErrorCode::UnknownTool,
-            ErrorCode::UnknownModel => UserErrorCode::UnknownModel,
-            ErrorCode::UnknownPlan => UserErrorCode::UnknownPlan,
-            ErrorCode::UnknownPack => UserErrorCode::UnknownPack,
-            ErrorCode::InvalidInput => UserErrorCode::InvalidInput,
-            ErrorCode::IdempotencyConflict => UserErrorCode::IdempotencyConflict,
-            ErrorCode::NotFound => UserErrorCode::NotFound,
-            ErrorCode::ReservationClosed => UserErrorCode::ReservationClosed,
-            ErrorCode::AlreadyRefunded => UserErrorCode::AlreadyRefunded,
-        }
-    }
 }
 
 /// A business failure: nothing was changed.

@@ -14,23 +14,13 @@ use crate::domain::pricing::GenerationRequest;
 use crate::store::holds::HoldChange;
 
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(remote = "DomainStatus")]
 pub enum ReservationStatus {
     Open,
     Captured,
     Released,
     /// Released by itself at its time limit.
     Expired,
-}
-
-impl From<DomainStatus> for ReservationStatus {
-    fn from(status: DomainStatus) -> Self {
-        match status {
-            DomainStatus::Open => ReservationStatus::Open,
-            DomainStatus::Captured => ReservationStatus::Captured,
-            DomainStatus::Released => ReservationStatus::Released,
-            DomainStatus::Expired => ReservationStatus::Expired,
-        }
-    }
 }
 
 #[derive(SimpleObject, Clone, Debug)]

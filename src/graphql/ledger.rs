@@ -1,17 +1,16 @@
 //! The ledger of an account as a connection, and the admin's ledger check.
-use async_graphql::connection::{Connection, Edge};
+use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use super::checks::query_check;
 use super::context::{GraphqlResult, require_admin, store};
 use super::errors::graphql_error;
-use super::pagination::{decode_cursor, encode_cursor, page_size};
+use super::pagination::{Cursors, PageArgs, filter_digest, page};
 use crate::domain::ledger::LedgerKind;
-use crate::domain::text::AFTER;
 use crate::store::ledger::{LedgerEntry as Entry, LedgerFilter};
 
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(remote = "LedgerKind")]
 pub enum LedgerEntryKind {
     DailyGrant,
     SubscriptionGrant,
@@ -22,38 +21,6 @@ pub enum LedgerEntryKind {
     Hold,
     Release,
     Refund,
-}
-
-impl From<LedgerKind> for LedgerEntryKind {
-    fn from(kind: LedgerKind) -> Self {
-        match kind {
-            LedgerKind::DailyGrant => LedgerEntryKind::DailyGrant,
-            LedgerKind::SubscriptionGrant => LedgerEntryKind::SubscriptionGrant,
-            LedgerKind::Purchase => LedgerEntryKind::Purchase,
-            LedgerKind::PromoGrant => LedgerEntryKind::PromoGrant,
-            LedgerKind::Consume => LedgerEntryKind::Consume,
-            LedgerKind::Expire => LedgerEntryKind::Expire,
-            LedgerKind::Hold => LedgerEntryKind::Hold,
-            LedgerKind::Release => LedgerEntryKind::Release,
-            LedgerKind::Refund => LedgerEntryKind::Refund,
-        }
-    }
-}
-
-impl From<LedgerEntryKind> for LedgerKind {
-    fn from(kind: LedgerEntryKind) -> Self {
-        match kind {
-            LedgerEntryKind::DailyGrant => LedgerKind::DailyGrant,
-            LedgerEntryKind::SubscriptionGrant => LedgerKind::SubscriptionGrant,
-            LedgerEntryKind::Purchase => LedgerKind::Purchase,
-            LedgerEntryKind::PromoGrant => LedgerKind::PromoGrant,
-            LedgerEntryKind::Consume => LedgerKind::Consume,
-            LedgerEntryKind::Expire => LedgerKind::Expire,
-            LedgerEntryKind::Hold => LedgerKind::Hold,
-            LedgerEntryKind::Release => LedgerKind::Release,
-            LedgerEntryKind::Refund => LedgerKind::Refund,
-        }
-    }
 }
 
 /// One movement of credits on one lot.
@@ -105,38 +72,38 @@ pub struct LedgerTotals {
 
 pub type LedgerEntryConnection = Connection<String, LedgerEntry, LedgerTotals>;
 
-const CURSOR_KIND: &str = "ledger";
-
+/// Newest first. `first`/`after` pages towards older entries, `last`/`before`
+/// towards newer ones; cursors are bound to the filter.
 pub async fn ledger_connection(
     ctx: &Context<'_>,
     account_id: &str,
-    first: Option<i32>,
-    after: Option<String>,
+    args: PageArgs,
     filter: Option<LedgerFilterInput>,
 ) -> GraphqlResult<LedgerEntryConnection> {
-    let limit = page_size(first)?;
-    query_check(AFTER.check_optional(after.as_deref()))?;
-    let before_id: Option<i64> = after.map(|cursor| decode_cursor(CURSOR_KIND, &cursor, "after")).transpose()?;
     let filter = filter.unwrap_or_default();
     let filter = LedgerFilter {
         kinds: filter.kinds.map(|kinds| kinds.into_iter().map(LedgerKind::from).collect()),
         from: filter.from,
         to: filter.to,
     };
-    let page = store(ctx)?.ledger(account_id, &filter, before_id, limit).await.map_err(graphql_error)?;
-    let has_next_page = page.entries.len() as u64 > limit;
-    let mut connection = Connection::with_additional_fields(
-        before_id.is_some(),
-        has_next_page,
-        LedgerTotals { total_count: page.total_count },
-    );
-    connection.edges.extend(
-        page.entries
-            .into_iter()
-            .take(limit as usize)
-            .map(|entry| Edge::new(encode_cursor(CURSOR_KIND, &entry.id.to_string()), LedgerEntry::from(entry))),
-    );
-    Ok(connection)
+    let cursors = cursors(&filter);
+    let page = page(args, &cursors)?;
+    let read = store(ctx)?.ledger(account_id, &filter, page.read()).await.map_err(graphql_error)?;
+    let totals = LedgerTotals { total_count: read.total_count };
+    Ok(page.connection(read.entries, &cursors, |entry: &Entry| entry.id, LedgerEntry::from, totals))
+}
+
+/// Ledger cursors, bound to the filter's canonical form: kinds in any order
+/// or repeated are one filter, and times count to the millisecond the
+/// ledger keeps.
+fn cursors(filter: &LedgerFilter) -> Cursors {
+    let mut kinds: Option<Vec<&str>> = filter.kinds.as_ref().map(|kinds| kinds.iter().map(|k| k.as_str()).collect());
+    if let Some(kinds) = &mut kinds {
+        kinds.sort_unstable();
+        kinds.dedup();
+    }
+    let millis = |at: Option<DateTime<Utc>>| at.map(|at| at.timestamp_millis());
+    Cursors::new("ledger", filter_digest(&(kinds, millis(filter.from), millis(filter.to))))
 }
 
 #[derive(SimpleObject)]

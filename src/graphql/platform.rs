@@ -9,8 +9,9 @@ use chrono::{DateTime, Utc};
 use super::catalog::{Model, StudioKind};
 use super::context::{GraphqlResult, now, require_admin, store};
 use super::errors::graphql_error;
+use super::pagination::page_size;
 use super::scalars::BigInt;
-use super::usage::{UsageBucket, UsageDimension, UsageFilterInput, domain_filter, page_size, usage_summary};
+use super::usage::{UsageBucket, UsageDimension, UsageFilterInput, domain_filter, usage_summary};
 use crate::store::analytics::Scope;
 
 /// Generations, outputs and credits of one group, over every account.

@@ -6,9 +6,9 @@ use super::context::{GraphqlResult, caller, now, require_account_access, store};
 use super::errors::{UserErrorCode, graphql_error};
 use crate::auth::Caller;
 use crate::domain::pricing::{GenerationRequest, price};
-use crate::domain::subscription::Entitlement;
+use crate::domain::quote::{Payer, Spendable, verdict};
 use crate::domain::text::ACCOUNT_ID;
-use crate::error::{DomainError, Error};
+use crate::error::Error;
 
 #[derive(InputObject, Clone, Debug)]
 pub struct GenerationOptionInput {
@@ -83,30 +83,22 @@ impl QuoteQuery {
             (Caller::Authenticated { account_id, .. }, None) => Some(account_id.clone()),
             _ => None,
         };
-        let (entitlement, balance, pro_balance) = match account {
+        let payer = match account {
             Some(id) => {
                 let snapshot = store.account(&id, now(ctx)?).await.map_err(graphql_error)?;
-                (snapshot.entitlement, snapshot.wallet.balance, snapshot.wallet.pro_balance)
+                let spendable =
+                    Spendable { balance: snapshot.wallet.balance, pro_balance: snapshot.wallet.pro_balance };
+                Payer { entitlement: snapshot.entitlement, spendable }
             }
-            None => {
-                let free = Entitlement { plan: store.catalog().free_plan().clone(), active: false };
-                (free, store.rules().daily_free_credits, crate::domain::money::Credits::ZERO)
-            }
+            None => Payer::new_account(store.catalog(), store.rules()),
         };
-        let available = if priced.pro { pro_balance } else { balance };
-        let verdict = entitlement.allows(&priced).and_then(|()| {
-            if available < priced.credits {
-                Err(DomainError::InsufficientCredits { needed: priced.credits, available })
-            } else {
-                Ok(())
-            }
-        });
+        let verdict = verdict(&priced, &payer);
         Ok(Quote {
             credits: priced.credits.get(),
             credits_per_output: priced.credits_per_output.get(),
-            allowed: verdict.is_ok(),
-            reason: verdict.err().map(|e| UserErrorCode::from(e.code())),
-            available: available.get(),
+            allowed: verdict.allowed(),
+            reason: verdict.refusal.map(|refusal| refusal.code().into()),
+            available: verdict.available.get(),
         })
     }
 }

@@ -7,7 +7,7 @@ use async_graphql::{InputValueError, InputValueResult, Scalar, ScalarType, Value
 use super::context::GraphqlResult;
 use super::errors::graphql_error;
 use super::usage::UsageBucket;
-use crate::error::DomainError;
+use crate::domain::error::DomainError;
 
 /// A whole number that may pass 32 bits (the platform's totals), written as
 /// a decimal string: JavaScript reads JSON numbers past 2^53 wrong, and

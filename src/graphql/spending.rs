@@ -14,18 +14,10 @@ use crate::domain::pricing::GenerationRequest;
 use crate::domain::usage::{UsageEvent as Event, UsageStatus as DomainStatus};
 
 #[derive(async_graphql::Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(remote = "DomainStatus")]
 pub enum UsageStatus {
     Charged,
     Refunded,
-}
-
-impl From<DomainStatus> for UsageStatus {
-    fn from(status: DomainStatus) -> Self {
-        match status {
-            DomainStatus::Charged => UsageStatus::Charged,
-            DomainStatus::Refunded => UsageStatus::Refunded,
-        }
-    }
 }
 
 /// The credits a generation (or a hold) took from one lot.

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
-use async_graphql::connection::{Connection, Edge};
+use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -14,16 +14,18 @@ use super::catalog::{Model, StudioKind};
 use super::checks::query_check;
 use super::context::{GraphqlResult, now, store};
 use super::errors::graphql_error;
-use super::pagination::{PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, decode_cursor, encode_cursor};
+use super::pagination::{Cursors, PageArgs, page};
 use super::scalars::int;
 use super::spending::UsageEvent;
 use crate::domain::analytics::{Bucket, Dimension, GroupBy, UsageFilter};
+use crate::domain::error::DomainError;
 use crate::domain::text;
-use crate::error::{DomainError, Error};
+use crate::domain::usage::UsageEvent as Event;
+use crate::error::Error;
 use crate::store::analytics::Scope;
-use crate::store::usage::UsagePageRequest;
 
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(remote = "Dimension")]
 pub enum UsageDimension {
     Day,
     Week,
@@ -31,19 +33,6 @@ pub enum UsageDimension {
     Studio,
     Tool,
     Model,
-}
-
-impl From<UsageDimension> for Dimension {
-    fn from(dimension: UsageDimension) -> Self {
-        match dimension {
-            UsageDimension::Day => Dimension::Day,
-            UsageDimension::Week => Dimension::Week,
-            UsageDimension::Month => Dimension::Month,
-            UsageDimension::Studio => Dimension::Studio,
-            UsageDimension::Tool => Dimension::Tool,
-            UsageDimension::Model => Dimension::Model,
-        }
-    }
 }
 
 #[derive(InputObject, Clone, Debug, Default)]
@@ -168,80 +157,19 @@ impl UsageTotals {
 
 pub type UsageEventConnection = Connection<String, UsageEvent, UsageTotals>;
 
-const CURSOR_KIND: &str = "usage";
-
-fn cursor(filter: &str, event: &UsageEvent) -> String {
-    encode_cursor(CURSOR_KIND, &format!("{filter}.{}.{}", event.0.created_at.timestamp_millis(), event.0.id))
-}
-
-/// A cursor's position, if it was made under the same filter.
-fn position(cursor: &str, filter: &str, field: &'static str) -> GraphqlResult<(i64, i64)> {
-    let text: String = decode_cursor(CURSOR_KIND, cursor, field)?;
-    let mut parts = text.split('.');
-    match (parts.next(), parts.next().and_then(|t| t.parse().ok()), parts.next().and_then(|i| i.parse().ok())) {
-        (Some(f), Some(at), Some(id)) if f == filter && parts.next().is_none() => Ok((at, id)),
-        _ => Err(invalid(field, format!("{field} is not a cursor of this connection and filter"))),
-    }
-}
-
-pub struct PageArgs {
-    pub first: Option<i32>,
-    pub after: Option<String>,
-    pub last: Option<i32>,
-    pub before: Option<String>,
-}
-
-pub(super) fn page_size(value: i32, field: &'static str) -> GraphqlResult<u64> {
-    if (0..=PAGE_SIZE_MAX as i32).contains(&value) {
-        Ok(value as u64)
-    } else {
-        Err(invalid(field, format!("{field} must be between 0 and {PAGE_SIZE_MAX}")))
-    }
-}
-
 /// Newest first. `first`/`after` pages towards older events, `last`/`before`
-/// towards newer ones; `pageInfo` is exact in both directions.
+/// towards newer ones; cursors are bound to the filter.
 pub async fn usage_connection(
     ctx: &Context<'_>,
     account_id: &str,
-    page: PageArgs,
+    args: PageArgs,
     filter: Option<UsageFilterInput>,
 ) -> GraphqlResult<UsageEventConnection> {
     let filter = domain_filter(filter)?;
-    query_check(text::AFTER.check_optional(page.after.as_deref()))?;
-    query_check(text::BEFORE.check_optional(page.before.as_deref()))?;
-    let fingerprint = filter.fingerprint();
-    let (request, limit) = match (page.first, page.after, page.last, page.before) {
-        (first, after, None, None) => {
-            let after = after.map(|c| position(&c, &fingerprint, "after")).transpose()?;
-            (UsagePageRequest::Forward { after }, first.map_or(Ok(PAGE_SIZE_DEFAULT), |n| page_size(n, "first"))?)
-        }
-        (None, None, last, before) => {
-            let before = before.map(|c| position(&c, &fingerprint, "before")).transpose()?;
-            (UsagePageRequest::Backward { before }, last.map_or(Ok(PAGE_SIZE_DEFAULT), |n| page_size(n, "last"))?)
-        }
-        _ => return Err(invalid("first", "page with first/after or with last/before, not both")),
-    };
-    // One more than asked tells whether more follow.
-    let mut events = store(ctx)?.usage_page(account_id, &filter, request, limit + 1).await.map_err(graphql_error)?;
-    let more = events.len() as u64 > limit;
-    let (has_previous_page, has_next_page) = match request {
-        UsagePageRequest::Forward { after } => {
-            events.truncate(limit as usize);
-            (after.is_some(), more)
-        }
-        UsagePageRequest::Backward { before } => {
-            if more {
-                events.remove(0);
-            }
-            (more, before.is_some())
-        }
-    };
+    let cursors = Cursors::new("usage", filter.fingerprint());
+    let page = page(args, &cursors)?;
+    let events = store(ctx)?.usage_page(account_id, &filter, page.read()).await.map_err(graphql_error)?;
     let totals = UsageTotals { account_id: account_id.to_owned(), filter, totals: OnceCell::new() };
-    let mut connection = Connection::with_additional_fields(has_previous_page, has_next_page, totals);
-    connection.edges.extend(events.into_iter().map(|event| {
-        let node = UsageEvent(event);
-        Edge::new(cursor(&fingerprint, &node), node)
-    }));
-    Ok(connection)
+    let position = |event: &Event| (event.created_at.timestamp_millis(), event.id);
+    Ok(page.connection(events, &cursors, position, UsageEvent, totals))
 }

@@ -10,22 +10,12 @@ use super::context::{GraphqlResult, authenticated, now, require_account_access, 
 use super::errors::{UserError, payload, payloads};
 
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(remote = "DomainSource")]
 pub enum CreditSource {
     DailyFree,
     Subscription,
     Tokens,
     Promo,
-}
-
-impl From<DomainSource> for CreditSource {
-    fn from(source: DomainSource) -> Self {
-        match source {
-            DomainSource::DailyFree => CreditSource::DailyFree,
-            DomainSource::Subscription => CreditSource::Subscription,
-            DomainSource::Tokens => CreditSource::Tokens,
-            DomainSource::Promo => CreditSource::Promo,
-        }
-    }
 }
 
 /// Credits granted from one source, with what is left of them.

@@ -8,12 +8,13 @@ use super::idempotency::{self, Prior};
 use futures_util::FutureExt;
 
 use super::{AccountTx, Store, rows};
+use crate::domain::error::DomainError;
 use crate::domain::ledger::LedgerKind;
 use crate::domain::lots::{CreditSource, Lot};
 use crate::domain::money::Credits;
 use crate::domain::text;
 use crate::domain::wallet::WalletView;
-use crate::error::{DomainError, Error, Result};
+use crate::error::{Error, Result};
 
 /// The largest single grant: far above any real one, far below overflow.
 pub const GRANT_CREDITS_MAX: i64 = 1_000_000_000;

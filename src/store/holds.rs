@@ -12,7 +12,8 @@ use super::account_tx::Origin;
 use super::idempotency::{self, Prior};
 use super::spending::Charge;
 use super::{Store, rows, usage};
-use crate::clock::{from_ms, to_ms};
+use crate::clock::to_ms;
+use crate::domain::error::DomainError;
 use crate::domain::holds::{Reservation, ReservationStatus, capture_split, validate_ttl};
 use crate::domain::ledger::LedgerKind;
 use crate::domain::lots::draw;
@@ -20,7 +21,7 @@ use crate::domain::money::Credits;
 use crate::domain::pricing::{GenerationRequest, price};
 use crate::domain::text;
 use crate::domain::wallet::WalletView;
-use crate::error::{DomainError, Error, Result};
+use crate::error::Result;
 
 const OPERATION: &str = "reserveCredits";
 
@@ -28,32 +29,6 @@ const OPERATION: &str = "reserveCredits";
 pub struct HoldChange {
     pub reservation: Reservation,
     pub wallet: WalletView,
-}
-
-pub(crate) fn reservation(row: reservations::Model) -> Result<Reservation> {
-    let split: Vec<(i64, i64)> = rows::from_json(&row.lot_split)?;
-    Ok(Reservation {
-        status: ReservationStatus::parse(&row.status)
-            .ok_or_else(|| Error::internal(format!("reservation {} has status {}", row.id, row.status)))?,
-        lot_split: split.into_iter().map(|(lot, c)| (lot, Credits::new(c))).collect(),
-        id: row.id,
-        account_id: row.account_id,
-        credits: Credits::new(row.credits),
-        expires_at: from_ms(row.expires_at_ms),
-        idempotency_key: row.idempotency_key,
-        usage_event_id: row.usage_event_id,
-    })
-}
-
-pub(crate) async fn open_holds(db: &impl ConnectionTrait, account_id: &str) -> Result<Vec<Reservation>> {
-    reservations::Entity::find()
-        .filter(reservations::Column::AccountId.eq(account_id))
-        .filter(reservations::Column::Status.eq(ReservationStatus::Open.as_str()))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(reservation)
-        .collect()
 }
 
 fn parse_id(id: &str) -> Result<i64, DomainError> {
@@ -217,5 +192,5 @@ async fn find(db: &impl ConnectionTrait, id: i64) -> Result<Reservation> {
         .one(db)
         .await?
         .ok_or_else(|| DomainError::NotFound { what: "reservation", id: id.to_string() })?;
-    reservation(row)
+    rows::reservation(&row)
 }

@@ -7,8 +7,9 @@ use sea_orm::{ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, EntityTrait, Q
 
 use super::AccountTx;
 use crate::clock::to_ms;
+use crate::domain::error::DomainError;
 use crate::domain::text::TextInput;
-use crate::error::{DomainError, Result};
+use crate::error::Result;
 
 pub enum Prior {
     New,

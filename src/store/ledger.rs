@@ -4,6 +4,7 @@ use entity::ledger_entries;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::Store;
+use super::keyset::{Direction, KeysetRead};
 use crate::clock::{from_ms, to_ms};
 use crate::domain::ledger::LedgerKind;
 use crate::error::{Error, Result};
@@ -29,20 +30,15 @@ pub struct LedgerFilter {
 }
 
 pub struct LedgerPage {
-    /// Up to `limit + 1` entries, so the caller knows whether more follow.
+    /// The entries read, in the order read.
     pub entries: Vec<LedgerEntry>,
     pub total_count: u64,
 }
 
 impl Store {
-    /// Entries older than `before_id` (the cursor), newest first.
-    pub async fn ledger(
-        &self,
-        account_id: &str,
-        filter: &LedgerFilter,
-        before_id: Option<i64>,
-        limit: u64,
-    ) -> Result<LedgerPage> {
+    /// Entries by keyset on their id (never OFFSET): newest first when
+    /// reading forward, oldest first when reading backward.
+    pub async fn ledger(&self, account_id: &str, filter: &LedgerFilter, read: KeysetRead<i64>) -> Result<LedgerPage> {
         let mut query = ledger_entries::Entity::find().filter(ledger_entries::Column::AccountId.eq(account_id));
         if let Some(kinds) = &filter.kinds {
             query = query.filter(ledger_entries::Column::Kind.is_in(kinds.iter().map(|k| k.as_str())));
@@ -54,10 +50,17 @@ impl Store {
             query = query.filter(ledger_entries::Column::CreatedAtMs.lt(to_ms(to)));
         }
         let total_count = query.clone().count(self.reader()).await?;
-        if let Some(before_id) = before_id {
-            query = query.filter(ledger_entries::Column::Id.lt(before_id));
-        }
-        let rows = query.order_by_desc(ledger_entries::Column::Id).limit(limit + 1).all(self.reader()).await?;
+        query = match (read.direction, read.from) {
+            (Direction::Forward, from) => {
+                let query = query.order_by_desc(ledger_entries::Column::Id);
+                if let Some(id) = from { query.filter(ledger_entries::Column::Id.lte(id)) } else { query }
+            }
+            (Direction::Backward, from) => {
+                let query = query.order_by_asc(ledger_entries::Column::Id);
+                if let Some(id) = from { query.filter(ledger_entries::Column::Id.gte(id)) } else { query }
+            }
+        };
+        let rows = query.limit(read.limit).all(self.reader()).await?;
         let entries = rows
             .into_iter()
             .map(|row| {

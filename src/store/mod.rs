@@ -20,6 +20,7 @@ mod engine;
 mod grants;
 pub mod holds;
 mod idempotency;
+pub mod keyset;
 pub mod ledger;
 mod lots;
 mod postgres;
@@ -34,7 +35,7 @@ mod subscriptions;
 mod thresholds;
 pub mod usage;
 
-pub use account_tx::{AccountTx, validate_account_id};
+pub use account_tx::AccountTx;
 pub use grants::{GrantRequest, Granted};
 pub use spending::Charge;
 

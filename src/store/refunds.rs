@@ -1,18 +1,21 @@
 //! Refunds: a consumed generation's credits go back to the lots they came
-//! from, once. A share whose lot has expired since is not returned.
+//! from, once. A share whose lot has expired since comes back and expires at
+//! once, as a released hold's does (`domain::lots::give_back`): it is not
+//! counted in `refundedCredits`.
 use chrono::{DateTime, Utc};
 use entity::usage_events;
 use futures_util::FutureExt;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 
 use super::account_tx::Origin;
-use super::{AccountTx, Store, usage};
+use super::{Store, usage};
+use crate::domain::error::DomainError;
 use crate::domain::ledger::LedgerKind;
 use crate::domain::money::Credits;
 use crate::domain::text;
 use crate::domain::usage::{UsageEvent, UsageStatus};
 use crate::domain::wallet::WalletView;
-use crate::error::{DomainError, Result};
+use crate::error::{Error, Result};
 
 #[derive(Clone, Debug)]
 pub struct Refund {
@@ -36,13 +39,12 @@ impl Store {
                 }
                 let mut refunded = Credits::ZERO;
                 for (lot_id, credits) in event.lot_split.clone() {
-                    let lot_expired = lot_expired(account, lot_id).await?;
-                    if lot_expired {
-                        continue;
-                    }
                     let origin = Origin { usage_event_id: Some(id), reference: reference.clone(), ..Origin::default() };
-                    account.give_back(lot_id, credits, LedgerKind::Refund, origin).await?;
-                    refunded = Credits::new(refunded.get() + credits.get());
+                    let kept = account.give_back(lot_id, credits, LedgerKind::Refund, origin).await?;
+                    // At most the event's credits, which were charged once: a bug if not.
+                    refunded = refunded
+                        .checked_add(kept)
+                        .ok_or_else(|| Error::internal(format!("the refund of usage event {id} overflows")))?;
                 }
                 usage_events::Entity::update_many()
                     .col_expr(usage_events::Column::Status, Expr::value(UsageStatus::Refunded.as_str()))
@@ -57,13 +59,4 @@ impl Store {
         })
         .await
     }
-}
-
-async fn lot_expired(account: &AccountTx, lot_id: i64) -> Result<bool> {
-    let expires_at = entity::credit_lots::Entity::find_by_id(lot_id)
-        .one(account.tx())
-        .await?
-        .and_then(|row| row.expires_at_ms)
-        .map(crate::clock::from_ms);
-    Ok(expires_at.is_some_and(|at| at <= account.now))
 }

@@ -1,7 +1,8 @@
 //! Conversions between table rows and domain types.
-use entity::{credit_lots, subscriptions};
+use entity::{credit_lots, reservations, subscriptions};
 
 use crate::clock::from_ms;
+use crate::domain::holds::{Reservation, ReservationStatus};
 use crate::domain::lots::{CreditSource, Lot};
 use crate::domain::money::Credits;
 use crate::domain::subscription::{Subscription, SubscriptionStatus};
@@ -31,6 +32,21 @@ pub(crate) fn subscription(row: &subscriptions::Model) -> Result<Subscription> {
         current_period_end: from_ms(row.current_period_end_ms),
         cancel_at_period_end: row.cancel_at_period_end,
         payment_reference: row.payment_reference.clone(),
+    })
+}
+
+pub(crate) fn reservation(row: &reservations::Model) -> Result<Reservation> {
+    let split: Vec<(i64, i64)> = from_json(&row.lot_split)?;
+    Ok(Reservation {
+        status: ReservationStatus::parse(&row.status)
+            .ok_or_else(|| Error::internal(format!("reservation {} has status {}", row.id, row.status)))?,
+        lot_split: split.into_iter().map(|(lot, c)| (lot, Credits::new(c))).collect(),
+        id: row.id,
+        account_id: row.account_id.clone(),
+        credits: Credits::new(row.credits),
+        expires_at: from_ms(row.expires_at_ms),
+        idempotency_key: row.idempotency_key.clone(),
+        usage_event_id: row.usage_event_id,
     })
 }
 

@@ -8,11 +8,14 @@ use futures_util::FutureExt;
 
 use super::{AccountTx, Store, rows};
 use crate::clock::to_ms;
+use crate::domain::error::DomainError;
 use crate::domain::periods::period_containing;
-use crate::domain::subscription::{Subscription, SubscriptionStatus};
+use crate::domain::subscription::{
+    CancelAction, SubscribeAction, Subscription, SubscriptionStatus, cancel_action, subscribable, subscribe_action,
+};
 use crate::domain::text;
 use crate::domain::wallet::WalletView;
-use crate::error::{DomainError, Error, Result};
+use crate::error::{Error, Result};
 
 const OPERATION: &str = "subscribe";
 
@@ -36,35 +39,29 @@ impl Store {
     ) -> Result<SubscriptionChange> {
         idempotency::validate_key(&text::PAYMENT_REFERENCE, payment_reference)?;
         let plan = self.catalog().plan(plan_code).ok_or_else(|| DomainError::UnknownPlan { code: plan_code.into() })?;
-        if plan.is_free() {
-            return Err(DomainError::invalid("planCode", "Free is not subscribed to: cancel the subscription").into());
-        }
+        // Refused before the account is opened: nothing to read for it.
+        subscribable(plan)?;
         let key = format!("payment:{payment_reference}");
-        let (plan_code, payment_reference) = (plan_code.to_owned(), payment_reference.to_owned());
+        let (plan, payment_reference) = (plan.clone(), payment_reference.to_owned());
         self.write(account_id, now, move |account| {
             async move {
-                if let Prior::Replay(id) = idempotency::prior(account, &key, OPERATION, &plan_code).await? {
+                let plan_code = plan.code.as_str();
+                if let Prior::Replay(id) = idempotency::prior(account, &key, OPERATION, plan_code).await? {
                     let subscription = find(account, &id).await?;
                     return Ok(SubscriptionChange { subscription, wallet: account.wallet() });
                 }
-                match account.active_subscription().cloned() {
-                    Some(current) if current.plan_code == plan_code => {
-                        if !current.cancel_at_period_end {
-                            return Err(
-                                DomainError::invalid("planCode", format!("already subscribed to {plan_code}")).into()
-                            );
-                        }
-                        // Subscribing again to the plan being cancelled resumes it.
-                        set_cancel_at_period_end(account, current.id, false).await?;
+                match subscribe_action(&plan, account.active_subscription())? {
+                    SubscribeAction::Start => start(account, plan_code, &payment_reference).await?,
+                    SubscribeAction::Resume { subscription_id } => {
+                        set_cancel_at_period_end(account, subscription_id, false).await?;
                     }
-                    Some(_) => {
+                    SubscribeAction::Change { .. } => {
                         account.end_subscription(SubscriptionStatus::Expired, now).await?;
-                        start(account, &plan_code, &payment_reference).await?;
+                        start(account, plan_code, &payment_reference).await?;
                     }
-                    None => start(account, &plan_code, &payment_reference).await?,
                 }
                 let subscription = reload_latest(account).await?;
-                idempotency::record(account, &key, OPERATION, &plan_code, &subscription.id.to_string()).await?;
+                idempotency::record(account, &key, OPERATION, plan_code, &subscription.id.to_string()).await?;
                 Ok(SubscriptionChange { subscription, wallet: account.wallet() })
             }
             .boxed()
@@ -83,15 +80,12 @@ impl Store {
     ) -> Result<SubscriptionChange> {
         self.write(account_id, now, move |account| {
             async move {
-                match account.active_subscription().cloned() {
-                    Some(current) if at_period_end => set_cancel_at_period_end(account, current.id, true).await?,
-                    Some(_) => account.end_subscription(SubscriptionStatus::Canceled, now).await?,
-                    None => match &account.subscription {
-                        Some(last) if last.status == SubscriptionStatus::Canceled => {}
-                        _ => {
-                            return Err(DomainError::SubscriptionRequired { action: "cancelling" }.into());
-                        }
-                    },
+                match cancel_action(account.subscription.as_ref(), at_period_end)? {
+                    CancelAction::AtPeriodEnd { subscription_id } => {
+                        set_cancel_at_period_end(account, subscription_id, true).await?;
+                    }
+                    CancelAction::Now => account.end_subscription(SubscriptionStatus::Canceled, now).await?,
+                    CancelAction::AlreadyCanceled => {}
                 }
                 let subscription = reload_latest(account).await?;
                 Ok(SubscriptionChange { subscription, wallet: account.wallet() })

@@ -6,8 +6,9 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 use futures_util::FutureExt;
 
 use super::Store;
+use crate::domain::error::DomainError;
 use crate::domain::wallet::WalletView;
-use crate::error::{DomainError, Result};
+use crate::error::Result;
 
 pub const THRESHOLD_MAX: i64 = 1_000_000_000;
 

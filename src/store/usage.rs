@@ -6,15 +6,17 @@ use sea_orm::{
     QueryOrder, QuerySelect,
 };
 
+use super::keyset::{Direction, KeysetRead};
 use super::rows::{from_json, to_json};
 use super::{AccountTx, Store};
 use crate::clock::{from_ms, to_ms};
 use crate::domain::analytics::UsageFilter;
 use crate::domain::catalog::StudioKind;
+use crate::domain::error::DomainError;
 use crate::domain::money::Credits;
 use crate::domain::pricing::PricedGeneration;
 use crate::domain::usage::{UsageEvent, UsageStatus};
-use crate::error::{DomainError, Error, Result};
+use crate::error::{Error, Result};
 
 pub const HOUR_MS: i64 = 3_600_000;
 pub const DAY_MS: i64 = 86_400_000;
@@ -94,6 +96,11 @@ pub(crate) async fn find(db: &impl ConnectionTrait, id: i64) -> Result<UsageEven
 pub(crate) async fn add_to_rollup(db: &impl ConnectionTrait, event: &UsageEvent, sign: i64) -> Result<()> {
     // A new bucket can only come from a charge; a refund always finds its bucket.
     let inserted = std::cmp::max(sign, 0);
+    // A charged event's credits are positive and bounded: a bug if not.
+    let signed = |factor: i64| {
+        event.credits.checked_mul(factor).ok_or_else(|| Error::internal(format!("usage event {} credits", event.id)))
+    };
+    let (credits_inserted, credits_added) = (signed(inserted)?, signed(sign)?);
     let rows = [HOUR_MS, DAY_MS].map(|bucket_ms| usage_rollups::ActiveModel {
         account_id: Set(event.account_id.clone()),
         bucket_ms: Set(bucket_ms),
@@ -103,14 +110,14 @@ pub(crate) async fn add_to_rollup(db: &impl ConnectionTrait, event: &UsageEvent,
         model_id: Set(event.model_id.clone().unwrap_or_default()),
         events: Set(inserted),
         outputs: Set(event.count * inserted),
-        credits: Set(event.credits.get() * inserted),
+        credits: Set(credits_inserted.get()),
     });
     use usage_rollups::Column as C;
     let on_conflict =
         OnConflict::columns([C::AccountId, C::BucketMs, C::BucketStartMs, C::Studio, C::Tool, C::ModelId])
             .value(C::Events, Expr::col((usage_rollups::Entity, C::Events)).add(sign))
             .value(C::Outputs, Expr::col((usage_rollups::Entity, C::Outputs)).add(event.count * sign))
-            .value(C::Credits, Expr::col((usage_rollups::Entity, C::Credits)).add(event.credits.get() * sign))
+            .value(C::Credits, Expr::col((usage_rollups::Entity, C::Credits)).add(credits_added.get()))
             .to_owned();
     usage_rollups::Entity::insert_many(rows).on_conflict(on_conflict).exec_without_returning(db).await?;
     Ok(())
@@ -119,23 +126,14 @@ pub(crate) async fn add_to_rollup(db: &impl ConnectionTrait, event: &UsageEvent,
 /// A position in an account's usage, newest first: `(created_at_ms, id)`.
 pub type UsagePosition = (i64, i64);
 
-#[derive(Clone, Copy, Debug)]
-pub enum UsagePageRequest {
-    /// Newest first, older than the position (`first`/`after`).
-    Forward { after: Option<UsagePosition> },
-    /// Oldest first, newer than the position (`last`/`before`); the caller reverses.
-    Backward { before: Option<UsagePosition> },
-}
-
 impl Store {
-    /// Up to `limit` events of an account in `filter`, by keyset (never
-    /// OFFSET); returned newest first in both directions.
+    /// Events of an account in `filter`, by keyset (never OFFSET), newest
+    /// first when reading forward and oldest first when reading backward.
     pub async fn usage_page(
         &self,
         account_id: &str,
         filter: &UsageFilter,
-        request: UsagePageRequest,
-        limit: u64,
+        read: KeysetRead<UsagePosition>,
     ) -> Result<Vec<UsageEvent>> {
         use usage_events::Column as C;
         filter.validate()?;
@@ -155,13 +153,13 @@ impl Store {
         if let Some(models) = &filter.model_ids {
             query = query.filter(C::ModelId.is_in(models.clone()));
         }
-        let (position, older) = match request {
-            UsagePageRequest::Forward { after } => (after, true),
-            UsagePageRequest::Backward { before } => (before, false),
-        };
-        if let Some((at_ms, id)) = position {
-            let (time, tie) =
-                if older { (C::CreatedAtMs.lt(at_ms), C::Id.lt(id)) } else { (C::CreatedAtMs.gt(at_ms), C::Id.gt(id)) };
+        let older = read.direction == Direction::Forward;
+        if let Some((at_ms, id)) = read.from {
+            let (time, tie) = if older {
+                (C::CreatedAtMs.lt(at_ms), C::Id.lte(id))
+            } else {
+                (C::CreatedAtMs.gt(at_ms), C::Id.gte(id))
+            };
             query =
                 query.filter(Condition::any().add(time).add(Condition::all().add(C::CreatedAtMs.eq(at_ms)).add(tie)));
         }
@@ -170,11 +168,6 @@ impl Store {
         } else {
             query.order_by_asc(C::CreatedAtMs).order_by_asc(C::Id)
         };
-        let mut events =
-            query.limit(limit).all(self.reader()).await?.into_iter().map(event).collect::<Result<Vec<_>>>()?;
-        if !older {
-            events.reverse();
-        }
-        Ok(events)
+        query.limit(read.limit).all(self.reader()).await?.into_iter().map(event).collect()
     }
 }

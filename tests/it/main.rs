@@ -19,6 +19,7 @@ mod live;
 mod migrations;
 mod model;
 mod operations;
+mod pagination;
 mod processes;
 mod protocol;
 mod proxy;

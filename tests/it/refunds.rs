@@ -1,4 +1,5 @@
-//! Refunds: once, to the lots the credits came from, never to expired ones.
+//! Refunds: once, to the lots the credits came from; what comes back to an
+//! expired lot expires with it, as on a release.
 use chrono::Duration;
 use credits::auth::Role;
 use serde_json::json;
@@ -34,6 +35,12 @@ async fn a_share_of_an_expired_lot_is_not_refunded() {
     assert_eq!(refund["refundedCredits"], 10, "only the subscription share comes back");
     let wallet = &refund["wallet"];
     assert_eq!((wallet["subscriptionCredits"].clone(), wallet["dailyFree"].clone()), (json!(1000), json!(50)));
+    // As for a released hold: the expired lot's share comes back and expires
+    // at once, so the ledger accounts for every credit of the refund.
+    let ledger = app.ledger("s").await;
+    let refund_entries: Vec<(&str, i64)> =
+        ledger.iter().take(3).map(|e| (e["kind"].as_str().unwrap(), e["amount"].as_i64().unwrap())).collect();
+    assert_eq!(refund_entries, [("REFUND", 10), ("EXPIRE", -50), ("REFUND", 50)], "{ledger:#?}");
     app.assert_ledger_clean().await;
 }
 

@@ -145,7 +145,8 @@ static SUMMARY: Operation = query(
 static LEDGER: Operation = query(
     "ledger",
     Role::Service,
-    "query($id: ID!, $after: String) { account(id: $id) { ledger(after: $after) { totalCount } } }",
+    "query($id: ID!, $after: String, $before: String) {
+        account(id: $id) { ledger(after: $after, before: $before) { totalCount } } }",
 );
 static PLATFORM: Operation = query(
     "platformUsage",
@@ -238,6 +239,7 @@ fn cases() -> Vec<Case> {
         case(&SUMMARY, "/tz", TIME_ZONE, no_such_zone),
         case(&PLATFORM, "/tz", TIME_ZONE, no_such_zone),
         case(&LEDGER, "/after", AFTER, not_a_cursor),
+        case(&LEDGER, "/before", BEFORE, not_a_cursor),
     ]);
     cases
 }
@@ -323,7 +325,7 @@ async fn every_string_input_refuses_control_characters_and_overlong_values_and_t
     let app = TestApp::start().await;
     let fixture = fixture(&app).await;
     let cases = cases();
-    assert!(cases.len() >= 49, "{} cases", cases.len());
+    assert!(cases.len() >= 50, "{} cases", cases.len());
     for (index, case) in cases.iter().enumerate() {
         let name = format!("{} {}", case.operation.name, case.pointer);
         let Limit(field, length_max, _) = case.limit;

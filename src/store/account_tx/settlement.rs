@@ -1,0 +1,128 @@
+//! Settling time on an open account: periods that ended renew or end,
+//! expired lots are emptied, the day's free credits are granted.
+use chrono::{DateTime, Utc};
+use entity::{accounts, subscriptions};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use super::AccountTx;
+use crate::clock::to_ms;
+use crate::domain::holds::ReservationStatus;
+use crate::domain::ledger::LedgerKind;
+use crate::domain::lots::CreditSource;
+use crate::domain::money::Credits;
+use crate::domain::settle::settle;
+use crate::domain::subscription::{Rollover, SubscriptionStatus};
+use crate::error::{Error, Result};
+
+impl AccountTx {
+    /// Applies what the passing of time requires, in order: the end of a
+    /// billing period (renewal or end), the expiry of lots, the day's free
+    /// credits. Expiries are recorded when first noticed.
+    pub(super) async fn settle(&mut self) -> Result<()> {
+        // Holds past their time limit are released first, so that credits of
+        // a lot that expired meanwhile expire with it below.
+        let timed_out: Vec<i64> = self.holds.iter().filter(|h| h.timed_out(self.now)).map(|h| h.id).collect();
+        for id in timed_out {
+            self.close_hold(id, ReservationStatus::Expired, None).await?;
+        }
+        let rules = self.store.rules().clone();
+        let settlement =
+            settle(&rules, self.now, &self.lots, self.subscription.as_ref(), self.account.daily_free_day.as_deref());
+        if settlement.is_empty() {
+            return Ok(());
+        }
+        match settlement.rollover {
+            Rollover::Unchanged => {}
+            Rollover::Renewed { start, end } => self.renew(start, end).await?,
+            Rollover::Ended { at } => self.end_subscription(SubscriptionStatus::Canceled, at).await?,
+        }
+        for lot_id in settlement.expire {
+            self.expire(lot_id, "expired").await?;
+        }
+        if let Some((amount, expires_at, day)) = settlement.daily_grant {
+            // Conditional, so that a day's credits are granted once even if two
+            // transactions both saw the day as new.
+            let claimed = accounts::Entity::update_many()
+                .col_expr(accounts::Column::DailyFreeDay, Expr::value(day.clone()))
+                .filter(accounts::Column::Id.eq(self.account.id.clone()))
+                .filter(accounts::Column::DailyFreeDay.is_null().or(accounts::Column::DailyFreeDay.ne(day.clone())))
+                .exec(&self.tx)
+                .await?;
+            if claimed.rows_affected == 1 {
+                self.account.daily_free_day = Some(day.clone());
+                let amount = self.rule_grant(amount);
+                if amount.is_positive() {
+                    self.grant(CreditSource::DailyFree, amount, Some(expires_at), false, LedgerKind::DailyGrant, &day)
+                        .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn renew(&mut self, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<()> {
+        let Some(subscription) = self.subscription.clone() else {
+            return Ok(());
+        };
+        subscriptions::Entity::update_many()
+            .col_expr(subscriptions::Column::CurrentPeriodStartMs, Expr::value(to_ms(start)))
+            .col_expr(subscriptions::Column::CurrentPeriodEndMs, Expr::value(to_ms(end)))
+            .filter(subscriptions::Column::Id.eq(subscription.id))
+            .exec(&self.tx)
+            .await?;
+        if let Some(current) = self.subscription.as_mut() {
+            current.current_period_start = start;
+            current.current_period_end = end;
+        }
+        self.grant_allowance(&subscription.plan_code, subscription.id, end).await
+    }
+
+    /// Grants the allowance of a new billing period, expiring at its end.
+    pub async fn grant_allowance(&mut self, plan_code: &str, subscription_id: i64, end: DateTime<Utc>) -> Result<()> {
+        let plan =
+            self.store.catalog().plan(plan_code).cloned().ok_or_else(|| {
+                Error::internal(format!("subscription {subscription_id} is on unknown plan {plan_code}"))
+            })?;
+        let allowance = self.rule_grant(Credits::new(plan.monthly_credits));
+        if allowance.is_positive() {
+            let reference = format!("subscription {subscription_id}");
+            self.grant(
+                CreditSource::Subscription,
+                allowance,
+                Some(end),
+                plan.pro_access,
+                LedgerKind::SubscriptionGrant,
+                &reference,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Ends the active subscription; its allowance expires with it.
+    pub async fn end_subscription(&mut self, status: SubscriptionStatus, at: DateTime<Utc>) -> Result<()> {
+        let Some(subscription) = self.subscription.as_mut().filter(|s| s.is_active()) else {
+            return Ok(());
+        };
+        subscription.status = status;
+        let id = subscription.id;
+        subscriptions::Entity::update_many()
+            .col_expr(subscriptions::Column::Status, Expr::value(status.as_str()))
+            .col_expr(subscriptions::Column::EndedAtMs, Expr::value(to_ms(at)))
+            .filter(subscriptions::Column::Id.eq(id))
+            .exec(&self.tx)
+            .await?;
+        let live: Vec<i64> = self
+            .lots
+            .iter()
+            .filter(|lot| lot.source == CreditSource::Subscription && lot.remaining.is_positive())
+            .map(|lot| lot.id)
+            .collect();
+        let reason = format!("subscription {id} {}", status.as_str().to_lowercase());
+        for lot_id in live {
+            self.expire(lot_id, &reason).await?;
+        }
+        Ok(())
+    }
+}
