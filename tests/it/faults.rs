@@ -1,7 +1,9 @@
 //! Money under faults: a server killed mid-load, and 200 racing operations
 //! of every kind from two server processes (one on SQLite).
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use credits::auth::Role;
 use futures_util::future::join_all;
@@ -56,7 +58,7 @@ async fn a_server_killed_mid_load_loses_nothing_acknowledged_and_charges_nothing
     let server_url = server.base_url.clone();
     let clients = (0..16).map(|client| {
         let (service, dead) = (service.clone(), dead.clone());
-        let http = reqwest::Client::new();
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().expect("a client");
         let url = format!("{server_url}/graphql");
         tokio::spawn(async move {
             let (mut attempted, mut acknowledged) = (Vec::new(), Vec::new());
@@ -83,13 +85,20 @@ async fn a_server_killed_mid_load_loses_nothing_acknowledged_and_charges_nothing
         })
     });
     let clients: Vec<_> = clients.collect();
-    // Let the load run until a few hundred charges are through, then kill.
-    while balance(&server, "crash").await > before - 600 {}
+    // Let the load run until a few hundred charges are through, then kill;
+    // a load that stalls fails the test rather than hanging it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while balance(&server, "crash").await > before - 600 {
+        assert!(Instant::now() < deadline, "300 charges did not go through in a minute");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     dead.store(true, Ordering::SeqCst);
     server.kill();
     let mut attempted = Vec::new();
     let mut acknowledged = Vec::new();
-    for client in join_all(clients).await {
+    // Every client stops at its first request after the kill.
+    let clients = tokio::time::timeout(Duration::from_secs(60), join_all(clients)).await;
+    for client in clients.expect("the clients stop once the server is dead") {
         let (a, k) = client.expect("client task");
         attempted.extend(a);
         acknowledged.extend(k);
@@ -128,43 +137,49 @@ const REFUND: &str =
 const PURCHASE: &str = "mutation($key: String!) { purchaseTokens(input: { accountId: \"race\", packId: \"tokens-500\",
     paymentReference: $key, idempotencyKey: $key }) { lot { granted } errors { code } } }";
 
-/// Runs operation `i` of the mix and returns what it did to the balance.
-async fn mixed_operation(server: &ServerProcess, service: &str, i: usize) -> i64 {
+/// The five operations of the mix; operation `i` is `MIX[i % 6]`.
+const MIX: [&str; 6] = ["charge", "reserve+capture", "reserve+release", "charge+refund", "purchase", "charge"];
+
+/// Runs operation `i` of the mix; returns its kind if every request of it
+/// did what it should (else what failed), and what it did to the balance.
+async fn mixed_operation(server: &ServerProcess, service: &str, i: usize) -> (String, i64) {
     let key = format!("op-{i}");
     let ok = |data: &Option<Value>, field: &str| data.as_ref().is_some_and(|d| d[field]["errors"] == json!([]));
-    match i % 6 {
-        0 | 5 => {
+    let kind = MIX[i % 6];
+    let failed = |step: &str, delta: i64| (format!("{kind}: {step} failed"), delta);
+    match kind {
+        "charge" => {
             let data = server.graphql(service, CONSUME, charge("race", &key, 5)).await;
-            if ok(&data, "consumeCredits") { -5 } else { 0 }
+            if ok(&data, "consumeCredits") { (kind.into(), -5) } else { failed("charge", 0) }
         }
-        1 | 2 => {
-            let input = charge("race", &key, 5);
-            let data = server.graphql(service, RESERVE, input).await;
+        "reserve+capture" | "reserve+release" => {
+            let data = server.graphql(service, RESERVE, charge("race", &key, 5)).await;
             if !ok(&data, "reserveCredits") {
-                return 0;
+                return failed("reserve", 0);
             }
             let id = data.unwrap()["reserveCredits"]["reservation"]["id"].clone();
-            if i % 6 == 1 {
+            if kind == "reserve+capture" {
                 let captured = server.graphql(service, CAPTURE, json!({ "id": id })).await;
-                if ok(&captured, "captureReservation") { -3 } else { -5 }
+                let credits = captured.as_ref().map(|d| d["captureReservation"]["usageEvent"]["credits"].clone());
+                if credits == Some(json!(3)) { (kind.into(), -3) } else { failed("capture", -5) }
             } else {
                 let released = server.graphql(service, RELEASE, json!({ "id": id })).await;
-                if ok(&released, "releaseReservation") { 0 } else { -5 }
+                if ok(&released, "releaseReservation") { (kind.into(), 0) } else { failed("release", -5) }
             }
         }
-        3 => {
+        "charge+refund" => {
             let data = server.graphql(service, CONSUME, charge("race", &key, 4)).await;
             if !ok(&data, "consumeCredits") {
-                return 0;
+                return failed("charge", 0);
             }
             let id = data.unwrap()["consumeCredits"]["usageEvent"]["id"].clone();
             let refunded = server.graphql(service, REFUND, json!({ "id": id })).await;
             let back = refunded.as_ref().and_then(|d| d["refundUsage"]["refundedCredits"].as_i64()).unwrap_or(0);
-            back - 4
+            if back == 4 { (kind.into(), 0) } else { failed("refund", back - 4) }
         }
         _ => {
             let data = server.graphql(service, PURCHASE, json!({ "key": key })).await;
-            if ok(&data, "purchaseTokens") { 500 } else { 0 }
+            if ok(&data, "purchaseTokens") { (kind.into(), 500) } else { failed("purchase", 0) }
         }
     }
 }
@@ -172,20 +187,39 @@ async fn mixed_operation(server: &ServerProcess, service: &str, i: usize) -> i64
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_hundred_racing_operations_of_every_kind_keep_every_credit() {
     let database = TestDatabase::new().await;
-    let first = ServerProcess::start(&database.options).await;
+    // No daily free credits: the allowance alone pays, and a day boundary
+    // during the run changes nothing.
+    let no_daily = [("CREDITS_DAILY_FREE_CREDITS", "0")];
+    let first = ServerProcess::start_with(&database.options, &no_daily).await;
     // Two processes share PostgreSQL; SQLite is one process's file.
-    let second =
-        if TestDatabase::postgres_url().is_some() { Some(ServerProcess::start(&database.options).await) } else { None };
+    let second = match TestDatabase::postgres_url() {
+        Some(_) => Some(ServerProcess::start_with(&database.options, &no_daily).await),
+        None => None,
+    };
     let servers: Vec<&ServerProcess> = [Some(&first), second.as_ref()].into_iter().flatten().collect();
     let subscribe = "mutation { subscribe(input: { accountId: \"race\", planCode: \"STARTER\", paymentReference: \"p\" }) { errors { code } } }";
     let service = token(Role::Service, "race");
     assert_eq!(first.graphql(&service, subscribe, json!({})).await.unwrap()["subscribe"]["errors"], json!([]));
     let before = balance(&first, "race").await;
+    assert_eq!(before, 1_000, "the Starter allowance");
 
     let operations = (0..200).map(|i| mixed_operation(servers[i % servers.len()], &service, i));
     let outcomes = join_all(operations).await;
-    let expected = before + outcomes.iter().sum::<i64>();
+    // Even if every charge and hold ran before any purchase, release or
+    // refund, they would need 67 * 5 + 67 * 5 + 33 * 4 = 802 of the 1,000
+    // credits: every operation of the mix succeeds, whatever the order.
+    let mut expected = BTreeMap::new();
+    for i in 0..200 {
+        *expected.entry(MIX[i % 6].to_owned()).or_insert(0) += 1;
+    }
+    let mut succeeded = BTreeMap::new();
+    for (kind, _) in &outcomes {
+        *succeeded.entry(kind.clone()).or_insert(0) += 1;
+    }
+    assert_eq!(succeeded, expected);
+    let moved: i64 = outcomes.iter().map(|(_, delta)| delta).sum();
+    assert_eq!(moved, -(67 * 5) - 34 * 3 + 33 * 500);
     let data = first.graphql(&service, WALLET, json!({ "id": "race" })).await.unwrap();
-    assert_eq!(data["account"]["wallet"], json!({ "balance": expected, "held": 0 }));
+    assert_eq!(data["account"]["wallet"], json!({ "balance": before + moved, "held": 0 }));
     assert!(run_check(&database.options).contains("all consistent"));
 }

@@ -1,21 +1,40 @@
 //! Bad input: thousands of generated documents, variables and headers,
 //! literals nested at any depth, strings with NUL and other control
-//! characters, integers at and past 32 and 64 bits. None may panic the
-//! server, get a 5xx or an INTERNAL_SERVER_ERROR, or change any balance; the
-//! limits on depth, complexity, aliases and batches hold.
+//! characters, integers at and past 32 and 64 bits, among valid charges of
+//! any generation of the catalog (some retried under their key, some with
+//! another request under it, some without credentials). No response, whatever
+//! its status, may be a 5xx or carry an INTERNAL_SERVER_ERROR; after every
+//! request the balance has moved by exactly the valid charges (each key
+//! once); the limits on depth, complexity, aliases and batches hold. A
+//! failing case is saved in `tests/proptest-regressions/` and replayed first
+//! on every later run.
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use credits::auth::Role;
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
+use proptest::strategy::ValueTree;
+use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError, TestRunner};
 use serde_json::{Value, json};
 
+use crate::model::catalog::{Generation, generation};
 use crate::support::TestApp;
 
-/// One hostile request: a body (as sent) and an Authorization header.
+/// One request: a body (as sent), an Authorization header, and the valid
+/// charge it is, if it is one.
 #[derive(Clone, Debug)]
 struct Attack {
     body: String,
     authorization: Option<String>,
+    charge: Option<(String, Generation)>,
 }
+
+const CONSUME: &str = "mutation($input: ConsumeCreditsInput!) { consumeCredits(input: $input) { usageEvent { credits } errors { code } } }";
+
+/// Credits on the victim's lots: every valid charge is paid from them.
+const FUNDS: i64 = 5_000_000;
+/// Idempotency keys of valid charges.
+const KEYS: usize = 200;
 
 fn junk_value() -> impl Strategy<Value = Value> {
     prop_oneof![
@@ -56,23 +75,43 @@ fn document() -> impl Strategy<Value = String> {
         // Unknown enum values, forged cursors and ids.
         "[A-Z_]{1,20}".prop_map(|e| format!("{{ models(studio: {e}) {{ id }} }}")),
         "[A-Za-z0-9+/=_-]{0,80}".prop_map(|c| format!("{{ account(id: \"victim\") {{ usage(after: \"{c}\") {{ totalCount }} ledger(after: \"{c}\") {{ totalCount }} }} }}")),
-        "[0-9a-z-]{0,20}".prop_map(|id| format!("mutation {{ captureReservation(input: {{ reservationId: \"{id}\" }}) {{ errors {{ code }} }} releaseReservation(input: {{ reservationId: \"{id}\" }}) {{ errors {{ code }} }} refundUsage(input: {{ usageEventId: \"{id}\" }}) {{ errors {{ code }} }} }}")),
+        forged_id().prop_map(|id| format!("mutation {{ captureReservation(input: {{ reservationId: \"{id}\" }}) {{ errors {{ code }} }} releaseReservation(input: {{ reservationId: \"{id}\" }}) {{ errors {{ code }} }} refundUsage(input: {{ usageEventId: \"{id}\" }}) {{ errors {{ code }} }} }}")),
     ]
 }
 
+/// Ids of reservations and usage events that no test request made: past
+/// any real id, negative, or not numbers.
+fn forged_id() -> impl Strategy<Value = String> {
+    prop_oneof![Just(String::new()), "[a-z-][0-9a-z-]{0,19}", "-[0-9]{1,19}", "[1-9][0-9]{11,19}"]
+}
+
 fn attack(victim_token: String) -> impl Strategy<Value = Attack> {
-    let consume = "mutation($input: ConsumeCreditsInput!) { consumeCredits(input: $input) { errors { code } } }";
+    let valid_token = Some(format!("Bearer {victim_token}"));
     let authorization = prop_oneof![
         Just(None),
-        Just(Some(format!("Bearer {victim_token}"))),
+        Just(valid_token.clone()),
         "[\\PC]{0,60}".prop_map(Some),
         "[A-Za-z0-9_-]{1,40}\\.[A-Za-z0-9_-]{1,40}\\.[A-Za-z0-9_-]{0,40}".prop_map(|t| Some(format!("Bearer {t}"))),
     ];
+    // Keys from a small pool, so that some come again: mostly with the
+    // request of that key, else with another; mostly with the service's token.
+    let mut runner = TestRunner::deterministic();
+    let requests: Vec<Generation> =
+        (0..KEYS).map(|_| generation().new_tree(&mut runner).expect("a generation").current()).collect();
+    let request = (0..KEYS, prop::bool::weighted(0.8), generation())
+        .prop_map(move |(key, own, other)| (format!("valid-{key}"), if own { requests[key].clone() } else { other }));
+    let valid_charge = (request, prop_oneof![3 => Just(valid_token), 1 => authorization.clone()]).prop_map(
+        |((key, generation), authorization)| {
+            let input = json!({ "accountId": "victim", "generation": generation.input(), "idempotencyKey": key });
+            let body = json!({ "query": CONSUME, "variables": { "input": input } }).to_string();
+            Attack { body, authorization, charge: Some((key, generation)) }
+        },
+    );
     let generated = (document(), prop::option::of(junk_value()))
         .prop_map(|(query, variables)| json!({ "query": query, "variables": variables }).to_string());
     let bad_charge = (invalid_count(), junk_value(), junk_value(), "[\\PC]{0,30}").prop_map(move |(count, tool, model, key)| {
         let generation = json!({ "tool": tool, "modelId": model, "count": count });
-        json!({ "query": consume, "variables": { "input": { "accountId": "victim", "generation": generation, "idempotencyKey": key } } }).to_string()
+        json!({ "query": CONSUME, "variables": { "input": { "accountId": "victim", "generation": generation, "idempotencyKey": key } } }).to_string()
     });
     // Strings no database may store (NUL) and other control characters, in
     // every string of a charge; integers at and past 32 and 64 bits.
@@ -83,7 +122,7 @@ fn attack(victim_token: String) -> impl Strategy<Value = Attack> {
         let slot =
             ["/idempotencyKey", "/generation/tool", "/generation/modelId", "/generation/options/0/name", "/accountId"];
         *input.pointer_mut(slot[at]).expect("a slot") = json!(hostile);
-        json!({ "query": consume, "variables": { "input": input } }).to_string()
+        json!({ "query": CONSUME, "variables": { "input": input } }).to_string()
     });
     let boundary = prop_oneof![
         Just(i64::from(i32::MAX)),
@@ -111,8 +150,9 @@ fn attack(victim_token: String) -> impl Strategy<Value = Attack> {
         Just("x".repeat(300 * 1024)),
         Just(Value::Array(vec![json!({ "query": "{ plans { code } }" }); 50]).to_string()),
     ];
-    (prop_oneof![generated, bad_charge, control_strings, integers, raw], authorization)
-        .prop_map(|(body, authorization)| Attack { body, authorization })
+    let hostile = (prop_oneof![generated, bad_charge, control_strings, integers, raw], authorization)
+        .prop_map(|(body, authorization)| Attack { body, authorization, charge: None });
+    prop_oneof![5 => hostile, 1 => valid_charge]
 }
 
 async fn send(app: &TestApp, attack: &Attack) -> (u16, String) {
@@ -130,33 +170,87 @@ async fn send(app: &TestApp, attack: &Attack) -> (u16, String) {
     (response.status().as_u16(), response.text().await.unwrap_or_default())
 }
 
+const FUNDS_QUERY: &str = "query { account(id: \"victim\") { wallet { balance held }
+    usage(first: 1) { totalCount totalCredits } } }";
+
+/// Checks one request: its answer, and that the balance moved by exactly
+/// what it charged if it is a valid charge, else not at all. `charged` (the
+/// valid charges so far, by key) and `balance` follow what the server did,
+/// also when a check fails, so that shrinking replays against the truth.
+fn check(
+    app: &TestApp,
+    runtime: &tokio::runtime::Runtime,
+    (charged, balance): (&RefCell<HashMap<String, Generation>>, &RefCell<i64>),
+    (attack, service): (&Attack, &str),
+) -> Result<(), TestCaseError> {
+    let (status, body) = runtime.block_on(send(app, attack));
+    // First what the server did, then the checks.
+    let funds = runtime.block_on(app.graphql(Some(service), FUNDS_QUERY, json!({})));
+    let wallet = &funds["data"]["account"]["wallet"];
+    let now = wallet["balance"].as_i64().unwrap_or_default();
+    let moved = balance.replace(now) - now;
+    let response: Value = serde_json::from_str(&body).unwrap_or_default();
+    let payload = &response["data"]["consumeCredits"];
+    let first = attack.charge.as_ref().and_then(|(key, _)| charged.borrow().get(key).cloned());
+    if let Some((key, generation)) = &attack.charge
+        && first.is_none()
+        && payload["usageEvent"].is_object()
+    {
+        charged.borrow_mut().insert(key.clone(), generation.clone());
+    }
+
+    prop_assert!(status < 500, "status {status} for {attack:?}: {body}");
+    prop_assert!(!body.contains("INTERNAL_SERVER_ERROR"), "{attack:?}: {body}");
+    if status == 200 {
+        prop_assert!(serde_json::from_str::<Value>(&body).is_ok(), "not JSON: {body}");
+    }
+    prop_assert_eq!(&wallet["held"], &json!(0), "{:?}", attack);
+    let Some((_, generation)) = &attack.charge else {
+        prop_assert_eq!(moved, 0, "a hostile request moved credits: {:?}: {}", attack, body);
+        return Ok(());
+    };
+    let (expected, cost) = match first {
+        _ if attack.authorization != Some(format!("Bearer {service}")) => (Value::Null, 0),
+        None => (json!({ "usageEvent": { "credits": generation.cost() }, "errors": [] }), generation.cost()),
+        Some(first) if first.same_request(generation) => {
+            (json!({ "usageEvent": { "credits": first.cost() }, "errors": [] }), 0)
+        }
+        Some(_) => (json!({ "usageEvent": null, "errors": [{ "code": "IDEMPOTENCY_CONFLICT" }] }), 0),
+    };
+    prop_assert_eq!(payload, &expected, "{:?}: {}", attack, body);
+    prop_assert_eq!(moved, cost, "the balance moved by {} for {:?}", moved, attack);
+    Ok(())
+}
+
 #[test]
-fn hostile_requests_never_break_the_server_or_move_credits() {
+fn hostile_requests_never_break_the_server_and_move_credits_only_for_valid_charges() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let app = runtime.block_on(TestApp::start());
-    let (before, ledger_before) = runtime.block_on(async {
+    let before = runtime.block_on(async {
         app.subscribe("victim", "STARTER", "pay-1").await;
         app.purchase("victim", "tokens-500", "pay-2", "buy-1").await;
-        (app.wallet("victim").await, app.ledger("victim").await.len())
+        let funds = json!({ "credits": FUNDS, "proEligible": true, "reason": "fuzz", "idempotencyKey": "funds" });
+        assert_eq!(app.grant("victim", funds).await["errors"], json!([]));
+        app.balance("victim").await
     });
     let cases = std::env::var("FUZZ_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(2_000);
+    let regressions = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/proptest-regressions/fuzz.txt");
+    let persistence = Some(Box::new(FileFailurePersistence::Direct(regressions)) as Box<_>);
     let mut runner =
-        TestRunner::new(Config { cases, failure_persistence: None, max_shrink_iters: 32, ..Config::default() });
+        TestRunner::new(Config { cases, failure_persistence: persistence, max_shrink_iters: 32, ..Config::default() });
+    let (charged, balance) = (RefCell::new(HashMap::new()), RefCell::new(before));
     let token = app.token(Role::Service, "fuzzer");
-    runner
-        .run(&attack(token), |attack| {
-            let (status, body) = runtime.block_on(send(&app, &attack));
-            prop_assert!(status < 500, "status {status} for {attack:?}: {body}");
-            prop_assert!(!body.contains("INTERNAL_SERVER_ERROR"), "{attack:?}: {body}");
-            if status == 200 {
-                prop_assert!(serde_json::from_str::<Value>(&body).is_ok(), "not JSON: {body}");
-            }
-            Ok(())
-        })
-        .unwrap();
+    let result =
+        runner.run(&attack(token.clone()), |attack| check(&app, &runtime, (&charged, &balance), (&attack, &token)));
+    if let Err(failure) = result {
+        panic!("{failure}");
+    }
     runtime.block_on(async {
-        assert_eq!(app.wallet("victim").await, before, "no balance moved");
-        assert_eq!(app.ledger("victim").await.len(), ledger_before);
+        let spent: i64 = charged.borrow().values().map(Generation::cost).sum();
+        let account = &app.graphql(Some(&token), FUNDS_QUERY, json!({})).await["data"]["account"];
+        assert_eq!(account["wallet"]["balance"], json!(before - spent), "exactly the valid charges moved credits");
+        let usage = json!({ "totalCount": charged.borrow().len(), "totalCredits": spent });
+        assert_eq!(account["usage"], usage, "one usage event per valid key");
         app.assert_ledger_clean().await;
         assert_eq!(reqwest::get(format!("{}/healthz", app.base_url)).await.unwrap().status(), 200);
     });

@@ -1,6 +1,7 @@
 //! Integration tests through the public GraphQL API. One test crate with
 //! modules, so it links once. Every test runs on SQLite, and on PostgreSQL
-//! when `CREDITS_TEST_POSTGRES_URL` is set.
+//! when `CREDITS_TEST_POSTGRES_URL` is set; the few that need PostgreSQL are
+//! `#[ignore]`d and run with `--include-ignored`.
 mod support;
 
 mod auth;

@@ -127,8 +127,9 @@ async fn the_metrics_listener_serves_metrics_without_a_token_and_nothing_else() 
 
 /// PostgreSQL only: SQLite is a file inside the process and cannot go away.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs CREDITS_TEST_POSTGRES_URL"]
 async fn a_database_that_goes_away_fails_requests_fast_and_comes_back() {
-    let Some(url) = TestDatabase::postgres_url() else { return };
+    let url = TestDatabase::postgres_url().expect("CREDITS_TEST_POSTGRES_URL: this test runs on PostgreSQL only");
     let mut database = TestDatabase::new().await;
     let target = "127.0.0.1:5432".parse().unwrap();
     let proxy = Proxy::start(target).await;

@@ -120,6 +120,35 @@ async fn cancelling_now_expires_the_allowance_at_once() {
     assert_eq!(error_code(&app.cancel("never", true).await), json!("SUBSCRIPTION_REQUIRED"));
 }
 
+/// Credits of an allowance that ended are gone, also those that were held
+/// or spent when it ended: a release or a refund later does not revive them.
+#[tokio::test]
+async fn credits_of_an_ended_allowance_do_not_come_back_on_release_or_refund() {
+    let app = TestApp::start().await;
+    let credits = |count: i64| json!({ "tool": "background-removal", "count": count });
+    for (account, at_once) in [("changed", false), ("cancelled", true)] {
+        app.subscribe(account, "STARTER", "pay-1").await;
+        // 50 daily credits and 10 of the allowance charged; 10 more held.
+        let charged = app.consume(account, credits(60), "spent").await;
+        let held = app.reserve(account, credits(10), "held", None).await;
+        let ended =
+            if at_once { app.cancel(account, false).await } else { app.subscribe(account, "CREATOR", "pay-2").await };
+        assert_eq!(ended["errors"], json!([]));
+        let allowance_left = if at_once { 0 } else { 3000 };
+        let released = app.release(&held["reservation"]["id"]).await;
+        assert_eq!(released["wallet"]["balance"], json!(allowance_left), "{account}: the hold's 10 are gone");
+        let refund = app.refund(&charged["usageEvent"]["id"]).await;
+        assert_eq!(refund["refundedCredits"], 50, "{account}: the daily share only");
+        let wallet = &refund["wallet"];
+        assert_eq!(
+            (wallet["subscriptionCredits"].clone(), wallet["balance"].clone()),
+            (json!(allowance_left), json!(allowance_left + 50)),
+            "{account}"
+        );
+    }
+    app.assert_ledger_clean().await;
+}
+
 #[tokio::test]
 async fn tokens_outlive_the_subscription_for_standard_models_only() {
     let app = TestApp::start().await;

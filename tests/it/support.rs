@@ -174,8 +174,7 @@ impl TestApp {
     pub async fn consume(&self, account: &str, generation: Value, key: &str) -> Value {
         let query = format!(
             "mutation($input: ConsumeCreditsInput!) {{ consumeCredits(input: $input) {{
-                usageEvent {{ id credits count status tool studio model {{ id pro }} lotSplit {{ lotId credits }} }}
-                wallet {{ {WALLET} }} lowBalance errors {{ {ERRORS} }} }} }}"
+                usageEvent {{ {USAGE_EVENT} }} wallet {{ {WALLET} }} lowBalance errors {{ {ERRORS} }} }} }}"
         );
         let input = json!({ "accountId": account, "generation": generation, "idempotencyKey": key });
         self.as_service(&query, json!({ "input": input })).await["consumeCredits"].clone()
@@ -222,7 +221,7 @@ impl TestApp {
     pub async fn reserve(&self, account: &str, generation: Value, key: &str, ttl_seconds: Option<i64>) -> Value {
         let query = format!(
             "mutation($input: ReserveCreditsInput!) {{ reserveCredits(input: $input) {{
-                {RESERVATION_PAYLOAD} }} }}"
+                reservation {{ {RESERVATION} }} wallet {{ {WALLET} }} errors {{ {ERRORS} }} }} }}"
         );
         let input =
             json!({ "accountId": account, "generation": generation, "idempotencyKey": key, "ttlSeconds": ttl_seconds });
@@ -232,8 +231,7 @@ impl TestApp {
     pub async fn capture(&self, reservation_id: &Value, credits: Option<i64>) -> Value {
         let query = format!(
             "mutation($input: CaptureReservationInput!) {{ captureReservation(input: $input) {{
-                usageEvent {{ id credits status lotSplit {{ lotId credits }} }}
-                wallet {{ {WALLET} }} lowBalance errors {{ {ERRORS} }} }} }}"
+                usageEvent {{ {USAGE_EVENT} }} wallet {{ {WALLET} }} lowBalance errors {{ {ERRORS} }} }} }}"
         );
         let input = json!({ "reservationId": reservation_id, "credits": credits });
         self.as_service(&query, json!({ "input": input })).await["captureReservation"].clone()
@@ -242,7 +240,7 @@ impl TestApp {
     pub async fn release(&self, reservation_id: &Value) -> Value {
         let query = format!(
             "mutation($input: ReleaseReservationInput!) {{ releaseReservation(input: $input) {{
-                {RESERVATION_PAYLOAD} }} }}"
+                reservation {{ {RESERVATION} }} wallet {{ {WALLET} }} errors {{ {ERRORS} }} }} }}"
         );
         self.as_service(&query, json!({ "input": { "reservationId": reservation_id } })).await["releaseReservation"]
             .clone()
@@ -251,7 +249,7 @@ impl TestApp {
     pub async fn refund(&self, usage_event_id: &Value) -> Value {
         let query = format!(
             "mutation($input: RefundUsageInput!) {{ refundUsage(input: $input) {{
-                refundedCredits usageEvent {{ id status credits }} wallet {{ {WALLET} }} errors {{ {ERRORS} }} }} }}"
+                refundedCredits usageEvent {{ {USAGE_EVENT} }} wallet {{ {WALLET} }} errors {{ {ERRORS} }} }} }}"
         );
         let input = json!({ "usageEventId": usage_event_id, "reason": "generation failed" });
         self.as_service(&query, json!({ "input": input })).await["refundUsage"].clone()
@@ -276,9 +274,8 @@ impl TestApp {
 pub const WALLET: &str = "balance proBalance dailyFree dailyFreeResetsAt subscriptionCredits subscriptionAllowance
     subscriptionPercentLeft tokens promo held lowBalance lots { id source granted remaining expiresAt proEligible }";
 pub const ERRORS: &str = "code message field needed available";
-pub const RESERVATION_PAYLOAD: &str =
-    "reservation { id credits status expiresAt usageEventId lotSplit { lotId credits } }
-    wallet { balance proBalance dailyFree held promo lowBalance } errors { code message field needed available }";
+pub const RESERVATION: &str = "id credits status expiresAt usageEventId lotSplit { lotId credits }";
+pub const USAGE_EVENT: &str = "id credits count status tool studio model { id pro } lotSplit { lotId credits }";
 pub const SUBSCRIPTION: &str =
     "plan { code monthlyCredits } status currentPeriodStart currentPeriodEnd cancelAtPeriodEnd";
 

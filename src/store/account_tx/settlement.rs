@@ -1,7 +1,7 @@
 //! Settling time on an open account: periods that ended renew or end,
 //! expired lots are emptied, the day's free credits are granted.
 use chrono::{DateTime, Utc};
-use entity::{accounts, subscriptions};
+use entity::{accounts, credit_lots, subscriptions};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
@@ -113,6 +113,19 @@ impl AccountTx {
             .filter(subscriptions::Column::Id.eq(id))
             .exec(&self.tx)
             .await?;
+        // The allowance expires now, also the credits of it that are held or
+        // spent: a release or refund later must not bring them back.
+        let source = CreditSource::Subscription.as_str();
+        credit_lots::Entity::update_many()
+            .col_expr(credit_lots::Column::ExpiresAtMs, Expr::value(to_ms(at)))
+            .filter(credit_lots::Column::AccountId.eq(self.account.id.clone()))
+            .filter(credit_lots::Column::Source.eq(source))
+            .filter(credit_lots::Column::ExpiresAtMs.gt(to_ms(at)))
+            .exec(&self.tx)
+            .await?;
+        for lot in self.lots.iter_mut().filter(|lot| lot.source == CreditSource::Subscription) {
+            lot.expires_at = lot.expires_at.map(|expires_at| std::cmp::min(expires_at, at));
+        }
         let live: Vec<i64> = self
             .lots
             .iter()
