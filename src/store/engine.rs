@@ -7,7 +7,7 @@
 //!   each in a savepoint, through rusqlite, with a checkpointer beside it;
 //!   analytics reads through rusqlite on blocking threads.
 //! - `postgres/`: a per-account queue in memory before a pooled connection
-//!   and the account's row lock; analytics reads as one binary COPY stream.
+//!   and the account's row lock; analytics reads streamed through sqlx.
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64};
 use std::time::Duration;

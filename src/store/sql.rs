@@ -1,10 +1,9 @@
-//! SQL text with its values: bound as parameters, or for PostgreSQL's COPY
-//! (which takes none) written in as literals by `postgres::reads`.
+//! SQL text with its values, bound as parameters, in either engine's dialect.
 use std::convert::Infallible;
 
 use sea_orm::{DbBackend, Statement, Value};
 
-/// SQL with its values, bound or, for PostgreSQL's COPY, written in.
+/// SQL with its values, bound as parameters.
 pub struct Sql {
     pub backend: DbBackend,
     /// The text between values: one more piece than there are values.
@@ -73,7 +72,7 @@ impl Sql {
     }
 
     /// The text with each value written by `write` (given its number from 1).
-    pub(super) fn text<E>(&self, mut write: impl FnMut(usize, &Value) -> Result<String, E>) -> Result<String, E> {
+    fn text<E>(&self, mut write: impl FnMut(usize, &Value) -> Result<String, E>) -> Result<String, E> {
         let mut text = self.pieces[0].clone();
         for (i, (value, piece)) in self.values.iter().zip(&self.pieces[1..]).enumerate() {
             text.push_str(&write(i + 1, value)?);
