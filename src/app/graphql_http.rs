@@ -68,25 +68,18 @@ impl From<&str> for Refusal {
 
 impl Refusal {
     fn respond(self, media: MediaType) -> HttpResponse {
-        let body = json!({ "errors": [{ "message": self.0, "extensions": { "code": "BAD_REQUEST" } }] });
+        let body = json!({ "errors": super::errors("BAD_REQUEST", &self.0) });
         (StatusCode::BAD_REQUEST, [(header::CONTENT_TYPE, media.content_type())], body.to_string()).into_response()
     }
 }
 
-/// Parse and validation failures stop a request before execution: there is
-/// no `data`, and no error has a path.
-fn is_request_error(response: &Response) -> bool {
-    response.data == async_graphql::Value::Null
-        && !response.errors.is_empty()
-        && response.errors.iter().all(|e| e.path.is_empty())
-}
-
 fn respond(media: MediaType, response: Response) -> HttpResponse {
-    let status = match (is_request_error(&response), media) {
+    let request_error = super::failed_before_executing(&response);
+    let status = match (request_error, media) {
         (true, MediaType::GraphqlResponseJson) => StatusCode::BAD_REQUEST,
         _ => StatusCode::OK,
     };
-    let body = if is_request_error(&response) { text(&json!({ "errors": response.errors })) } else { text(&response) };
+    let body = if request_error { text(&json!({ "errors": response.errors })) } else { text(&response) };
     (status, [(header::CONTENT_TYPE, media.content_type())], body).into_response()
 }
 
@@ -96,8 +89,7 @@ fn respond(media: MediaType, response: Response) -> HttpResponse {
 fn text(value: &impl serde::Serialize) -> String {
     serde_json::to_string(value).unwrap_or_else(|error| {
         tracing::error!(%error, "a response did not serialize");
-        json!({ "errors": [{ "message": "internal error", "extensions": { "code": "INTERNAL_SERVER_ERROR" } }] })
-            .to_string()
+        json!({ "errors": super::errors("INTERNAL_SERVER_ERROR", "internal error") }).to_string()
     })
 }
 

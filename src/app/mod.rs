@@ -123,10 +123,22 @@ fn catch_panics() -> CatchPanicLayer<fn(Box<dyn Any + Send>) -> Response> {
 
 fn internal_error(panic: Box<dyn Any + Send>) -> Response {
     tracing::error!(detail = panic_detail(&*panic), "a request panicked");
-    let body = serde_json::json!({
-        "errors": [{ "message": "internal error", "extensions": { "code": "INTERNAL_SERVER_ERROR" } }]
-    });
+    let body = serde_json::json!({ "errors": errors("INTERNAL_SERVER_ERROR", "internal error") });
     (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response()
+}
+
+/// The `errors` of a failure the server answers itself, around GraphQL
+/// execution: one error, its message and its `extensions.code`.
+fn errors(code: &str, message: &str) -> serde_json::Value {
+    serde_json::json!([{ "message": message, "extensions": { "code": code } }])
+}
+
+/// Parse and validation failures stop a request before execution: there is
+/// no `data`, and no error has a path.
+fn failed_before_executing(response: &async_graphql::Response) -> bool {
+    response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty())
 }
 
 /// The message of a panic, as `panic!` gave it.

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
-use async_graphql::{Request, Response};
+use async_graphql::Request;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::{FutureExt, StreamExt};
 use serde::Deserialize;
@@ -132,7 +132,7 @@ async fn run(app: &App, socket: &mut WebSocket, header_context: RequestContext) 
                             break Err(Close(4409, format!("Subscriber for {id} already exists")));
                         }
                         if let Err(message) = nesting::check_document(&payload.query) {
-                            let errors = json!([{ "message": message, "extensions": { "code": "BAD_REQUEST" } }]);
+                            let errors = super::errors("BAD_REQUEST", &message);
                             send(socket, json!({ "id": id, "type": "error", "payload": errors })).await?;
                             continue;
                         }
@@ -177,7 +177,7 @@ async fn execute(app: App, id: String, request: Request, outgoing: mpsc::Sender<
     let mut stream = app.schema.execute_stream(request);
     let mut first = true;
     while let Some(response) = stream.next().await {
-        let message = if first && failed_before_executing(&response) {
+        let message = if first && super::failed_before_executing(&response) {
             let _ = outgoing.send((id.clone(), json!({ "id": id, "type": "error", "payload": response.errors }))).await;
             return;
         } else {
@@ -196,15 +196,9 @@ async fn execute(app: App, id: String, request: Request, outgoing: mpsc::Sender<
 async fn catch_panic(id: String, operation: impl Future<Output = ()>, outgoing: mpsc::Sender<(String, Value)>) {
     if let Err(panic) = AssertUnwindSafe(operation).catch_unwind().await {
         tracing::error!(detail = super::panic_detail(&*panic), "a subscription panicked");
-        let errors = json!([{ "message": "internal error", "extensions": { "code": "INTERNAL_SERVER_ERROR" } }]);
+        let errors = super::errors("INTERNAL_SERVER_ERROR", "internal error");
         let _ = outgoing.send((id.clone(), json!({ "id": id, "type": "error", "payload": errors }))).await;
     }
-}
-
-fn failed_before_executing(response: &Response) -> bool {
-    response.data == async_graphql::Value::Null
-        && !response.errors.is_empty()
-        && response.errors.iter().all(|e| e.path.is_empty())
 }
 
 #[cfg(test)]
