@@ -11,6 +11,18 @@ pub struct Model {
     pub daily_free_day: Option<String>,
     /// Below this balance the wallet reports `lowBalance`; `None` means the configured default.
     pub low_balance_threshold: Option<i64>,
+    /// The `sequence` of the account's latest event.
+    pub event_sequence: i64,
+    pub auto_top_up_enabled: bool,
+    /// An automatic top-up is requested when `balance` falls below this.
+    pub auto_top_up_threshold: i64,
+    pub auto_top_up_pack: Option<String>,
+    pub auto_top_up_monthly_limit: i32,
+    /// The calendar month (UTC, `YYYY-MM`) that `auto_top_up_requested` counts.
+    pub auto_top_up_month: Option<String>,
+    pub auto_top_up_requested: i32,
+    /// Automatic top-ups that failed or expired in a row.
+    pub auto_top_up_failures: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -16,6 +16,8 @@ pub struct Model {
     /// What granted it: a subscription id, a payment reference, a grant reason.
     pub reference: String,
     pub created_at_ms: i64,
+    /// Whether `credits.expiring` was considered for this lot (once per lot).
+    pub expiry_noticed: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -2,6 +2,7 @@
 //! these are only the rows.
 pub mod accounts;
 pub mod credit_lots;
+pub mod events;
 pub mod idempotency_records;
 pub mod ledger_entries;
 pub mod models;
@@ -14,5 +15,8 @@ pub mod studios;
 pub mod subscriptions;
 pub mod token_packs;
 pub mod tools;
+pub mod top_ups;
 pub mod usage_events;
 pub mod usage_rollups;
+pub mod webhook_deliveries;
+pub mod webhook_endpoints;

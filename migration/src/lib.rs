@@ -7,6 +7,7 @@ mod m20261124_000002_catalog;
 mod m20261125_000003_rollup_counts;
 mod m20261125_000004_ledger_indexes;
 mod m20261125_000005_rollup_key;
+mod m20261206_000006_events;
 pub mod seed;
 
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000003_rollup_counts::Migration),
             Box::new(m20261125_000004_ledger_indexes::Migration),
             Box::new(m20261125_000005_rollup_key::Migration),
+            Box::new(m20261206_000006_events::Migration),
         ]
     }
 }

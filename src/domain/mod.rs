@@ -3,6 +3,7 @@
 pub mod analytics;
 pub mod catalog;
 pub mod error;
+pub mod events;
 pub mod holds;
 pub mod ledger;
 pub mod lots;

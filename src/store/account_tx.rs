@@ -83,6 +83,7 @@ impl AccountTx {
                     created_at_ms: Set(to_ms(now)),
                     daily_free_day: Set(None),
                     low_balance_threshold: Set(None),
+                    ..Default::default()
                 };
                 // Two first requests may race to create it: one insert wins.
                 accounts::Entity::insert(new_account)

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend};
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend};
 use tokio::sync::broadcast;
 
 use crate::domain::catalog::Catalog;
@@ -67,6 +69,9 @@ pub struct Store {
     writers_waiting: Arc<AtomicI64>,
     /// How account transactions are written and many rows read.
     engine: engine::Engine,
+    /// Woken after a commit that wrote events, so that the delivery worker
+    /// does not wait for its next poll.
+    outbox: Arc<tokio::sync::Notify>,
 }
 
 impl Store {
@@ -84,7 +89,18 @@ impl Store {
         }
         let writers_waiting = Arc::new(AtomicI64::new(0));
         let engine = engine::Engine::open(options, &reader, statements.clone(), writers_waiting.clone())?;
-        Ok(Store { writer, reader, catalog, rules: Arc::new(rules), changes, statements, writers_waiting, engine })
+        let outbox = Arc::new(tokio::sync::Notify::new());
+        Ok(Store {
+            writer,
+            reader,
+            catalog,
+            rules: Arc::new(rules),
+            changes,
+            statements,
+            writers_waiting,
+            engine,
+            outbox,
+        })
     }
 
     pub fn catalog(&self) -> &Catalog {
@@ -123,6 +139,34 @@ impl Store {
     pub(crate) fn publish_change(&self, account_id: &str) {
         // No receiver is fine: nobody is watching.
         let _ = self.changes.send(account_id.to_owned());
+    }
+
+    /// Notified after each commit that wrote events (in this process).
+    pub fn outbox_signal(&self) -> Arc<tokio::sync::Notify> {
+        self.outbox.clone()
+    }
+
+    /// Runs `work` in a transaction that is not an account's (the outbox,
+    /// webhook endpoints and deliveries), committed when `work` succeeds and
+    /// rolled back when it fails. `lane` names what it serializes with in
+    /// this process (on SQLite every write shares the one writer).
+    pub(crate) async fn transact<T, F>(&self, lane: &str, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'a> FnOnce(&'a DatabaseTransaction) -> BoxFuture<'a, Result<T>> + Send + 'static,
+    {
+        let job: engine::Job<T> = Box::new(move |tx, _turn| {
+            async move {
+                let result = work(&tx).await;
+                let ended = match &result {
+                    Ok(_) => tx.commit().await,
+                    Err(_) => tx.rollback().await,
+                };
+                engine::Staged { result: ended.map_err(crate::error::Error::from).and(result), after_commit: None }
+            }
+            .boxed()
+        });
+        self.engine.write(&self.writer, lane, job).await
     }
 
     /// Checks that the database answers, for `/healthz`.

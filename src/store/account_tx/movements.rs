@@ -38,6 +38,7 @@ impl AccountTx {
             pro_eligible: Set(pro_eligible),
             reference: Set(reference.to_owned()),
             created_at_ms: Set(to_ms(self.now)),
+            expiry_noticed: NotSet,
         };
         let inserted = credit_lots::Entity::insert(row).exec(&self.tx).await?;
         let lot = Lot {
