@@ -126,6 +126,7 @@ async fn run(args: &Args, options: DatabaseOptions) -> Result<(), BoxError> {
         rules: Rules::default(),
         jwt_secret: None,
         limits: credits::app::RequestLimits::default(),
+        webhooks: credits::config::WebhookOptions::default(),
     };
     let app = App::new(app_options, Clock::manual(now)).await?;
 

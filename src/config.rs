@@ -9,6 +9,7 @@ use clap::Args;
 use crate::domain::money::Credits;
 use crate::domain::rules::Rules;
 use crate::store::DatabaseOptions;
+use crate::webhooks::{SecretKey, WorkerOptions};
 
 #[derive(Args, Clone, Debug)]
 pub struct DatabaseArgs {
@@ -98,4 +99,41 @@ pub struct ServeArgs {
     pub auth: AuthArgs,
     #[command(flatten)]
     pub rules: RulesArgs,
+    #[command(flatten)]
+    pub webhooks: WebhookArgs,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct WebhookArgs {
+    /// Key that seals webhook endpoint secrets in the database: 32 bytes as 64 hex digits or base64
+    /// (`openssl rand -hex 32`). Unset, secrets are stored as they are (see docs/events.md).
+    #[arg(long, env = "CREDITS_SECRET_KEY", hide_env_values = true, value_parser = SecretKey::parse)]
+    pub secret_key: Option<SecretKey>,
+    /// Refuse webhook URLs whose host is localhost or a loopback, private or link-local address.
+    #[arg(long, env = "CREDITS_WEBHOOK_DENY_PRIVATE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub webhook_deny_private: bool,
+    /// Seconds a webhook receiver has to answer an attempt before it counts as failed.
+    #[arg(long, env = "CREDITS_WEBHOOK_TIMEOUT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub webhook_timeout_seconds: u64,
+}
+
+impl WebhookArgs {
+    pub fn options(&self) -> WebhookOptions {
+        WebhookOptions {
+            secret_key: self.secret_key.clone(),
+            deny_private: self.webhook_deny_private,
+            worker: WorkerOptions {
+                timeout: Duration::from_secs(self.webhook_timeout_seconds),
+                ..WorkerOptions::default()
+            },
+        }
+    }
+}
+
+/// How the server delivers webhooks and keeps their secrets.
+#[derive(Clone, Debug, Default)]
+pub struct WebhookOptions {
+    pub secret_key: Option<SecretKey>,
+    pub deny_private: bool,
+    pub worker: WorkerOptions,
 }

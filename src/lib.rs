@@ -14,3 +14,4 @@ pub mod graphql;
 pub mod metrics;
 pub mod serve;
 pub mod store;
+pub mod webhooks;

@@ -14,12 +14,21 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 /// Seconds; from a cached read to a slow report.
 const LATENCY_BUCKETS_SECONDS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
 
+/// From an event's commit to its successful delivery: a second when the
+/// receiver is up, up to a day and more through the retries.
+const WEBHOOK_LATENCY: &str = "credits_webhook_delivery_latency_seconds";
+const WEBHOOK_LATENCY_BUCKETS_SECONDS: [f64; 12] =
+    [0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 1800.0, 7200.0, 21_600.0, 86_400.0, 172_800.0];
+
 /// The process-wide recorder, installed on first use.
 pub fn handle() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
         let builder = PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &LATENCY_BUCKETS_SECONDS)
+            .and_then(|b| {
+                b.set_buckets_for_metric(Matcher::Full(WEBHOOK_LATENCY.into()), &WEBHOOK_LATENCY_BUCKETS_SECONDS)
+            })
             .unwrap_or_else(|_| PrometheusBuilder::new());
         let recorder = builder.build_recorder();
         let handle = recorder.handle();
@@ -48,6 +57,16 @@ pub fn group_commit(writes: usize, flush: std::time::Duration) {
     metrics::counter!("credits_group_commits_total").increment(1);
     metrics::counter!("credits_group_commit_writes_total").increment(writes as u64);
     metrics::histogram!("credits_group_commit_flush_seconds").record(flush.as_secs_f64());
+}
+
+/// One webhook attempt recorded: `succeeded`, `retried` or `failed`.
+pub fn webhook_delivery(outcome: &'static str) {
+    metrics::counter!("credits_webhook_deliveries_total", "outcome" => outcome).increment(1);
+}
+
+/// A successful delivery, `seconds` after its event was committed.
+pub fn webhook_latency(seconds: f64) {
+    metrics::histogram!(WEBHOOK_LATENCY).record(seconds);
 }
 
 pub fn gauge(name: &'static str, value: f64) {

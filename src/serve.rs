@@ -45,6 +45,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
             body_bytes: args.body_limit_bytes,
             timeout: std::time::Duration::from_secs(args.request_timeout_seconds),
         },
+        webhooks: args.webhooks.options(),
     };
     let app = App::new(options, Clock::system()).await?;
     let listener =
@@ -63,11 +64,14 @@ async fn serve(args: ServeArgs) -> Result<()> {
         None => None,
     };
     let sweeper = tokio::spawn(sweep_holds(app.clone(), std::time::Duration::from_secs(args.hold_sweep_seconds)));
+    let webhooks = app.spawn_webhook_worker()?;
     axum::serve(listener, app.router())
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| Error::internal(format!("server: {e}")))?;
     sweeper.abort();
+    // An attempt cut off here keeps its lease; after it, any process retries it.
+    webhooks.abort();
     if let Some(metrics) = metrics {
         metrics.abort();
     }

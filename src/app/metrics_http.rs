@@ -43,7 +43,7 @@ fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
 
 async fn render(State(app): State<App>) -> Response {
     // The counters render even when the database (and so the gauges) is away.
-    if let Err(error) = app.store.report_metrics().await {
+    if let Err(error) = app.store.report_metrics(app.clock.now()).await {
         tracing::warn!(%error, "refreshing metrics failed");
     }
     let body = crate::metrics::handle().render();

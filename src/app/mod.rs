@@ -23,7 +23,9 @@ use crate::domain::rules::Rules;
 use crate::error::Result;
 use crate::graphql::context::RequestContext;
 use crate::graphql::{self, CreditsSchema};
+use crate::store::webhooks::WebhookSettings;
 use crate::store::{DatabaseOptions, Store};
+use crate::webhooks::{Secrets, Worker};
 
 mod graphql_http;
 mod metrics_http;
@@ -58,6 +60,7 @@ pub struct AppOptions {
     /// None: use (or create) the secret kept in the database.
     pub jwt_secret: Option<String>,
     pub limits: RequestLimits,
+    pub webhooks: crate::config::WebhookOptions,
 }
 
 #[derive(Clone)]
@@ -69,19 +72,31 @@ pub struct App {
     /// Whether the JWT secret was generated (so the operator needs a token printed).
     pub generated_secret: bool,
     limits: RequestLimits,
+    webhook_worker: crate::webhooks::WorkerOptions,
 }
 
 impl App {
     pub async fn new(options: AppOptions, clock: Clock) -> Result<App> {
         crate::metrics::handle();
-        let store = Store::open(&options.database, options.rules).await?;
+        let mut store = Store::open(&options.database, options.rules).await?;
+        store.configure_webhooks(WebhookSettings {
+            secrets: Secrets::new(options.webhooks.secret_key),
+            deny_private: options.webhooks.deny_private,
+        });
         let (secret, generated_secret) = match options.jwt_secret.filter(|s| !s.is_empty()) {
             Some(secret) => (secret, false),
             None => (store.generated_jwt_secret().await?, true),
         };
         let auth = Auth::new(&secret);
         let schema = graphql::schema(store.clone(), auth.clone(), clock.clone());
-        Ok(App { store, auth, clock, schema, generated_secret, limits: options.limits })
+        let webhook_worker = options.webhooks.worker;
+        Ok(App { store, auth, clock, schema, generated_secret, limits: options.limits, webhook_worker })
+    }
+
+    /// Starts the webhook delivery worker; it runs until the handle is aborted.
+    pub fn spawn_webhook_worker(&self) -> Result<tokio::task::JoinHandle<()>> {
+        let worker = Worker::new(self.store.clone(), self.clock.clone(), self.webhook_worker.clone())?;
+        Ok(tokio::spawn(worker.run()))
     }
 
     pub fn router(&self) -> Router {

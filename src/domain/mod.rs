@@ -17,3 +17,4 @@ pub mod subscription;
 pub mod text;
 pub mod usage;
 pub mod wallet;
+pub mod webhooks;

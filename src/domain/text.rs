@@ -100,10 +100,23 @@ pub const AFTER: TextInput = identifier("after", CURSOR_LENGTH_MAX);
 pub const BEFORE: TextInput = identifier("before", CURSOR_LENGTH_MAX);
 /// IANA names are at most 32 characters ("America/Argentina/ComodRivadavia").
 pub const TIME_ZONE: TextInput = identifier("timeZone", 64);
+/// Webhook endpoint URLs: browsers and proxies handle 2048 everywhere.
+pub const WEBHOOK_URL: TextInput = identifier("url", 2048);
+/// Event type names (`subscription.renewed`); unknown ones are refused after.
+pub const EVENT_TYPES: TextInput = identifier("eventTypes", CODE_LENGTH_MAX);
+/// The event log's filter by type.
+pub const EVENT_TYPE_FILTER: TextInput = identifier("types", CODE_LENGTH_MAX);
+/// A webhook endpoint's id: a replay's `endpointId`, and the `id` of the
+/// mutations on one endpoint (the schema name `id` is in the account id's
+/// row; those inputs check with [`WEBHOOK_ENDPOINT_AS_ID`]).
+pub const ENDPOINT_ID: TextInput = identifier("endpointId", NUMERIC_ID_LENGTH_MAX);
+pub const WEBHOOK_ENDPOINT_AS_ID: TextInput = TextInput { field: "id", ..ENDPOINT_ID };
+/// `evt_` and a numeric id.
+pub const EVENT_ID: TextInput = identifier("eventId", NUMERIC_ID_LENGTH_MAX + 4);
 
 /// Every string input of the API. A test reads the schema and fails when a
 /// `String` or `ID` input field or argument has no row here.
-pub const TEXT_INPUTS: [TextInput; 16] = [
+pub const TEXT_INPUTS: [TextInput; 21] = [
     ACCOUNT_ID,
     IDEMPOTENCY_KEY,
     PAYMENT_REFERENCE,
@@ -120,6 +133,11 @@ pub const TEXT_INPUTS: [TextInput; 16] = [
     AFTER,
     BEFORE,
     TIME_ZONE,
+    WEBHOOK_URL,
+    EVENT_TYPES,
+    EVENT_TYPE_FILTER,
+    ENDPOINT_ID,
+    EVENT_ID,
 ];
 
 /// Account ids come from the identity provider and name rows, logs and

@@ -6,6 +6,7 @@ use tokio::sync::OnceCell;
 use super::catalog::Plan;
 use super::context::{GraphqlResult, authenticated, now, require_backend, store};
 use super::errors::graphql_error;
+use super::events::{EventConnection, EventFilterInput, event_connection};
 use super::ledger::{LedgerEntryConnection, LedgerFilterInput, ledger_connection};
 use super::pagination::PageArgs;
 use super::scalars::int_buckets;
@@ -126,6 +127,18 @@ impl Account {
         filter: Option<LedgerFilterInput>,
     ) -> GraphqlResult<LedgerEntryConnection> {
         ledger_connection(ctx, &self.id, PageArgs { first, after, last, before }, filter).await
+    }
+
+    /// What happened to the account, newest first, as webhooks tell it.
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<EventFilterInput>,
+    ) -> GraphqlResult<EventConnection> {
+        let args = PageArgs { first, after, ..PageArgs::default() };
+        event_connection(ctx, Some(&self.id), args, filter).await
     }
 }
 

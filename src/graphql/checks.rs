@@ -17,10 +17,14 @@ use super::refunds::RefundUsageInput;
 use super::spending::ConsumeCreditsInput;
 use super::subscriptions::{CancelSubscriptionInput, SubscribeInput};
 use super::wallet::SetLowBalanceThresholdInput;
+use super::webhooks::{
+    CreateWebhookEndpointInput, DeleteWebhookEndpointInput, ReplayEventInput, RotateWebhookSecretInput,
+    UpdateWebhookEndpointInput,
+};
 use crate::domain::error::DomainError;
 use crate::domain::text::{
-    ACCOUNT_ID, IDEMPOTENCY_KEY, MODEL_ID, OPTION, PACK_ID, PAYMENT_REFERENCE, PLAN_CODE, REASON, RESERVATION_ID, TOOL,
-    USAGE_EVENT_ID,
+    ACCOUNT_ID, ENDPOINT_ID, EVENT_ID, EVENT_TYPES, IDEMPOTENCY_KEY, MODEL_ID, OPTION, PACK_ID, PAYMENT_REFERENCE,
+    PLAN_CODE, REASON, RESERVATION_ID, TOOL, USAGE_EVENT_ID, WEBHOOK_ENDPOINT_AS_ID, WEBHOOK_URL,
 };
 use crate::error::Result;
 
@@ -122,6 +126,40 @@ impl Checked for CancelSubscriptionInput {
 impl Checked for SetLowBalanceThresholdInput {
     fn check(&self) -> Result<(), DomainError> {
         ACCOUNT_ID.check_optional(self.account_id.as_deref().map(String::as_str))
+    }
+}
+
+impl Checked for CreateWebhookEndpointInput {
+    fn check(&self) -> Result<(), DomainError> {
+        WEBHOOK_URL.check(&self.url)?;
+        EVENT_TYPES.check_each(self.event_types.iter().flatten().map(String::as_str))
+    }
+}
+
+impl Checked for UpdateWebhookEndpointInput {
+    fn check(&self) -> Result<(), DomainError> {
+        WEBHOOK_ENDPOINT_AS_ID.check(&self.id)?;
+        WEBHOOK_URL.check_optional(self.url.as_deref())?;
+        EVENT_TYPES.check_each(self.event_types.iter().flatten().map(String::as_str))
+    }
+}
+
+impl Checked for RotateWebhookSecretInput {
+    fn check(&self) -> Result<(), DomainError> {
+        WEBHOOK_ENDPOINT_AS_ID.check(&self.id)
+    }
+}
+
+impl Checked for DeleteWebhookEndpointInput {
+    fn check(&self) -> Result<(), DomainError> {
+        WEBHOOK_ENDPOINT_AS_ID.check(&self.id)
+    }
+}
+
+impl Checked for ReplayEventInput {
+    fn check(&self) -> Result<(), DomainError> {
+        EVENT_ID.check(&self.event_id)?;
+        ENDPOINT_ID.check_optional(self.endpoint_id.as_deref().map(String::as_str))
     }
 }
 

@@ -4,9 +4,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use async_graphql::dataloader::Loader;
+use async_graphql::Context;
+use async_graphql::dataloader::{DataLoader, Loader};
 
+use super::context::GraphqlResult;
+use super::errors::graphql_error;
 use super::wallet::CreditLot;
+use super::webhooks::{WebhookDelivery, WebhookEndpoint};
 use crate::error::Error;
 use crate::store::Store;
 
@@ -29,4 +33,43 @@ pub fn loader_error(error: Arc<Error>) -> Error {
         Error::Unavailable(detail) => Error::Unavailable(detail.clone()),
         other => Error::internal(other.to_string()),
     }
+}
+
+/// The deliveries of a page of events, in one query.
+pub struct DeliveryLoader(pub Store);
+
+impl Loader<i64> for DeliveryLoader {
+    type Value = Vec<WebhookDelivery>;
+    type Error = Arc<Error>;
+
+    async fn load(&self, event_ids: &[i64]) -> Result<HashMap<i64, Vec<WebhookDelivery>>, Arc<Error>> {
+        let deliveries = self.0.deliveries_of_events(event_ids).await.map_err(Arc::new)?;
+        let mut by_event: HashMap<i64, Vec<WebhookDelivery>> = HashMap::new();
+        for delivery in deliveries {
+            by_event.entry(delivery.event_id).or_default().push(WebhookDelivery::from(delivery));
+        }
+        Ok(by_event)
+    }
+}
+
+/// The endpoints of a page of deliveries (deleted ones too), in one query.
+pub struct EndpointLoader(pub Store);
+
+impl Loader<i64> for EndpointLoader {
+    type Value = WebhookEndpoint;
+    type Error = Arc<Error>;
+
+    async fn load(&self, ids: &[i64]) -> Result<HashMap<i64, WebhookEndpoint>, Arc<Error>> {
+        let endpoints = self.0.webhook_endpoints_by_ids(ids).await.map_err(Arc::new)?;
+        Ok(endpoints.into_iter().map(|endpoint| (endpoint.id, WebhookEndpoint::from(endpoint))).collect())
+    }
+}
+
+/// One value through the request's loader `L`.
+pub async fn load_one<L>(ctx: &Context<'_>, id: i64) -> GraphqlResult<Option<L::Value>>
+where
+    L: Loader<i64, Error = Arc<Error>>,
+{
+    let loader = ctx.data::<DataLoader<L>>().map_err(|_| graphql_error(Error::internal("a loader is missing")))?;
+    loader.load_one(id).await.map_err(|e| graphql_error(loader_error(e)))
 }

@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod checks;
 pub mod context;
 pub mod errors;
+pub mod events;
 pub mod grants;
 pub mod holds;
 pub mod ledger;
@@ -23,6 +24,7 @@ pub mod spending;
 pub mod subscriptions;
 pub mod usage;
 pub mod wallet;
+pub mod webhooks;
 
 use crate::auth::Auth;
 use crate::clock::Clock;
@@ -35,6 +37,8 @@ pub struct Query(
     account::AccountQuery,
     ledger::LedgerQuery,
     platform::PlatformUsageQuery,
+    events::EventsQuery,
+    webhooks::WebhooksQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -45,6 +49,7 @@ pub struct Mutation(
     grants::GrantsMutation,
     subscriptions::SubscriptionsMutation,
     wallet::WalletMutation,
+    webhooks::WebhooksMutation,
 );
 
 pub type CreditsSchema = Schema<Query, Mutation, live::LiveSubscription>;
@@ -52,6 +57,8 @@ pub type CreditsSchema = Schema<Query, Mutation, live::LiveSubscription>;
 pub fn schema(store: Store, auth: Auth, clock: Clock) -> CreditsSchema {
     Schema::build(Query::default(), Mutation::default(), live::LiveSubscription)
         .data(DataLoader::new(loaders::LotLoader(store.clone()), tokio::spawn))
+        .data(DataLoader::new(loaders::DeliveryLoader(store.clone()), tokio::spawn))
+        .data(DataLoader::new(loaders::EndpointLoader(store.clone()), tokio::spawn))
         .data(store)
         .data(auth)
         .data(clock)

@@ -1,13 +1,12 @@
 //! `consumeCredits`: the generation backend charges a generation.
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{ComplexObject, Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::catalog::{Model, StudioKind};
 use super::checks::{Checked, checked};
 use super::context::{GraphqlResult, now, require_backend, store};
-use super::errors::{UserError, graphql_error, payload, payloads};
-use super::loaders::{LotLoader, loader_error};
+use super::errors::{UserError, payload, payloads};
+use super::loaders::{LotLoader, load_one};
 use super::quote::GenerationInput;
 use super::wallet::{CreditLot, Wallet};
 use crate::domain::pricing::GenerationRequest;
@@ -32,11 +31,7 @@ pub struct LotShare {
 impl LotShare {
     /// The lot itself: its source, expiry, what is left (batched per page).
     async fn lot(&self, ctx: &Context<'_>) -> GraphqlResult<Option<CreditLot>> {
-        let id: i64 = self.lot_id.parse().unwrap_or_default();
-        let loader = ctx
-            .data::<DataLoader<LotLoader>>()
-            .map_err(|_| graphql_error(crate::error::Error::internal("no lot loader")))?;
-        loader.load_one(id).await.map_err(|e| graphql_error(loader_error(e)))
+        load_one::<LotLoader>(ctx, self.lot_id.parse().unwrap_or_default()).await
     }
 }
 

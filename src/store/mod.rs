@@ -36,6 +36,7 @@ mod sqlite;
 mod subscriptions;
 mod thresholds;
 pub mod usage;
+pub mod webhooks;
 
 pub use account_tx::AccountTx;
 pub use grants::{GrantRequest, Granted};
@@ -72,6 +73,8 @@ pub struct Store {
     /// Woken after a commit that wrote events, so that the delivery worker
     /// does not wait for its next poll.
     outbox: Arc<tokio::sync::Notify>,
+    /// The key that seals endpoint secrets, and the URL rule.
+    webhooks: Arc<webhooks::WebhookSettings>,
 }
 
 impl Store {
@@ -100,6 +103,7 @@ impl Store {
             writers_waiting,
             engine,
             outbox,
+            webhooks: Arc::default(),
         })
     }
 
@@ -176,7 +180,7 @@ impl Store {
     }
 
     /// Refreshes the gauges that are read rather than counted.
-    pub async fn report_metrics(&self) -> Result<()> {
+    pub async fn report_metrics(&self, now: chrono::DateTime<chrono::Utc>) -> Result<()> {
         use entity::reservations;
         use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
         let open = reservations::Entity::find()
@@ -185,6 +189,9 @@ impl Store {
             .await?;
         crate::metrics::gauge("credits_holds_open", open as f64);
         crate::metrics::gauge("credits_db_statements", self.statements_executed() as f64);
+        let oldest = self.oldest_undelivered_event_ms().await?;
+        let age_ms = oldest.map_or(0, |at| crate::clock::to_ms(now).saturating_sub(at).max(0));
+        crate::metrics::gauge("credits_webhook_oldest_undelivered_event_age_seconds", age_ms as f64 / 1000.0);
         let waiting = self.writers_waiting.load(Ordering::Relaxed);
         for (name, connection) in [("writer", &self.writer), ("reader", &self.reader)] {
             let (size, idle) = engine::Engine::pool_use(connection);

@@ -82,11 +82,13 @@ pub struct TestApp {
     client: reqwest::Client,
     pub database: std::sync::Arc<TestDatabase>,
     server: tokio::task::JoinHandle<()>,
+    webhooks: tokio::task::JoinHandle<()>,
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.server.abort();
+        self.webhooks.abort();
     }
 }
 
@@ -112,11 +114,27 @@ impl TestApp {
     }
 
     async fn serve(database: std::sync::Arc<TestDatabase>, rules: Rules, clock: Clock) -> TestApp {
+        TestApp::serve_with(database, rules, clock, credits::config::WebhookOptions::default()).await
+    }
+
+    /// A server whose webhooks are configured as given (a sealing key, ...).
+    pub async fn start_with_webhooks(webhooks: credits::config::WebhookOptions) -> TestApp {
+        let database = std::sync::Arc::new(TestDatabase::new().await);
+        TestApp::serve_with(database, Rules::default(), Clock::manual(start_time()), webhooks).await
+    }
+
+    async fn serve_with(
+        database: std::sync::Arc<TestDatabase>,
+        rules: Rules,
+        clock: Clock,
+        webhooks: credits::config::WebhookOptions,
+    ) -> TestApp {
         let options = AppOptions {
             database: database.options.clone(),
             rules,
             jwt_secret: Some(SECRET.into()),
             limits: credits::app::RequestLimits::default(),
+            webhooks,
         };
         let app = App::new(options, clock.clone()).await.expect("start the app");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -125,7 +143,16 @@ impl TestApp {
         let server = tokio::spawn(async move {
             axum::serve(listener, router).await.ok();
         });
-        TestApp { base_url: format!("http://{address}"), app, clock, client: reqwest::Client::new(), database, server }
+        let webhooks = app.spawn_webhook_worker().expect("start the webhook worker");
+        TestApp {
+            base_url: format!("http://{address}"),
+            app,
+            clock,
+            client: reqwest::Client::new(),
+            database,
+            server,
+            webhooks,
+        }
     }
 
     pub fn token(&self, role: Role, sub: &str) -> String {

@@ -1,0 +1,121 @@
+//! The delivery worker: woken by a commit that wrote events (in this
+//! process) or once a second (for other processes' events and for retries
+//! coming due), it fans the outbox out into deliveries, claims the due ones
+//! and posts them, a bounded number at once. Every step is claimable and
+//! idempotent (see `store::webhooks::queue`): killed at any line, the next
+//! run, here or in another process, picks up where it stopped.
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use rand::Rng;
+
+use super::post::post;
+use crate::clock::{Clock, to_ms};
+use crate::domain::webhooks::JITTER_PERMILLE_MAX;
+use crate::error::{Error, Result};
+use crate::store::Store;
+use crate::store::webhooks::{Claimed, Recorded};
+
+/// How often the worker looks without being woken.
+const POLL: Duration = Duration::from_secs(1);
+/// Events fanned out per transaction.
+const DISPATCH_BATCH: u64 = 500;
+/// Time a claimed attempt keeps its lease beyond the request's time-out:
+/// for recording the outcome.
+const LEASE_MARGIN: Duration = Duration::from_secs(5);
+
+#[derive(Clone, Debug)]
+pub struct WorkerOptions {
+    /// How long a receiver has to answer (`CREDITS_WEBHOOK_TIMEOUT_SECONDS`).
+    pub timeout: Duration,
+    /// Attempts in flight at once; also the most claimed at a time, so no
+    /// lease runs out while its attempt waits for a slot.
+    pub concurrency: usize,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> Self {
+        WorkerOptions { timeout: Duration::from_secs(10), concurrency: 32 }
+    }
+}
+
+#[derive(Clone)]
+pub struct Worker {
+    store: Store,
+    clock: Clock,
+    client: reqwest::Client,
+    options: WorkerOptions,
+}
+
+impl Worker {
+    pub fn new(store: Store, clock: Clock, options: WorkerOptions) -> Result<Worker> {
+        let client = reqwest::Client::builder()
+            .timeout(options.timeout)
+            // A redirect is an answer that is not 2xx: it is not followed
+            // (it could lead anywhere, a private address included).
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("credits-webhooks/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::internal(format!("webhook HTTP client: {e}")))?;
+        Ok(Worker { store, clock, client, options })
+    }
+
+    /// Runs until the task is aborted.
+    pub async fn run(self) {
+        let signal = self.store.outbox_signal();
+        loop {
+            // Registered before the pass, so a commit during it is not missed.
+            let woken = signal.notified();
+            if let Err(error) = self.pass().await {
+                tracing::warn!(%error, "webhook delivery pass failed");
+            }
+            tokio::select! {
+                () = woken => {}
+                () = tokio::time::sleep(POLL) => {}
+            }
+        }
+    }
+
+    /// Fans out every undispatched event, then makes every due attempt;
+    /// returns the attempts made.
+    pub async fn pass(&self) -> Result<usize> {
+        while self.store.dispatch_events(self.clock.now(), DISPATCH_BATCH).await? as u64 == DISPATCH_BATCH {}
+        let lease = chrono::Duration::from_std(self.options.timeout + LEASE_MARGIN)
+            .map_err(|e| Error::internal(format!("lease: {e}")))?;
+        let batch = self.options.concurrency.max(1);
+        let mut attempts = 0;
+        loop {
+            let claimed = self.store.claim_deliveries(self.clock.now(), lease, batch as u64).await?;
+            let count = claimed.len();
+            futures_util::stream::iter(claimed)
+                .for_each_concurrent(batch, |claimed| async move { self.attempt(&claimed).await })
+                .await;
+            attempts += count;
+            if count < batch {
+                return Ok(attempts);
+            }
+        }
+    }
+
+    async fn attempt(&self, claimed: &Claimed) {
+        let outcome = post(&self.client, claimed, self.clock.now()).await;
+        let now = self.clock.now();
+        let jitter = rand::rng().random_range(-JITTER_PERMILLE_MAX..=JITTER_PERMILLE_MAX);
+        match self.store.record_attempt(claimed, &outcome, now, jitter).await {
+            Ok(Recorded::Succeeded) => {
+                crate::metrics::webhook_delivery("succeeded");
+                let latency_ms = to_ms(now).saturating_sub(claimed.event_created_at_ms).max(0);
+                crate::metrics::webhook_latency(latency_ms as f64 / 1000.0);
+            }
+            Ok(Recorded::Retried) => crate::metrics::webhook_delivery("retried"),
+            Ok(Recorded::Failed) => {
+                crate::metrics::webhook_delivery("failed");
+                tracing::warn!(delivery = claimed.delivery_id, url = %claimed.url, "webhook delivery failed for good");
+            }
+            Ok(Recorded::Stale) => {
+                tracing::info!(delivery = claimed.delivery_id, "an attempt outlived its lease; its outcome was dropped")
+            }
+            Err(error) => tracing::warn!(%error, delivery = claimed.delivery_id, "recording a webhook attempt failed"),
+        }
+    }
+}
