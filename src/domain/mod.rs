@@ -15,5 +15,6 @@ pub mod rules;
 pub mod settle;
 pub mod subscription;
 pub mod text;
+pub mod top_ups;
 pub mod usage;
 pub mod wallet;

@@ -1,10 +1,10 @@
 //! Reading the ledger of an account, newest first.
 use chrono::{DateTime, Utc};
 use entity::ledger_entries;
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 use super::Store;
-use super::keyset::{Direction, KeysetRead};
+use super::keyset::KeysetRead;
 use crate::clock::{from_ms, to_ms};
 use crate::domain::ledger::LedgerKind;
 use crate::error::{Error, Result};
@@ -50,17 +50,7 @@ impl Store {
             query = query.filter(ledger_entries::Column::CreatedAtMs.lt(to_ms(to)));
         }
         let total_count = query.clone().count(self.reader()).await?;
-        query = match (read.direction, read.from) {
-            (Direction::Forward, from) => {
-                let query = query.order_by_desc(ledger_entries::Column::Id);
-                if let Some(id) = from { query.filter(ledger_entries::Column::Id.lte(id)) } else { query }
-            }
-            (Direction::Backward, from) => {
-                let query = query.order_by_asc(ledger_entries::Column::Id);
-                if let Some(id) = from { query.filter(ledger_entries::Column::Id.gte(id)) } else { query }
-            }
-        };
-        let rows = query.limit(read.limit).all(self.reader()).await?;
+        let rows = read.by_id(query, ledger_entries::Column::Id).all(self.reader()).await?;
         let entries = rows
             .into_iter()
             .map(|row| {

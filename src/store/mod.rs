@@ -34,7 +34,8 @@ mod spending;
 mod sql;
 mod sqlite;
 mod subscriptions;
-mod thresholds;
+pub(crate) mod thresholds;
+pub mod top_ups;
 pub mod usage;
 
 pub use account_tx::AccountTx;
