@@ -101,9 +101,9 @@ pub struct ServeArgs {
     /// Log format: `text` for people, `json` for log collectors.
     #[arg(long, env = "CREDITS_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
-    /// Seconds between two sweeps that release holds past their time limit.
-    #[arg(long, env = "CREDITS_HOLD_SWEEP_SECONDS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3_600))]
-    pub hold_sweep_seconds: u64,
+    /// Seconds between two runs of the scheduler (period ends, expiries and their notices, hold and top-up time-outs).
+    #[arg(long, env = "CREDITS_SCHEDULER_SECONDS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=60))]
+    pub scheduler_seconds: u64,
     #[command(flatten)]
     pub database: DatabaseArgs,
     #[command(flatten)]

@@ -176,9 +176,11 @@ mod tests {
         assert!(expiring_notice(&expiring, &lots, Credits::new(110), Credits::new(40)).is_some());
         assert!(expiring_notice(&expiring, &lots, Credits::new(110), Credits::new(30)).is_none());
         assert!(expiring_notice(&expiring, &lots, Credits::new(110), Credits::new(20)).is_none());
-        // A lot expiring earlier leaves too: 15 left.
+        // A lot expiring earlier leaves too: 30 left rather than 45.
+        let alone = [expiring.clone(), lot(2, CreditSource::Tokens, 45, None)];
+        assert!(expiring_notice(&expiring, &alone, Credits::new(125), Credits::new(40)).is_none());
         let lots = [expiring.clone(), tokens, earlier];
-        let notice = expiring_notice(&expiring, &lots, Credits::new(125), Credits::new(20)).unwrap();
+        let notice = expiring_notice(&expiring, &lots, Credits::new(125), Credits::new(40)).unwrap();
         assert_eq!(notice.data["remaining"], 80);
         assert_eq!(notice.data["lotId"], "1");
     }

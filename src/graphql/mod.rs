@@ -21,6 +21,7 @@ pub mod refunds;
 pub mod scalars;
 pub mod spending;
 pub mod subscriptions;
+pub mod top_ups;
 pub mod usage;
 pub mod wallet;
 
@@ -45,6 +46,7 @@ pub struct Mutation(
     grants::GrantsMutation,
     subscriptions::SubscriptionsMutation,
     wallet::WalletMutation,
+    top_ups::TopUpsMutation,
 );
 
 pub type CreditsSchema = Schema<Query, Mutation, live::LiveSubscription>;

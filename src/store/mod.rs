@@ -28,6 +28,7 @@ mod lots;
 mod postgres;
 pub mod refunds;
 mod rows;
+pub mod scheduler;
 pub mod settings;
 pub mod snapshot;
 mod spending;

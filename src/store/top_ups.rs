@@ -26,6 +26,8 @@ use crate::error::{Error, Result};
 
 mod automatic;
 
+pub use automatic::{AutoTopUpRequest, settings};
+
 #[derive(Clone, Debug)]
 pub struct TopUpChange {
     pub top_up: TopUp,

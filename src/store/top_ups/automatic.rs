@@ -15,8 +15,7 @@ use crate::domain::error::DomainError;
 use crate::domain::events::EventType;
 use crate::domain::money::Credits;
 use crate::domain::top_ups::{
-    AUTO_TOP_UP_FAILURES_MAX, AUTO_TOP_UP_MONTHLY_LIMIT_DEFAULT, AUTO_TOP_UP_MONTHLY_LIMIT_MAX, AutoTopUp, TopUp,
-    TopUpTrigger, month_key,
+    AUTO_TOP_UP_FAILURES_MAX, AUTO_TOP_UP_MONTHLY_LIMIT_MAX, AutoTopUp, TopUp, TopUpTrigger, month_key,
 };
 use crate::error::Result;
 use crate::store::AccountTx;
@@ -81,16 +80,7 @@ impl Store {
 
 impl AccountTx {
     pub fn auto_top_up(&self) -> AutoTopUp {
-        let account = &self.account;
-        AutoTopUp {
-            enabled: account.auto_top_up_enabled,
-            threshold: Credits::new(account.auto_top_up_threshold),
-            pack_id: account.auto_top_up_pack.clone(),
-            monthly_limit: account.auto_top_up_monthly_limit,
-            month: account.auto_top_up_month.clone(),
-            requested: account.auto_top_up_requested,
-            consecutive_failures: account.auto_top_up_failures,
-        }
+        settings(&self.account)
     }
 
     /// Asks for an automatic top-up when the balance's move from `before`
@@ -144,13 +134,28 @@ impl AccountTx {
         account.auto_top_up_enabled = settings.enabled;
         account.auto_top_up_threshold = settings.threshold.get();
         account.auto_top_up_pack = settings.pack_id.clone();
-        account.auto_top_up_monthly_limit = settings.monthly_limit;
+        account.auto_top_up_monthly_limit = i64::from(settings.monthly_limit);
         account.auto_top_up_month = settings.month.clone();
-        account.auto_top_up_requested = settings.requested;
-        account.auto_top_up_failures = settings.consecutive_failures;
+        account.auto_top_up_requested = i64::from(settings.requested);
+        account.auto_top_up_failures = i64::from(settings.consecutive_failures);
         Ok(())
     }
 }
 
-/// The default `monthlyLimit`, for the GraphQL argument.
-pub const MONTHLY_LIMIT_DEFAULT: i32 = AUTO_TOP_UP_MONTHLY_LIMIT_DEFAULT;
+/// A count kept as BIGINT, within the 32 bits the API shows.
+fn count(stored: i64) -> i32 {
+    i32::try_from(stored.max(0)).unwrap_or(i32::MAX)
+}
+
+/// An account's automatic top-up, as its row keeps it.
+pub fn settings(account: &accounts::Model) -> AutoTopUp {
+    AutoTopUp {
+        enabled: account.auto_top_up_enabled,
+        threshold: Credits::new(account.auto_top_up_threshold),
+        pack_id: account.auto_top_up_pack.clone(),
+        monthly_limit: count(account.auto_top_up_monthly_limit),
+        month: account.auto_top_up_month.clone(),
+        requested: count(account.auto_top_up_requested),
+        consecutive_failures: count(account.auto_top_up_failures),
+    }
+}
