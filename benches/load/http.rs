@@ -18,7 +18,7 @@ const CONSUME: &str = "mutation($input: ConsumeCreditsInput!) {
   consumeCredits(input: $input) { usageEvent { id credits } wallet { balance } errors { code } }
 }";
 
-fn client() -> Result<reqwest::Client, BoxError> {
+pub fn client() -> Result<reqwest::Client, BoxError> {
     Ok(reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .pool_max_idle_per_host(1)
@@ -27,12 +27,12 @@ fn client() -> Result<reqwest::Client, BoxError> {
 }
 
 /// How one GraphQL request over HTTP ended.
-enum Outcome {
+pub enum Outcome {
     Done(Value),
     Failed(String),
 }
 
-async fn post(client: &reqwest::Client, url: &str, token: &str, query: &str, variables: Value) -> Outcome {
+pub async fn post(client: &reqwest::Client, url: &str, token: &str, query: &str, variables: Value) -> Outcome {
     let response = client.post(url).bearer_auth(token).json(&json!({ "query": query, "variables": variables })).send();
     let response = match response.await {
         Ok(response) => response,
@@ -68,7 +68,7 @@ fn transport(error: &reqwest::Error) -> String {
 }
 
 /// The user error of a payload (`data.<field>.errors[0].code`), if any.
-fn user_error(body: &Value, field: &str) -> Option<String> {
+pub fn user_error(body: &Value, field: &str) -> Option<String> {
     let code = body.pointer(&format!("/data/{field}/errors/0/code"))?.as_str()?;
     Some(format!("user {code}"))
 }

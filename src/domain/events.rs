@@ -179,11 +179,11 @@ mod tests {
         assert!(expiring_notice(&expiring, &lots, Credits::new(110), Credits::new(40)).is_some());
         assert!(expiring_notice(&expiring, &lots, Credits::new(110), Credits::new(30)).is_none());
         assert!(expiring_notice(&expiring, &lots, Credits::new(110), Credits::new(20)).is_none());
-        // A lot expiring earlier leaves too: 30 left rather than 45.
+        // A lot expiring earlier leaves too; daily free credits stay: 80 left.
         let alone = [expiring.clone(), lot(2, CreditSource::Tokens, 45, None)];
         assert!(expiring_notice(&expiring, &alone, Credits::new(125), Credits::new(40)).is_none());
         let lots = [expiring.clone(), tokens, earlier, daily];
-        let notice = expiring_notice(&expiring, &lots, Credits::new(175), Credits::new(80)).unwrap();
+        let notice = expiring_notice(&expiring, &lots, Credits::new(175), Credits::new(90)).unwrap();
         assert_eq!(notice.data["remaining"], 80);
         assert_eq!(notice.data["lotId"], "1");
     }
