@@ -100,6 +100,11 @@ async fn each_change_writes_its_event_and_no_other() {
     let expired = watch.expect("a hold's time-out", &["reservation.expired"]).await;
     assert_eq!(expired[0]["data"]["reservationId"], hold["reservation"]["id"]);
     assert_eq!(expired[0]["data"]["credits"], 3);
+    let released = app.reserve("eve", image(1), "hold-2", None).await;
+    app.release(&released["reservation"]["id"]).await;
+    let captured = app.reserve("eve", image(2), "hold-3", None).await;
+    app.capture(&captured["reservation"]["id"], Some(3)).await;
+    watch.expect("a hold released and one captured", &[]).await;
     set_threshold(&app, "eve", 20).await;
     let in_two_days = (app.clock.now() + Duration::days(2)).to_rfc3339();
     let promo = json!({ "credits": 5, "expiresAt": in_two_days, "reason": "promo", "idempotencyKey": "promo-1" });
@@ -229,4 +234,33 @@ async fn a_rolled_back_change_writes_no_event() {
     assert_eq!(error_code(&too_much), "INVALID_INPUT", "{too_much}");
     watch.expect("a purchase refused for the account's limit", &[]).await;
     assert_eq!(app.wallet("rob").await, wallet);
+}
+
+/// Schedulers of two server instances (on PostgreSQL; one on SQLite) run
+/// together over the same due accounts: each renewal happens once, with one
+/// allowance and one event.
+#[tokio::test]
+async fn schedulers_running_together_renew_each_period_once() {
+    let app = TestApp::start().await;
+    let second = if crate::support::TestDatabase::postgres_url().is_some() { Some(app.second_instance().await) } else { None };
+    let accounts: Vec<String> = (0..12).map(|i| format!("sub-{i}")).collect();
+    for account in &accounts {
+        app.subscribe(account, "STARTER", &format!("pay-{account}")).await;
+    }
+    app.advance(Duration::days(31));
+    let other = second.as_ref().unwrap_or(&app);
+    let (a, b, c) = tokio::join!(run_scheduler(&app), run_scheduler(other), run_scheduler(&app));
+    assert!(a + b + c >= 12, "every due account was settled by one of them: {a} {b} {c}");
+    for account in &accounts {
+        let renewals: Vec<Value> =
+            events_of(&app, account).await.into_iter().filter(|e| e["type"] == "subscription.renewed").collect();
+        assert_eq!(renewals.len(), 1, "{account}: {renewals:#?}");
+        let started = crate::support::start_time();
+        let period_end = (started + chrono::Months::new(1)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        assert_eq!(renewals[0]["data"]["periodStart"], json!(period_end), "a renewed period starts at the old one's end");
+        let grants = app.ledger(account).await.iter().filter(|e| e["kind"] == "SUBSCRIPTION_GRANT").count();
+        assert_eq!(grants, 2, "{account}: the first period's allowance and the renewal's");
+    }
+    assert_eq!(run_scheduler(&app).await, 0, "nothing left due");
+    app.assert_ledger_clean().await;
 }
