@@ -15,8 +15,10 @@ use axum::routing::post as route_post;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use crate::http::{Outcome, client, post, user_error};
-use crate::stats::{CpuMeter, Phase, Tally};
+use futures_util::FutureExt;
+
+use crate::http::{Call, Outcome, Step, client, clients as clients_run, post, user_error};
+use crate::stats::Phase;
 use crate::{BoxError, Target};
 
 const THRESHOLD: &str = "mutation($input: SetLowBalanceThresholdInput!) {
@@ -65,45 +67,34 @@ pub async fn drive(
     target: &Target,
     server_pid: u32,
 ) -> Result<Phase, BoxError> {
-    let url = format!("{base_url}/graphql");
-    let meter = CpuMeter::start(Some(server_pid));
-    let started = Instant::now();
-    let deadline = started + target.duration;
-    let mut tasks = Vec::new();
-    for task in 0..target.clients {
-        let mine: Vec<String> = target.accounts.iter().skip(task).step_by(target.clients).cloned().collect();
-        let (url, token, client) = (url.clone(), token.to_owned(), client()?);
-        let prefix = format!("{}-{name}-{task}", target.run);
-        tasks.push(tokio::spawn(async move {
-            let mut tally = Tally::default();
-            let mut n = 0u64;
-            while Instant::now() < deadline && !mine.is_empty() {
-                let account = &mine[n as usize % mine.len()];
-                n += 1;
-                let charge = json!({
-                    "accountId": account,
-                    "generation": { "tool": "background-removal", "count": 1 },
-                    "idempotencyKey": format!("{prefix}-c{n}"),
-                });
-                let sent = Instant::now();
-                match post(&client, &url, &token, CONSUME, json!({ "input": charge })).await {
-                    Outcome::Done(body) => match user_error(&body, "consumeCredits") {
-                        Some(code) => tally.failed(code),
-                        None => tally.committed(sent.elapsed()),
-                    },
-                    Outcome::Failed(code) => tally.failed(code),
-                }
-                let grant = json!({
-                    "accountId": account, "credits": 1, "reason": "events phase", "idempotencyKey": format!("{prefix}-g{n}"),
-                });
-                if let Outcome::Failed(code) = post(&client, &url, &token, GRANT, json!({ "input": grant })).await {
-                    tally.failed(format!("grant {code}"));
-                }
+    let (accounts, clients) = (target.accounts.clone(), target.clients);
+    let step: Step = Arc::new(move |call: Call| {
+        // Task t takes accounts t, t + clients, t + 2 clients, ...
+        let own = accounts.len().div_ceil(clients).max(1);
+        let index = (call.task + clients * (call.n as usize % own)) % accounts.len();
+        let account = accounts[index].clone();
+        async move {
+            let charge = json!({
+                "accountId": account,
+                "generation": { "tool": "background-removal", "count": 1 },
+                "idempotencyKey": format!("{}-c", call.key),
+            });
+            let sent = Instant::now();
+            let charged = match post(&call.client, &call.url, &call.token, CONSUME, json!({ "input": charge })).await {
+                Outcome::Done(body) => user_error(&body, "consumeCredits").map_or(Ok(sent.elapsed()), Err),
+                Outcome::Failed(code) => Err(code),
+            };
+            let grant = json!({
+                "accountId": account, "credits": 1, "reason": "events phase", "idempotencyKey": format!("{}-g", call.key),
+            });
+            match post(&call.client, &call.url, &call.token, GRANT, json!({ "input": grant })).await {
+                Outcome::Done(body) if user_error(&body, "grantCredits").is_none() => charged,
+                _ => Err("grant failed".into()),
             }
-            tally
-        }));
-    }
-    Phase::gather(&format!("API, {name}"), started, tasks, meter).await
+        }
+        .boxed()
+    });
+    clients_run(name, base_url, token, target, server_pid, step).await
 }
 
 /// A local webhook receiver: answers 204 to every POST and keeps, for each,

@@ -14,23 +14,12 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
+use crate::columns::{id, index};
+
 // Every integer is BIGINT: the SQLite writer reads integers back as 64-bit.
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
-
-fn id() -> ColumnDef {
-    big_integer("id").auto_increment().primary_key().take()
-}
-
-fn index(table: &'static str, name: &'static str, columns: &[&'static str]) -> IndexCreateStatement {
-    let mut index = Index::create();
-    index.name(name).table(table).if_not_exists();
-    for column in columns {
-        index.col(*column);
-    }
-    index.take()
-}
 
 const ACCOUNT_COLUMNS: [(&str, &str); 8] = [
     ("event_sequence", "BIGINT NOT NULL DEFAULT 0"),

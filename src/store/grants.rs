@@ -85,11 +85,7 @@ impl Store {
         if request.expires_at.is_some_and(|at| at <= now) {
             return Err(DomainError::invalid("expiresAt", "expiresAt must be in the future").into());
         }
-        if request.reason.trim().is_empty() {
-            let length_max = text::REASON.length_max;
-            return Err(DomainError::invalid("reason", format!("reason must be 1 to {length_max} characters")).into());
-        }
-        text::REASON.check(&request.reason)?;
+        idempotency::validate_key(&text::REASON, &request.reason)?;
         let fingerprint = rows::to_json(request)?;
         let grant = (
             CreditSource::Promo,

@@ -113,11 +113,7 @@ impl Store {
 
     /// Marks a top-up `FAILED`: the payment did not go through.
     pub async fn fail_top_up(&self, top_up_id: &str, reason: &str, now: DateTime<Utc>) -> Result<TopUpChange> {
-        if reason.trim().is_empty() {
-            let length_max = text::REASON.length_max;
-            return Err(DomainError::invalid("reason", format!("reason must be 1 to {length_max} characters")).into());
-        }
-        text::REASON.check(reason)?;
+        idempotency::validate_key(&text::REASON, reason)?;
         let (id, account_id) = self.top_up_account(top_up_id).await?;
         let reason = reason.to_owned();
         self.write(&account_id, now, move |account| {

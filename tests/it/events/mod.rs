@@ -242,7 +242,8 @@ async fn a_rolled_back_change_writes_no_event() {
 #[tokio::test]
 async fn schedulers_running_together_renew_each_period_once() {
     let app = TestApp::start().await;
-    let second = if crate::support::TestDatabase::postgres_url().is_some() { Some(app.second_instance().await) } else { None };
+    let second =
+        if crate::support::TestDatabase::postgres_url().is_some() { Some(app.second_instance().await) } else { None };
     let accounts: Vec<String> = (0..12).map(|i| format!("sub-{i}")).collect();
     for account in &accounts {
         app.subscribe(account, "STARTER", &format!("pay-{account}")).await;
@@ -257,7 +258,11 @@ async fn schedulers_running_together_renew_each_period_once() {
         assert_eq!(renewals.len(), 1, "{account}: {renewals:#?}");
         let started = crate::support::start_time();
         let period_end = (started + chrono::Months::new(1)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        assert_eq!(renewals[0]["data"]["periodStart"], json!(period_end), "a renewed period starts at the old one's end");
+        assert_eq!(
+            renewals[0]["data"]["periodStart"],
+            json!(period_end),
+            "a renewed period starts at the old one's end"
+        );
         let grants = app.ledger(account).await.iter().filter(|e| e["kind"] == "SUBSCRIPTION_GRANT").count();
         assert_eq!(grants, 2, "{account}: the first period's allowance and the renewal's");
     }
