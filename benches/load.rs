@@ -16,6 +16,8 @@
 //! whether they are met or not: it is a benchmark, not a test.
 #[path = "load/direct.rs"]
 mod direct;
+#[path = "load/events.rs"]
+mod events;
 #[path = "load/http.rs"]
 mod http;
 #[path = "common/scratch.rs"]
@@ -97,7 +99,18 @@ async fn main() {
     }
 }
 
+/// The events phase: charges per second without and with a webhook
+/// endpoint, and what the receiver saw.
+struct EventFigures {
+    without: f64,
+    with: f64,
+    expected: usize,
+    delivered: usize,
+    p99_ms: f64,
+}
+
 struct Results {
+    events: EventFigures,
     api: Vec<Phase>,
     limit: Vec<Phase>,
     peak_rss_kb: Option<u64>,
@@ -142,6 +155,7 @@ async fn run(args: &Args, options: &DatabaseOptions) -> Result<(), BoxError> {
         phase.print();
         api.push(phase);
     }
+    let events = events_phase(args, &server, &token, &spread).await?;
     let peak_rss_kb = stats::peak_rss_kb(server.pid());
     server.stop().await;
 
@@ -156,9 +170,34 @@ async fn run(args: &Args, options: &DatabaseOptions) -> Result<(), BoxError> {
     drop(store);
 
     let check = server::check(options)?;
-    let results = Results { api, limit, peak_rss_kb, check };
+    let results = Results { events, api, limit, peak_rss_kb, check };
     summary(args, &results, started.elapsed());
     Ok(())
+}
+
+/// Charges that each write an event, without then with a webhook endpoint
+/// whose local receiver takes every event.
+async fn events_phase(args: &Args, server: &Server, token: &str, spread: &Target) -> Result<EventFigures, BoxError> {
+    let accounts: Vec<String> = spread.accounts.iter().take(args.clients * 4).cloned().collect();
+    events::prepare(&server.base_url, token, &accounts).await?;
+    let target = Target { accounts: Arc::new(accounts), run: format!("{}-events", spread.run), ..*spread };
+    println!("\nevents: each charge crosses its account's threshold and a grant crosses back (2 events a pair):");
+    let without = events::drive("events, no endpoint", &server.base_url, token, &target, server.pid()).await?;
+    without.print();
+    // The worker fans out what was written before the endpoint exists.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let receiver = events::Receiver::start().await?;
+    events::register(&server.base_url, token, &receiver).await?;
+    let target = Target { run: format!("{}-webhooks", spread.run), ..target };
+    let with = events::drive("events, endpoint", &server.base_url, token, &target, server.pid()).await?;
+    with.print();
+    let expected = 2 * with.committed as usize;
+    let (delivered, p50_ms, p99_ms) = receiver.settle(expected, Duration::from_secs(60)).await;
+    receiver.stop();
+    println!(
+        "  receiver: {delivered} of about {expected} events delivered; commit to delivery p50 {p50_ms:.1} ms, p99 {p99_ms:.1} ms"
+    );
+    Ok(EventFigures { without: without.per_second(), with: with.per_second(), expected, delivered, p99_ms })
 }
 
 fn verdict(pass: bool) -> &'static str {
@@ -200,6 +239,19 @@ fn summary(args: &Args, results: &Results, total: Duration) {
         rows.push(("SQLite spread p99 < 25 ms".into(), format!("{:.2} ms", spread.p99_ms), spread.p99_ms < 25.0));
         rows.push(("SQLite API/limit, spread >= 50%".into(), format!("{ratio:.1}%"), ratio >= 50.0));
     }
+    let events = &results.events;
+    let share = 100.0 * events.with / events.without.max(1e-9);
+    rows.push(("events: with endpoint / without >= 90%".into(), format!("{share:.1}%"), share >= 90.0));
+    rows.push((
+        "events: commit to delivery p99 < 1 s".into(),
+        format!("{:.0} ms", events.p99_ms),
+        events.p99_ms < 1_000.0,
+    ));
+    rows.push((
+        "events: each delivered".into(),
+        format!("{} / {}", events.delivered, events.expected),
+        events.delivered >= events.expected,
+    ));
     rows.push((
         "server peak RSS < 150 MB".into(),
         rss_mb.map_or("unknown".into(), |mb| format!("{mb:.1} MB")),

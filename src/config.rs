@@ -59,6 +59,15 @@ pub struct RulesArgs {
     /// Time limit of a hold when `reserveCredits` gives none, in seconds.
     #[arg(long, env = "CREDITS_HOLD_TTL_SECONDS", default_value_t = 900, value_parser = clap::value_parser!(i64).range(10..=86_400))]
     pub hold_ttl_seconds: i64,
+    /// Hours before a plan's or a promotion's credits expire that `credits.expiring` is sent.
+    #[arg(long, env = "CREDITS_EXPIRY_NOTICE_HOURS", default_value_t = 72, value_parser = clap::value_parser!(i64).range(1..=8_760))]
+    pub expiry_notice_hours: i64,
+    /// Seconds a requested top-up waits for its payment before it expires.
+    #[arg(long, env = "CREDITS_TOP_UP_TTL_SECONDS", default_value_t = 3_600, value_parser = clap::value_parser!(i64).range(60..=2_592_000))]
+    pub top_up_ttl_seconds: i64,
+    /// Checkout page of a top-up, `{topUpId}` replaced by its id (e.g. `https://pay.example/checkout?topup={topUpId}`).
+    #[arg(long, env = "CREDITS_CHECKOUT_URL")]
+    pub checkout_url: Option<String>,
 }
 
 impl RulesArgs {
@@ -68,6 +77,9 @@ impl RulesArgs {
             day_time_zone: self.day_time_zone,
             low_balance_threshold: Credits::new(self.low_balance_threshold),
             hold_ttl_seconds: self.hold_ttl_seconds,
+            expiry_notice_hours: self.expiry_notice_hours,
+            top_up_ttl_seconds: self.top_up_ttl_seconds,
+            checkout_url: self.checkout_url.clone().filter(|url| !url.is_empty()),
         }
     }
 }
@@ -90,9 +102,9 @@ pub struct ServeArgs {
     /// Log format: `text` for people, `json` for log collectors.
     #[arg(long, env = "CREDITS_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
-    /// Seconds between two sweeps that release holds past their time limit.
-    #[arg(long, env = "CREDITS_HOLD_SWEEP_SECONDS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3_600))]
-    pub hold_sweep_seconds: u64,
+    /// Seconds between two runs of the scheduler (period ends, expiries and their notices, hold and top-up time-outs).
+    #[arg(long, env = "CREDITS_SCHEDULER_SECONDS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=60))]
+    pub scheduler_seconds: u64,
     #[command(flatten)]
     pub database: DatabaseArgs,
     #[command(flatten)]

@@ -43,6 +43,11 @@ pub fn user_error(code: &'static str) {
     metrics::counter!("credits_user_errors_total", "code" => code).increment(1);
 }
 
+/// An event committed to the outbox.
+pub fn event_written(event_type: &'static str) {
+    metrics::counter!("credits_events_written_total", "type" => event_type).increment(1);
+}
+
 pub fn charge(outcome: &'static str) {
     metrics::counter!("credits_charges_total", "outcome" => outcome).increment(1);
 }

@@ -63,13 +63,13 @@ async fn serve(args: ServeArgs) -> Result<()> {
         Some(address) => Some(serve_metrics(&app, address).await?),
         None => None,
     };
-    let sweeper = tokio::spawn(sweep_holds(app.clone(), std::time::Duration::from_secs(args.hold_sweep_seconds)));
+    let scheduler = tokio::spawn(schedule(app.clone(), std::time::Duration::from_secs(args.scheduler_seconds)));
     let webhooks = app.spawn_webhook_worker()?;
     axum::serve(listener, app.router())
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| Error::internal(format!("server: {e}")))?;
-    sweeper.abort();
+    scheduler.abort();
     // An attempt cut off here keeps its lease; after it, any process retries it.
     webhooks.abort();
     if let Some(metrics) = metrics {
@@ -95,17 +95,17 @@ async fn serve_metrics(app: &App, address: std::net::SocketAddr) -> Result<tokio
     }))
 }
 
-/// Releases timed-out holds even on accounts nobody touches, so a crashed
-/// generation backend cannot keep credits held.
-async fn sweep_holds(app: App, every: std::time::Duration) {
+/// Applies what time makes due even to accounts nobody touches: a crashed
+/// generation backend cannot keep credits held, a period ends on time.
+async fn schedule(app: App, every: std::time::Duration) {
     let mut interval = tokio::time::interval(every);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
-        match app.store.sweep_expired_holds(app.clock.now()).await {
-            Ok(0) => {}
-            Ok(accounts) => tracing::info!(accounts, "released timed-out holds"),
-            Err(error) => tracing::warn!(%error, "sweeping holds failed"),
+        match app.store.run_scheduler(app.clock.now()).await {
+            Ok(run) if run.accounts + run.failed == 0 => {}
+            Ok(run) => tracing::info!(accounts = run.accounts, failed = run.failed, "settled what time made due"),
+            Err(error) => tracing::warn!(%error, "the scheduler's run failed"),
         }
     }
 }

@@ -4,6 +4,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
 use rand::Rng;
 use serde_json::{Value, json};
 
@@ -18,7 +20,7 @@ const CONSUME: &str = "mutation($input: ConsumeCreditsInput!) {
   consumeCredits(input: $input) { usageEvent { id credits } wallet { balance } errors { code } }
 }";
 
-fn client() -> Result<reqwest::Client, BoxError> {
+pub fn client() -> Result<reqwest::Client, BoxError> {
     Ok(reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .pool_max_idle_per_host(1)
@@ -27,12 +29,12 @@ fn client() -> Result<reqwest::Client, BoxError> {
 }
 
 /// How one GraphQL request over HTTP ended.
-enum Outcome {
+pub enum Outcome {
     Done(Value),
     Failed(String),
 }
 
-async fn post(client: &reqwest::Client, url: &str, token: &str, query: &str, variables: Value) -> Outcome {
+pub async fn post(client: &reqwest::Client, url: &str, token: &str, query: &str, variables: Value) -> Outcome {
     let response = client.post(url).bearer_auth(token).json(&json!({ "query": query, "variables": variables })).send();
     let response = match response.await {
         Ok(response) => response,
@@ -68,7 +70,7 @@ fn transport(error: &reqwest::Error) -> String {
 }
 
 /// The user error of a payload (`data.<field>.errors[0].code`), if any.
-fn user_error(body: &Value, field: &str) -> Option<String> {
+pub fn user_error(body: &Value, field: &str) -> Option<String> {
     let code = body.pointer(&format!("/data/{field}/errors/0/code"))?.as_str()?;
     Some(format!("user {code}"))
 }
@@ -114,13 +116,30 @@ pub async fn grant_all(
     Ok(())
 }
 
-/// `consumeCredits` from `target.clients` tasks for `target.duration`.
-pub async fn drive(
+/// One request of a client task: its connection, the endpoint, the token,
+/// the task's index and a key unique to this request.
+pub struct Call {
+    pub client: reqwest::Client,
+    pub url: String,
+    pub token: String,
+    pub task: usize,
+    pub n: u64,
+    pub key: String,
+}
+
+/// What a phase does once: the latency of what it measures, or the code it
+/// failed with.
+pub type Step = Arc<dyn Fn(Call) -> BoxFuture<'static, Result<Duration, String>> + Send + Sync>;
+
+/// Runs `step` from `target.clients` tasks, each with its own keep-alive
+/// connection, for `target.duration`.
+pub async fn clients(
     name: &str,
     base_url: &str,
     token: &str,
     target: &Target,
     server_pid: u32,
+    step: Step,
 ) -> Result<Phase, BoxError> {
     let url = format!("{base_url}/graphql");
     let meter = CpuMeter::start(Some(server_pid));
@@ -128,34 +147,62 @@ pub async fn drive(
     let deadline = started + target.duration;
     let mut tasks = Vec::new();
     for task in 0..target.clients {
-        let (url, token, accounts) = (url.clone(), token.to_owned(), target.accounts.clone());
+        let (url, token, client, step) = (url.clone(), token.to_owned(), client()?, step.clone());
         let prefix = format!("{}-{name}-{task}", target.run);
-        let client = client()?;
         tasks.push(tokio::spawn(async move {
             let mut tally = Tally::default();
             let mut n = 0u64;
             while Instant::now() < deadline {
-                let account = &accounts[rand::rng().random_range(0..accounts.len())];
                 n += 1;
-                let input = json!({
-                    "accountId": account,
-                    "generation": { "tool": "background-removal", "count": 1 },
-                    "idempotencyKey": format!("{prefix}-{n}"),
-                });
-                let sent = Instant::now();
-                match post(&client, &url, &token, CONSUME, json!({ "input": input })).await {
-                    Outcome::Done(body) => match user_error(&body, "consumeCredits") {
-                        Some(code) => tally.failed(code),
-                        None if body.pointer("/data/consumeCredits/usageEvent/id").is_some_and(|id| !id.is_null()) => {
-                            tally.committed(sent.elapsed())
-                        }
-                        None => tally.failed("no usageEvent"),
-                    },
-                    Outcome::Failed(code) => tally.failed(code),
+                let call = Call {
+                    client: client.clone(),
+                    url: url.clone(),
+                    token: token.clone(),
+                    task,
+                    n,
+                    key: format!("{prefix}-{n}"),
+                };
+                match step(call).await {
+                    Ok(latency) => tally.committed(latency),
+                    Err(code) => tally.failed(code),
                 }
             }
             tally
         }));
     }
     Phase::gather(&format!("API, {name}"), started, tasks, meter).await
+}
+
+/// `consumeCredits` on accounts picked at random from `target.accounts`.
+pub async fn drive(
+    name: &str,
+    base_url: &str,
+    token: &str,
+    target: &Target,
+    server_pid: u32,
+) -> Result<Phase, BoxError> {
+    let accounts = target.accounts.clone();
+    let step: Step = Arc::new(move |call: Call| {
+        let account = accounts[rand::rng().random_range(0..accounts.len())].clone();
+        async move {
+            let input = json!({
+                "accountId": account,
+                "generation": { "tool": "background-removal", "count": 1 },
+                "idempotencyKey": call.key,
+            });
+            let sent = Instant::now();
+            match post(&call.client, &call.url, &call.token, CONSUME, json!({ "input": input })).await {
+                Outcome::Done(body) => match user_error(&body, "consumeCredits") {
+                    Some(code) => Err(code),
+                    None if body.pointer("/data/consumeCredits/usageEvent/id").is_some_and(|id| !id.is_null()) => {
+                        Ok(sent.elapsed())
+                    }
+                    None => Err("no usageEvent".into()),
+                },
+                Outcome::Failed(code) => Err(code),
+            }
+        }
+        .boxed()
+    });
+    clients(name, base_url, token, target, server_pid, step).await
 }

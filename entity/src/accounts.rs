@@ -17,12 +17,12 @@ pub struct Model {
     /// An automatic top-up is requested when `balance` falls below this.
     pub auto_top_up_threshold: i64,
     pub auto_top_up_pack: Option<String>,
-    pub auto_top_up_monthly_limit: i32,
+    pub auto_top_up_monthly_limit: i64,
     /// The calendar month (UTC, `YYYY-MM`) that `auto_top_up_requested` counts.
     pub auto_top_up_month: Option<String>,
-    pub auto_top_up_requested: i32,
+    pub auto_top_up_requested: i64,
     /// Automatic top-ups that failed or expired in a row.
-    pub auto_top_up_failures: i32,
+    pub auto_top_up_failures: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

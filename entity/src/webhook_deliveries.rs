@@ -11,11 +11,11 @@ pub struct Model {
     /// PENDING, SUCCEEDED or FAILED.
     pub status: String,
     /// Attempts started (an attempt counts from when a process claims it).
-    pub attempts: i32,
+    pub attempts: i64,
     pub next_attempt_at_ms: Option<i64>,
     /// Until then, the process that claimed the attempt owns it.
     pub lease_until_ms: i64,
-    pub last_response_status: Option<i32>,
+    pub last_response_status: Option<i64>,
     pub last_error: Option<String>,
     pub created_at_ms: i64,
     pub delivered_at_ms: Option<i64>,

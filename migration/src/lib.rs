@@ -2,6 +2,7 @@
 //! from `seed/catalog.toml`.
 pub use sea_orm_migration::prelude::*;
 
+mod columns;
 mod m20261124_000001_schema;
 mod m20261124_000002_catalog;
 mod m20261125_000003_rollup_counts;

@@ -4,24 +4,13 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
+use crate::columns::{id, index};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
 fn non_negative(column: &'static str) -> ColumnDef {
     big_integer(column).check(Expr::col(column).gte(0)).take()
-}
-
-fn id() -> ColumnDef {
-    big_integer("id").auto_increment().primary_key().take()
-}
-
-fn index(table: &'static str, name: &'static str, columns: &[&'static str]) -> IndexCreateStatement {
-    let mut index = Index::create();
-    index.name(name).table(table).if_not_exists();
-    for column in columns {
-        index.col(*column);
-    }
-    index.take()
 }
 
 #[async_trait::async_trait]

@@ -14,31 +14,22 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
+use crate::columns::{id, index};
+
+// Every integer is BIGINT: the SQLite writer reads integers back as 64-bit.
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
-
-fn id() -> ColumnDef {
-    big_integer("id").auto_increment().primary_key().take()
-}
-
-fn index(table: &'static str, name: &'static str, columns: &[&'static str]) -> IndexCreateStatement {
-    let mut index = Index::create();
-    index.name(name).table(table).if_not_exists();
-    for column in columns {
-        index.col(*column);
-    }
-    index.take()
-}
 
 const ACCOUNT_COLUMNS: [(&str, &str); 8] = [
     ("event_sequence", "BIGINT NOT NULL DEFAULT 0"),
     ("auto_top_up_enabled", "BOOLEAN NOT NULL DEFAULT FALSE"),
     ("auto_top_up_threshold", "BIGINT NOT NULL DEFAULT 0"),
     ("auto_top_up_pack", "TEXT NULL"),
-    ("auto_top_up_monthly_limit", "INTEGER NOT NULL DEFAULT 3"),
+    ("auto_top_up_monthly_limit", "BIGINT NOT NULL DEFAULT 3"),
     ("auto_top_up_month", "TEXT NULL"),
-    ("auto_top_up_requested", "INTEGER NOT NULL DEFAULT 0"),
-    ("auto_top_up_failures", "INTEGER NOT NULL DEFAULT 0"),
+    ("auto_top_up_requested", "BIGINT NOT NULL DEFAULT 0"),
+    ("auto_top_up_failures", "BIGINT NOT NULL DEFAULT 0"),
 ];
 
 #[async_trait::async_trait]
@@ -77,10 +68,10 @@ impl MigrationTrait for Migration {
                 .col(big_integer("event_id"))
                 .col(big_integer("endpoint_id"))
                 .col(string("status"))
-                .col(integer("attempts").check(Expr::col("attempts").gte(0)))
+                .col(big_integer("attempts").check(Expr::col("attempts").gte(0)))
                 .col(big_integer_null("next_attempt_at_ms"))
                 .col(big_integer("lease_until_ms").default(0))
-                .col(integer_null("last_response_status"))
+                .col(big_integer_null("last_response_status"))
                 .col(text_null("last_error"))
                 .col(big_integer("created_at_ms"))
                 .col(big_integer_null("delivered_at_ms"))
@@ -110,14 +101,20 @@ impl MigrationTrait for Migration {
             index("top_ups", "top_ups_account", &["account_id", "id"]),
             index("top_ups", "top_ups_pending", &["status", "expires_at_ms"]),
             index("subscriptions", "subscriptions_period_end", &["status", "current_period_end_ms"]),
-            index("credit_lots", "credit_lots_expiry", &["expires_at_ms"]),
         ];
         for index in indexes {
             manager.create_index(index).await?;
         }
-        // The delivery worker's queue: only the events not yet fanned out.
-        db.execute_unprepared("CREATE INDEX IF NOT EXISTS events_undispatched ON events (id) WHERE dispatched = FALSE")
-            .await?;
+        // Partial indexes, the same on both engines: the delivery worker's
+        // queue (only the events not yet fanned out), and the scheduler's
+        // lots that may expire with credits left (daily free credits are lazy).
+        for sql in [
+            "CREATE INDEX IF NOT EXISTS events_undispatched ON events (id) WHERE dispatched = FALSE",
+            "CREATE INDEX IF NOT EXISTS credit_lots_live_expiry ON credit_lots (expires_at_ms) \
+             WHERE remaining > 0 AND source <> 'DAILY_FREE'",
+        ] {
+            db.execute_unprepared(sql).await?;
+        }
         Ok(())
     }
 
@@ -125,7 +122,7 @@ impl MigrationTrait for Migration {
         for table in ["top_ups", "webhook_deliveries", "webhook_endpoints", "events"] {
             manager.drop_table(Table::drop().table(table).if_exists().to_owned()).await?;
         }
-        for index in ["subscriptions_period_end", "credit_lots_expiry"] {
+        for index in ["subscriptions_period_end", "credit_lots_live_expiry"] {
             manager.drop_index(Index::drop().name(index).if_exists().to_owned()).await?;
         }
         let db = manager.get_connection();

@@ -19,6 +19,8 @@ pub enum ErrorCode {
     NotFound,
     ReservationClosed,
     AlreadyRefunded,
+    TopUpPending,
+    TopUpClosed,
 }
 
 impl ErrorCode {
@@ -36,6 +38,8 @@ impl ErrorCode {
             ErrorCode::NotFound => "NOT_FOUND",
             ErrorCode::ReservationClosed => "RESERVATION_CLOSED",
             ErrorCode::AlreadyRefunded => "ALREADY_REFUNDED",
+            ErrorCode::TopUpPending => "TOP_UP_PENDING",
+            ErrorCode::TopUpClosed => "TOP_UP_CLOSED",
         }
     }
 }
@@ -66,6 +70,10 @@ pub enum DomainError {
     ReservationClosed { id: String, status: String },
     #[error("usage event {id} was already refunded")]
     AlreadyRefunded { id: String },
+    #[error("top-up {id} is still pending: complete, fail or let it expire first")]
+    TopUpPending { id: String },
+    #[error("top-up {id} is already {status}")]
+    TopUpClosed { id: String, status: String },
 }
 
 impl DomainError {
@@ -93,6 +101,8 @@ impl DomainError {
             DomainError::NotFound { .. } => ErrorCode::NotFound,
             DomainError::ReservationClosed { .. } => ErrorCode::ReservationClosed,
             DomainError::AlreadyRefunded { .. } => ErrorCode::AlreadyRefunded,
+            DomainError::TopUpPending { .. } => ErrorCode::TopUpPending,
+            DomainError::TopUpClosed { .. } => ErrorCode::TopUpClosed,
         }
     }
 
@@ -105,6 +115,7 @@ impl DomainError {
             DomainError::UnknownPlan { .. } => Some("planCode"),
             DomainError::UnknownPack { .. } => Some("packId"),
             DomainError::IdempotencyConflict { .. } => Some("idempotencyKey"),
+            DomainError::TopUpClosed { .. } => Some("topUpId"),
             _ => None,
         }
     }
@@ -128,7 +139,9 @@ mod tests {
             DomainError::IdempotencyConflict { key: text.clone() },
             DomainError::NotFound { what: "reservation", id: id.clone() },
             DomainError::ReservationClosed { id: id.clone(), status: "released".into() },
-            DomainError::AlreadyRefunded { id },
+            DomainError::AlreadyRefunded { id: id.clone() },
+            DomainError::TopUpPending { id: id.clone() },
+            DomainError::TopUpClosed { id, status: "failed".into() },
         ]
     }
 
@@ -160,6 +173,8 @@ mod tests {
                 None,
                 None,
                 None,
+                None,
+                Some("topUpId"),
             ]
         );
     }

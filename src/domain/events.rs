@@ -99,12 +99,14 @@ pub fn expiry_due_for_notice(lot: &Lot, now: DateTime<Utc>, window: chrono::Dura
 }
 
 /// `credits.expiring` for `lot`, unless what is left once it (and every lot
-/// expiring no later) has expired stays at or above `threshold`.
+/// expiring no later) has expired stays at or above `threshold`. Daily free
+/// credits count as staying: a new day brings as many again.
 pub fn expiring_notice(lot: &Lot, lots: &[Lot], balance: Credits, threshold: Credits) -> Option<Event> {
     let expires_at = lot.expires_at?;
     let leaving: Credits = lots
         .iter()
-        .filter(|other| other.remaining.is_positive() && other.expires_at.is_some_and(|at| at <= expires_at))
+        .filter(|other| other.source != CreditSource::DailyFree && other.remaining.is_positive())
+        .filter(|other| other.expires_at.is_some_and(|at| at <= expires_at))
         .map(|other| other.remaining)
         .sum();
     let left = balance.checked_sub(leaving).unwrap_or(Credits::ZERO);
@@ -166,6 +168,7 @@ mod tests {
         let expiring = lot(1, CreditSource::Subscription, 80, Some(48));
         let tokens = lot(2, CreditSource::Tokens, 30, None);
         let earlier = lot(3, CreditSource::Promo, 15, Some(24));
+        let daily = lot(8, CreditSource::DailyFree, 50, Some(12));
         let window = Duration::hours(72);
         assert!(expiry_due_for_notice(&expiring, now, window));
         assert!(!expiry_due_for_notice(&lot(4, CreditSource::Subscription, 80, Some(73)), now, window));
@@ -176,9 +179,11 @@ mod tests {
         assert!(expiring_notice(&expiring, &lots, Credits::new(110), Credits::new(40)).is_some());
         assert!(expiring_notice(&expiring, &lots, Credits::new(110), Credits::new(30)).is_none());
         assert!(expiring_notice(&expiring, &lots, Credits::new(110), Credits::new(20)).is_none());
-        // A lot expiring earlier leaves too: 15 left.
-        let lots = [expiring.clone(), tokens, earlier];
-        let notice = expiring_notice(&expiring, &lots, Credits::new(125), Credits::new(20)).unwrap();
+        // A lot expiring earlier leaves too; daily free credits stay: 80 left.
+        let alone = [expiring.clone(), lot(2, CreditSource::Tokens, 45, None)];
+        assert!(expiring_notice(&expiring, &alone, Credits::new(125), Credits::new(40)).is_none());
+        let lots = [expiring.clone(), tokens, earlier, daily];
+        let notice = expiring_notice(&expiring, &lots, Credits::new(175), Credits::new(90)).unwrap();
         assert_eq!(notice.data["remaining"], 80);
         assert_eq!(notice.data["lotId"], "1");
     }

@@ -15,6 +15,7 @@ pub mod rules;
 pub mod settle;
 pub mod subscription;
 pub mod text;
+pub mod top_ups;
 pub mod usage;
 pub mod wallet;
 pub mod webhooks;

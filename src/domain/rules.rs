@@ -13,6 +13,12 @@ pub struct Rules {
     pub low_balance_threshold: Credits,
     /// Time limit of a hold when the caller gives none.
     pub hold_ttl_seconds: i64,
+    /// How long before a lot expires `credits.expiring` is sent.
+    pub expiry_notice_hours: i64,
+    /// Time limit of a pending top-up.
+    pub top_up_ttl_seconds: i64,
+    /// Where a top-up is paid: `{topUpId}` is replaced by its id.
+    pub checkout_url: Option<String>,
 }
 
 impl Default for Rules {
@@ -22,6 +28,9 @@ impl Default for Rules {
             day_time_zone: Tz::UTC,
             low_balance_threshold: Credits::new(20),
             hold_ttl_seconds: 900,
+            expiry_notice_hours: 72,
+            top_up_ttl_seconds: 3_600,
+            checkout_url: None,
         }
     }
 }

@@ -93,6 +93,7 @@ pub const PACK_ID: TextInput = identifier("packId", CODE_LENGTH_MAX);
 pub const OPTION: TextInput = TextInput { names: &["name", "value"], ..identifier("options", CODE_LENGTH_MAX) };
 pub const RESERVATION_ID: TextInput = identifier("reservationId", NUMERIC_ID_LENGTH_MAX);
 pub const USAGE_EVENT_ID: TextInput = identifier("usageEventId", NUMERIC_ID_LENGTH_MAX);
+pub const TOP_UP_ID: TextInput = identifier("topUpId", NUMERIC_ID_LENGTH_MAX);
 /// Usage filter lists: tool codes and model ids.
 pub const TOOLS: TextInput = identifier("tools", CODE_LENGTH_MAX);
 pub const MODEL_IDS: TextInput = identifier("modelIds", CODE_LENGTH_MAX);
@@ -116,7 +117,7 @@ pub const EVENT_ID: TextInput = identifier("eventId", NUMERIC_ID_LENGTH_MAX + 4)
 
 /// Every string input of the API. A test reads the schema and fails when a
 /// `String` or `ID` input field or argument has no row here.
-pub const TEXT_INPUTS: [TextInput; 21] = [
+pub const TEXT_INPUTS: &[TextInput] = &[
     ACCOUNT_ID,
     IDEMPOTENCY_KEY,
     PAYMENT_REFERENCE,
@@ -128,6 +129,7 @@ pub const TEXT_INPUTS: [TextInput; 21] = [
     OPTION,
     RESERVATION_ID,
     USAGE_EVENT_ID,
+    TOP_UP_ID,
     TOOLS,
     MODEL_IDS,
     AFTER,

@@ -45,13 +45,13 @@ const RETRY_DELAYS_SECONDS: [i64; 8] = [5, 60, 5 * 60, 30 * 60, 2 * 3600, 5 * 36
 pub const JITTER_PERMILLE_MAX: i64 = 100;
 
 /// Attempts a delivery gets in all: the first and one per retry delay.
-pub const ATTEMPTS_MAX: i32 = RETRY_DELAYS_SECONDS.len() as i32 + 1;
+pub const ATTEMPTS_MAX: i64 = RETRY_DELAYS_SECONDS.len() as i64 + 1;
 
 /// The wait before the next attempt once `attempts` attempts have failed,
 /// with `jitter_permille` (-100..=100, clamped) of jitter; `None` when that
 /// was the last attempt. A jittered delay never falls below the previous
 /// step's base, so the delays keep growing.
-pub fn retry_delay(attempts: i32, jitter_permille: i64) -> Option<Duration> {
+pub fn retry_delay(attempts: i64, jitter_permille: i64) -> Option<Duration> {
     let step = usize::try_from(attempts).ok()?.checked_sub(1)?;
     let base_ms = RETRY_DELAYS_SECONDS.get(step)? * 1000;
     let jitter = jitter_permille.clamp(-JITTER_PERMILLE_MAX, JITTER_PERMILLE_MAX);

@@ -10,6 +10,7 @@ use super::events::{EventConnection, EventFilterInput, event_connection};
 use super::ledger::{LedgerEntryConnection, LedgerFilterInput, ledger_connection};
 use super::pagination::PageArgs;
 use super::scalars::int_buckets;
+use super::top_ups::{AutoTopUp, TopUpConnection, top_up_connection};
 use super::usage::{
     UsageBucket, UsageDimension, UsageEventConnection, UsageFilterInput, usage_connection, usage_summary,
 };
@@ -114,6 +115,22 @@ impl Account {
         time_zone: Option<String>,
     ) -> GraphqlResult<Vec<UsageBucket>> {
         usage_summary(ctx, Scope::Account(&self.id), filter, &group_by, time_zone).await.and_then(int_buckets)
+    }
+
+    /// Token top-ups, newest first.
+    async fn top_ups(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> GraphqlResult<TopUpConnection> {
+        top_up_connection(ctx, &self.id, PageArgs { first, after, ..PageArgs::default() }).await
+    }
+
+    /// The automatic top-up's settings and this month's count.
+    async fn auto_top_up(&self, ctx: &Context<'_>) -> GraphqlResult<AutoTopUp> {
+        let settings = &self.snapshot(ctx).await?.auto_top_up;
+        Ok(AutoTopUp::new(store(ctx)?, settings, now(ctx)?))
     }
 
     /// Every movement of credits, newest first.

@@ -23,6 +23,8 @@ pub enum UserErrorCode {
     NotFound,
     ReservationClosed,
     AlreadyRefunded,
+    TopUpPending,
+    TopUpClosed,
 }
 
 /// A business failure: nothing was changed.

@@ -22,6 +22,7 @@ pub mod refunds;
 pub mod scalars;
 pub mod spending;
 pub mod subscriptions;
+pub mod top_ups;
 pub mod usage;
 pub mod wallet;
 pub mod webhooks;
@@ -49,6 +50,7 @@ pub struct Mutation(
     grants::GrantsMutation,
     subscriptions::SubscriptionsMutation,
     wallet::WalletMutation,
+    top_ups::TopUpsMutation,
     webhooks::WebhooksMutation,
 );
 

@@ -50,8 +50,8 @@ pub struct WebhookDelivery {
     pub endpoint_id: i64,
     pub status: DeliveryStatus,
     /// Attempts started so far.
-    pub attempts: i32,
-    pub last_response_status: Option<i32>,
+    pub attempts: i64,
+    pub last_response_status: Option<i64>,
     /// When the next attempt is due, while PENDING.
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub delivered_at: Option<DateTime<Utc>>,

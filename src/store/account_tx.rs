@@ -19,6 +19,7 @@ use super::engine::{Staged, Turn};
 use super::{Store, rows};
 use crate::clock::to_ms;
 use crate::domain::catalog::Catalog;
+use crate::domain::events::{Event, announces_expiry};
 use crate::domain::holds::{Reservation, ReservationStatus};
 use crate::domain::lots::Lot;
 use crate::domain::money::Credits;
@@ -28,7 +29,10 @@ use crate::domain::wallet::{WalletInputs, WalletView, summarize};
 use crate::error::{Error, Result};
 
 mod movements;
+mod outbox;
 mod settlement;
+
+pub use settlement::subscription_event;
 
 pub struct AccountTx {
     tx: DatabaseTransaction,
@@ -49,6 +53,12 @@ pub struct AccountTx {
     changed: bool,
     /// `(kind, lot source, amount)` of each entry, counted once committed.
     moved: Vec<(&'static str, &'static str, i64)>,
+    /// Events to write with the commit (the outbox: `outbox.rs`).
+    events: Vec<Event>,
+    /// The balance the last threshold check saw.
+    watched: Credits,
+    /// Lots whose coming expiry has not been considered for a notice.
+    unnoticed: Vec<i64>,
 }
 
 /// Where a ledger entry comes from, besides its lot.
@@ -95,7 +105,7 @@ impl AccountTx {
                     .ok_or_else(|| Error::internal(format!("account {account_id} vanished inside its transaction")))?
             }
         };
-        let Holdings { lots, subscription, holds } = load(&tx, account_id).await?;
+        let Holdings { lots, subscription, holds, unnoticed } = load(&tx, account_id).await?;
         let balance = lots.iter().map(|lot| lot.remaining).sum();
         let mut account_tx = AccountTx {
             tx,
@@ -110,6 +120,9 @@ impl AccountTx {
             entries: Vec::new(),
             changed: false,
             moved: Vec::new(),
+            events: Vec::new(),
+            watched: balance,
+            unnoticed,
         };
         account_tx.settle().await?;
         Ok(account_tx)
@@ -125,6 +138,10 @@ impl AccountTx {
 
     pub fn catalog(&self) -> &Catalog {
         self.store.catalog()
+    }
+
+    pub fn rules(&self) -> &crate::domain::rules::Rules {
+        self.store.rules()
     }
 
     pub fn active_subscription(&self) -> Option<&Subscription> {
@@ -153,16 +170,26 @@ impl AccountTx {
     /// Writes the ledger entries and commits (or releases the savepoint).
     /// Returns what to announce once the change is durable: the metrics of
     /// the credits moved and the wallet watchers' notification.
-    async fn commit(self) -> Result<AfterCommit> {
+    async fn commit(mut self) -> Result<AfterCommit> {
+        self.watch_balance().await?;
+        self.notice_expiries().await?;
         if !self.entries.is_empty() {
-            ledger_entries::Entity::insert_many(self.entries).exec_without_returning(&self.tx).await?;
+            let entries = std::mem::take(&mut self.entries);
+            ledger_entries::Entity::insert_many(entries).exec_without_returning(&self.tx).await?;
         }
+        let written = self.write_events().await?;
         self.tx.commit().await?;
         let changed = self.changed || !self.moved.is_empty();
         let (store, account_id, moved) = (self.store, self.account.id, self.moved);
         Ok(Box::new(move || {
             for (kind, source, amount) in moved {
                 crate::metrics::credits_moved(kind, source, amount);
+            }
+            if !written.is_empty() {
+                for event_type in written {
+                    crate::metrics::event_written(event_type);
+                }
+                store.outbox_signal().notify_one();
             }
             if changed {
                 store.publish_change(&account_id);
@@ -230,19 +257,25 @@ pub(super) struct Holdings {
     pub lots: Vec<Lot>,
     pub subscription: Option<Subscription>,
     pub holds: Vec<Reservation>,
+    /// Lots whose expiry may need a notice and has not had its chance.
+    pub unnoticed: Vec<i64>,
 }
 
 /// Reads an account's holdings, under its lock (a write) or without it (a
 /// snapshot).
 pub(super) async fn load(db: &impl ConnectionTrait, account_id: &str) -> Result<Holdings> {
-    let lots = credit_lots::Entity::find()
+    let lot_rows = credit_lots::Entity::find()
         .filter(credit_lots::Column::AccountId.eq(account_id))
         .filter(credit_lots::Column::Remaining.gt(0))
         .all(db)
-        .await?
+        .await?;
+    let lots = lot_rows.iter().map(rows::lot).collect::<Result<Vec<_>>>()?;
+    let unnoticed = lots
         .iter()
-        .map(rows::lot)
-        .collect::<Result<Vec<_>>>()?;
+        .zip(&lot_rows)
+        .filter(|(lot, row)| !row.expiry_noticed && lot.expires_at.is_some() && announces_expiry(lot.source))
+        .map(|(lot, _)| lot.id)
+        .collect();
     let subscription = subscriptions::Entity::find()
         .filter(subscriptions::Column::AccountId.eq(account_id))
         .order_by_desc(subscriptions::Column::Id)
@@ -259,7 +292,7 @@ pub(super) async fn load(db: &impl ConnectionTrait, account_id: &str) -> Result<
         .iter()
         .map(rows::reservation)
         .collect::<Result<Vec<_>>>()?;
-    Ok(Holdings { lots, subscription, holds })
+    Ok(Holdings { lots, subscription, holds, unnoticed })
 }
 
 /// The wallet of an account whose latest subscription is `subscription`.

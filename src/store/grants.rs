@@ -8,7 +8,10 @@ use super::idempotency::{self, Prior};
 use futures_util::FutureExt;
 
 use super::{AccountTx, Store, rows};
+use serde_json::json;
+
 use crate::domain::error::DomainError;
+use crate::domain::events::{Event, EventType};
 use crate::domain::ledger::LedgerKind;
 use crate::domain::lots::{CreditSource, Lot};
 use crate::domain::money::Credits;
@@ -54,11 +57,12 @@ impl Store {
         let pack = self.catalog().token_pack(pack_id).ok_or_else(|| DomainError::UnknownPack { id: pack_id.into() })?;
         let tokens = Credits::new(pack.tokens);
         let fingerprint = rows::to_json(&PurchaseRequest { pack_id, payment_reference })?;
-        let payment_reference = payment_reference.to_owned();
+        let (payment_reference, pack_id) = (payment_reference.to_owned(), pack_id.to_owned());
         self.grant_lot(account_id, idempotency_key, "purchaseTokens", fingerprint, now, move |account| {
             if !account.entitlement().can_buy_tokens() {
                 return Err(DomainError::SubscriptionRequired { action: "buying tokens" }.into());
             }
+            account.emit(tokens_purchased(&pack_id, tokens, &payment_reference));
             // Tokens never expire; they pay for Pro only while subscribed.
             Ok((CreditSource::Tokens, tokens, None, true, LedgerKind::Purchase, payment_reference))
         })
@@ -81,11 +85,7 @@ impl Store {
         if request.expires_at.is_some_and(|at| at <= now) {
             return Err(DomainError::invalid("expiresAt", "expiresAt must be in the future").into());
         }
-        if request.reason.trim().is_empty() {
-            let length_max = text::REASON.length_max;
-            return Err(DomainError::invalid("reason", format!("reason must be 1 to {length_max} characters")).into());
-        }
-        text::REASON.check(&request.reason)?;
+        idempotency::validate_key(&text::REASON, &request.reason)?;
         let fingerprint = rows::to_json(request)?;
         let grant = (
             CreditSource::Promo,
@@ -107,7 +107,7 @@ impl Store {
         operation: &'static str,
         fingerprint: String,
         now: DateTime<Utc>,
-        decide: impl FnOnce(&AccountTx) -> Result<LotGrant> + Send + 'static,
+        decide: impl FnOnce(&mut AccountTx) -> Result<LotGrant> + Send + 'static,
     ) -> Result<Granted> {
         let key = idempotency_key.to_owned();
         self.write(account_id, now, move |account| {
@@ -129,6 +129,12 @@ impl Store {
         })
         .await
     }
+}
+
+/// `tokens.purchased`: a pack's tokens were credited.
+pub fn tokens_purchased(pack_id: &str, tokens: Credits, payment_reference: &str) -> Event {
+    let data = json!({ "packId": pack_id, "tokens": tokens.get(), "paymentReference": payment_reference });
+    Event::new(EventType::TokensPurchased, data)
 }
 
 type LotGrant = (CreditSource, Credits, Option<DateTime<Utc>>, bool, LedgerKind, String);

@@ -17,8 +17,8 @@ pub enum Prior {
     Replay(String),
 }
 
-/// Keys and payment references: not blank, and within their row of
-/// `domain::text`.
+/// Keys, payment references and reasons: not blank, and within their row
+/// of `domain::text`.
 pub fn validate_key(input: &TextInput, key: &str) -> Result<(), DomainError> {
     if key.trim().is_empty() {
         let (field, length_max) = (input.field, input.length_max);

@@ -20,23 +20,25 @@ pub struct KeysetRead<P> {
     pub limit: u64,
 }
 
-/// A query read by keyset on its id column: newest (highest) first forward,
-/// oldest first backward, from the read's position inclusive.
-pub fn by_id<E, C>(query: sea_orm::Select<E>, id: C, read: &KeysetRead<i64>) -> sea_orm::Select<E>
-where
-    E: sea_orm::EntityTrait,
-    C: sea_orm::ColumnTrait,
-{
-    use sea_orm::{QueryFilter, QueryOrder, QuerySelect};
-    let query = match (read.direction, read.from) {
-        (Direction::Forward, from) => {
-            let query = query.order_by_desc(id);
-            if let Some(from) = from { query.filter(id.lte(from)) } else { query }
-        }
-        (Direction::Backward, from) => {
-            let query = query.order_by_asc(id);
-            if let Some(from) = from { query.filter(id.gte(from)) } else { query }
-        }
-    };
-    query.limit(read.limit)
+impl KeysetRead<i64> {
+    /// `query` ordered newest first by its id column `id` (forward), or
+    /// oldest first (backward), from the position on, limited.
+    pub fn by_id<E, C>(&self, query: sea_orm::Select<E>, id: C) -> sea_orm::Select<E>
+    where
+        E: sea_orm::EntityTrait,
+        C: sea_orm::ColumnTrait,
+    {
+        use sea_orm::{QueryFilter, QueryOrder, QuerySelect};
+        let query = match (self.direction, self.from) {
+            (Direction::Forward, from) => {
+                let query = query.order_by_desc(id);
+                if let Some(from) = from { query.filter(id.lte(from)) } else { query }
+            }
+            (Direction::Backward, from) => {
+                let query = query.order_by_asc(id);
+                if let Some(from) = from { query.filter(id.gte(from)) } else { query }
+            }
+        };
+        query.limit(self.limit)
+    }
 }

@@ -4,7 +4,7 @@ use entity::ledger_entries;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 use super::Store;
-use super::keyset::{KeysetRead, by_id};
+use super::keyset::KeysetRead;
 use crate::clock::{from_ms, to_ms};
 use crate::domain::ledger::LedgerKind;
 use crate::error::{Error, Result};
@@ -50,7 +50,7 @@ impl Store {
             query = query.filter(ledger_entries::Column::CreatedAtMs.lt(to_ms(to)));
         }
         let total_count = query.clone().count(self.reader()).await?;
-        let rows = by_id(query, ledger_entries::Column::Id, &read).all(self.reader()).await?;
+        let rows = read.by_id(query, ledger_entries::Column::Id).all(self.reader()).await?;
         let entries = rows
             .into_iter()
             .map(|row| {

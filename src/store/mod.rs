@@ -28,13 +28,15 @@ mod lots;
 mod postgres;
 pub mod refunds;
 mod rows;
+pub mod scheduler;
 pub mod settings;
 pub mod snapshot;
 mod spending;
 mod sql;
 mod sqlite;
 mod subscriptions;
-mod thresholds;
+pub(crate) mod thresholds;
+pub mod top_ups;
 pub mod usage;
 pub mod webhooks;
 

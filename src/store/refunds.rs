@@ -9,7 +9,10 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
 
 use super::account_tx::Origin;
 use super::{Store, usage};
+use serde_json::json;
+
 use crate::domain::error::DomainError;
+use crate::domain::events::{Event, EventType};
 use crate::domain::ledger::LedgerKind;
 use crate::domain::money::Credits;
 use crate::domain::text;
@@ -53,6 +56,8 @@ impl Store {
                     .await?;
                 usage::add_to_rollup(account.tx(), &event, -1).await?;
                 event.status = UsageStatus::Refunded;
+                let data = json!({ "usageEventId": id.to_string(), "credits": refunded.get(), "cause": "OTHER" });
+                account.emit(Event::new(EventType::UsageRefunded, data));
                 Ok(Refund { refunded_credits: refunded, usage_event: event, wallet: account.wallet() })
             }
             .boxed()

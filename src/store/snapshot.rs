@@ -11,6 +11,7 @@ use super::account_tx::{Holdings, load, wallet_view};
 use crate::domain::settle::settle;
 use crate::domain::subscription::{Entitlement, Subscription};
 use crate::domain::text::validate_account_id;
+use crate::domain::top_ups::AutoTopUp;
 use crate::domain::wallet::WalletView;
 use crate::error::Result;
 
@@ -22,6 +23,7 @@ pub struct AccountSnapshot {
     pub entitlement: Entitlement,
     /// The latest subscription, active or not.
     pub subscription: Option<Subscription>,
+    pub auto_top_up: AutoTopUp,
 }
 
 impl Store {
@@ -29,7 +31,7 @@ impl Store {
         validate_account_id(account_id)?;
         let db = self.reader();
         if let Some(account) = accounts::Entity::find_by_id(account_id).one(db).await? {
-            let Holdings { lots, subscription, holds } = load(db, account_id).await?;
+            let Holdings { lots, subscription, holds, .. } = load(db, account_id).await?;
             let settled = settle(self.rules(), now, &lots, subscription.as_ref(), account.daily_free_day.as_deref())
                 .is_empty()
                 && !holds.iter().any(|hold| hold.timed_out(now));
@@ -40,6 +42,7 @@ impl Store {
                     wallet: wallet_view(self, &account, &lots, subscription.as_ref(), held, now),
                     entitlement: Entitlement::of(self.catalog(), subscription.as_ref()),
                     subscription,
+                    auto_top_up: super::top_ups::settings(&account),
                 });
             }
         }
@@ -49,6 +52,7 @@ impl Store {
                 wallet: account.wallet(),
                 entitlement: account.entitlement(),
                 subscription: account.subscription.clone(),
+                auto_top_up: account.auto_top_up(),
             };
             async { Ok(snapshot) }.boxed()
         })

@@ -6,9 +6,11 @@ use sea_orm::{ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, EntityTrait, Q
 use super::idempotency::{self, Prior};
 use futures_util::FutureExt;
 
+use super::account_tx::subscription_event;
 use super::{AccountTx, Store, rows};
 use crate::clock::to_ms;
 use crate::domain::error::DomainError;
+use crate::domain::events::EventType;
 use crate::domain::periods::period_containing;
 use crate::domain::subscription::{
     CancelAction, SubscribeAction, Subscription, SubscriptionStatus, cancel_action, subscribable, subscribe_action,
@@ -83,8 +85,12 @@ impl Store {
                 match cancel_action(account.subscription.as_ref(), at_period_end)? {
                     CancelAction::AtPeriodEnd { subscription_id } => {
                         set_cancel_at_period_end(account, subscription_id, true).await?;
+                        emit_canceled(account, None);
                     }
-                    CancelAction::Now => account.end_subscription(SubscriptionStatus::Canceled, now).await?,
+                    CancelAction::Now => {
+                        emit_canceled(account, Some(now));
+                        account.end_subscription(SubscriptionStatus::Canceled, now).await?;
+                    }
                     CancelAction::AlreadyCanceled => {}
                 }
                 let subscription = reload_latest(account).await?;
@@ -113,7 +119,22 @@ async fn start(account: &mut AccountTx, plan_code: &str, payment_reference: &str
         ended_at_ms: Set(None),
     };
     let id = subscriptions::Entity::insert(row).exec(account.tx()).await?.last_insert_id;
+    account.emit(subscription_event(EventType::SubscriptionStarted, plan_code, start, end));
     account.grant_allowance(plan_code, id, end).await
+}
+
+/// `subscription.canceled`: the period it ends with, cut short when `now`.
+fn emit_canceled(account: &mut AccountTx, now: Option<DateTime<Utc>>) {
+    if let Some(subscription) = account.subscription.as_ref() {
+        let end = now.unwrap_or(subscription.current_period_end);
+        let event = subscription_event(
+            EventType::SubscriptionCanceled,
+            &subscription.plan_code,
+            subscription.current_period_start,
+            end,
+        );
+        account.emit(event);
+    }
 }
 
 async fn set_cancel_at_period_end(account: &AccountTx, id: i64, cancel: bool) -> Result<()> {

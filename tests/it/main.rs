@@ -9,6 +9,7 @@ mod catalog;
 mod concurrency;
 mod defaults;
 mod demo;
+mod events;
 mod faults;
 mod fuzz;
 mod holds;

@@ -124,6 +124,26 @@ static SUBSCRIBE: Operation = mutation(
 static CANCEL: Operation = mutation("cancelSubscription", Role::Service, |_| json!({ "accountId": ACCOUNT }));
 static THRESHOLD: Operation =
     mutation("setLowBalanceThreshold", Role::Service, |_| json!({ "accountId": ACCOUNT, "threshold": 5 }));
+static REQUEST_TOP_UP: Operation = mutation(
+    "requestTopUp",
+    Role::Service,
+    |_| json!({ "accountId": ACCOUNT, "packId": "tokens-500", "idempotencyKey": "top-up" }),
+);
+/// No such top-up: its other strings are checked before it is looked for.
+static COMPLETE_TOP_UP: Operation =
+    mutation("completeTopUp", Role::Service, |_| json!({ "topUpId": "999999", "paymentReference": "pay" }));
+static FAIL_TOP_UP: Operation =
+    mutation("failTopUp", Role::Service, |_| json!({ "topUpId": "999999", "reason": "declined" }));
+static AUTO_TOP_UP: Operation = mutation(
+    "setAutoTopUp",
+    Role::Service,
+    |_| json!({ "accountId": ACCOUNT, "enabled": false, "packId": "tokens-500" }),
+);
+static TOP_UPS: Operation = query(
+    "topUps",
+    Role::Service,
+    "query($id: ID!, $after: String) { account(id: $id) { topUps(after: $after) { edges { cursor } } } }",
+);
 static QUOTE: Operation = query(
     "quote",
     Role::Service,
@@ -174,6 +194,7 @@ const PLAN_CODE: Limit = Limit("planCode", 64, Class::Identifier);
 const PACK_ID: Limit = Limit("packId", 64, Class::Identifier);
 const RESERVATION_ID: Limit = Limit("reservationId", 20, Class::Identifier);
 const USAGE_EVENT_ID: Limit = Limit("usageEventId", 20, Class::Identifier);
+const TOP_UP_ID: Limit = Limit("topUpId", 20, Class::Identifier);
 const TOOLS: Limit = Limit("tools", 64, Class::Identifier);
 const MODEL_IDS: Limit = Limit("modelIds", 64, Class::Identifier);
 const AFTER: Limit = Limit("after", 128, Class::Identifier);
@@ -240,6 +261,16 @@ fn cases() -> Vec<Case> {
         case(&PLATFORM, "/tz", TIME_ZONE, no_such_zone),
         case(&LEDGER, "/after", AFTER, not_a_cursor),
         case(&LEDGER, "/before", BEFORE, not_a_cursor),
+        case(&REQUEST_TOP_UP, "/input/accountId", ACCOUNT_ID, Refused("SUBSCRIPTION_REQUIRED")),
+        case(&REQUEST_TOP_UP, "/input/packId", PACK_ID, Refused("UNKNOWN_PACK")),
+        case(&REQUEST_TOP_UP, "/input/idempotencyKey", IDEMPOTENCY_KEY, Accepted),
+        case(&COMPLETE_TOP_UP, "/input/topUpId", TOP_UP_ID, Refused("NOT_FOUND")),
+        case(&COMPLETE_TOP_UP, "/input/paymentReference", PAYMENT_REFERENCE, Refused("NOT_FOUND")),
+        case(&FAIL_TOP_UP, "/input/topUpId", TOP_UP_ID, Refused("NOT_FOUND")),
+        case(&FAIL_TOP_UP, "/input/reason", REASON, Refused("NOT_FOUND")),
+        case(&AUTO_TOP_UP, "/input/accountId", ACCOUNT_ID, Accepted),
+        case(&AUTO_TOP_UP, "/input/packId", PACK_ID, Refused("UNKNOWN_PACK")),
+        case(&TOP_UPS, "/after", AFTER, not_a_cursor),
     ]);
     cases
 }

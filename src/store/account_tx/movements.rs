@@ -10,7 +10,10 @@ use sea_orm::{
 
 use super::{AccountTx, Origin};
 use crate::clock::to_ms;
+use serde_json::json;
+
 use crate::domain::error::DomainError;
+use crate::domain::events::{Event, EventType, announces_expiry};
 use crate::domain::holds::{Reservation, ReservationStatus, capture_split};
 use crate::domain::ledger::LedgerKind;
 use crate::domain::lots::{self, CreditSource, Lot};
@@ -52,6 +55,9 @@ impl AccountTx {
         };
         self.lots.push(lot.clone());
         self.record(kind, lot.id, amount.get(), Origin::reference(reference))?;
+        if expires_at.is_some() && announces_expiry(source) {
+            self.watch_expiry(lot.id);
+        }
         Ok(lot)
     }
 
@@ -169,9 +175,14 @@ impl AccountTx {
         let Some(lot) = self.lots.iter().find(|lot| lot.id == lot_id) else {
             return Ok(());
         };
-        let remaining = lot.remaining;
+        let (remaining, source) = (lot.remaining, lot.source);
         if remaining.is_positive() {
             self.take(lot_id, remaining, LedgerKind::Expire, Origin::reference(reason)).await?;
+            if source != CreditSource::DailyFree {
+                let data =
+                    json!({ "lotId": lot_id.to_string(), "source": source.as_str(), "expired": remaining.get() });
+                self.emit(Event::new(EventType::CreditsExpired, data));
+            }
         }
         Ok(())
     }

@@ -7,7 +7,10 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::AccountTx;
 use crate::clock::to_ms;
-use crate::domain::holds::ReservationStatus;
+use serde_json::json;
+
+use crate::domain::events::{Event, EventType, timestamp};
+use crate::domain::holds::{Reservation, ReservationStatus};
 use crate::domain::ledger::LedgerKind;
 use crate::domain::lots::CreditSource;
 use crate::domain::money::Credits;
@@ -22,9 +25,11 @@ impl AccountTx {
     pub(super) async fn settle(&mut self) -> Result<()> {
         // Holds past their time limit are released first, so that credits of
         // a lot that expired meanwhile expire with it below.
-        let timed_out: Vec<i64> = self.holds.iter().filter(|h| h.timed_out(self.now)).map(|h| h.id).collect();
-        for id in timed_out {
-            self.close_hold(id, ReservationStatus::Expired, None).await?;
+        let timed_out: Vec<Reservation> = self.holds.iter().filter(|h| h.timed_out(self.now)).cloned().collect();
+        for hold in timed_out {
+            self.close_hold(hold.id, ReservationStatus::Expired, None).await?;
+            let data = json!({ "reservationId": hold.id.to_string(), "credits": hold.credits.get() });
+            self.emit(Event::new(EventType::ReservationExpired, data));
         }
         let rules = self.store.rules().clone();
         let settlement =
@@ -37,25 +42,41 @@ impl AccountTx {
             Rollover::Renewed { start, end } => self.renew(start, end).await?,
             Rollover::Ended { at } => self.end_subscription(SubscriptionStatus::Canceled, at).await?,
         }
-        for lot_id in settlement.expire {
+        // What time did to the balance is told; the daily free credits below
+        // come and go without a word.
+        let (daily, others): (Vec<i64>, Vec<i64>) = settlement
+            .expire
+            .into_iter()
+            .partition(|id| self.lots.iter().any(|lot| lot.id == *id && lot.source == CreditSource::DailyFree));
+        for lot_id in others {
+            self.expire(lot_id, "expired").await?;
+        }
+        self.watch_balance().await?;
+        for lot_id in daily {
             self.expire(lot_id, "expired").await?;
         }
         if let Some((amount, expires_at, day)) = settlement.daily_grant {
-            // Conditional, so that a day's credits are granted once even if two
-            // transactions both saw the day as new.
-            let claimed = accounts::Entity::update_many()
-                .col_expr(accounts::Column::DailyFreeDay, Expr::value(day.clone()))
-                .filter(accounts::Column::Id.eq(self.account.id.clone()))
-                .filter(accounts::Column::DailyFreeDay.is_null().or(accounts::Column::DailyFreeDay.ne(day.clone())))
-                .exec(&self.tx)
-                .await?;
-            if claimed.rows_affected == 1 {
-                self.account.daily_free_day = Some(day.clone());
-                let amount = self.rule_grant(amount);
-                if amount.is_positive() {
-                    self.grant(CreditSource::DailyFree, amount, Some(expires_at), false, LedgerKind::DailyGrant, &day)
-                        .await?;
-                }
+            self.grant_daily(amount, expires_at, day).await?;
+        }
+        self.rebase_watch();
+        Ok(())
+    }
+
+    async fn grant_daily(&mut self, amount: Credits, expires_at: DateTime<Utc>, day: String) -> Result<()> {
+        // Conditional, so that a day's credits are granted once even if two
+        // transactions both saw the day as new.
+        let claimed = accounts::Entity::update_many()
+            .col_expr(accounts::Column::DailyFreeDay, Expr::value(day.clone()))
+            .filter(accounts::Column::Id.eq(self.account.id.clone()))
+            .filter(accounts::Column::DailyFreeDay.is_null().or(accounts::Column::DailyFreeDay.ne(day.clone())))
+            .exec(&self.tx)
+            .await?;
+        if claimed.rows_affected == 1 {
+            self.account.daily_free_day = Some(day.clone());
+            let amount = self.rule_grant(amount);
+            if amount.is_positive() {
+                self.grant(CreditSource::DailyFree, amount, Some(expires_at), false, LedgerKind::DailyGrant, &day)
+                    .await?;
             }
         }
         Ok(())
@@ -75,6 +96,7 @@ impl AccountTx {
             current.current_period_start = start;
             current.current_period_end = end;
         }
+        self.emit(subscription_event(EventType::SubscriptionRenewed, &subscription.plan_code, start, end));
         self.grant_allowance(&subscription.plan_code, subscription.id, end).await
     }
 
@@ -107,6 +129,12 @@ impl AccountTx {
         };
         subscription.status = status;
         let id = subscription.id;
+        let event = subscription_event(
+            EventType::SubscriptionEnded,
+            &subscription.plan_code,
+            subscription.current_period_start,
+            at,
+        );
         subscriptions::Entity::update_many()
             .col_expr(subscriptions::Column::Status, Expr::value(status.as_str()))
             .col_expr(subscriptions::Column::EndedAtMs, Expr::value(to_ms(at)))
@@ -136,6 +164,13 @@ impl AccountTx {
         for lot_id in live {
             self.expire(lot_id, &reason).await?;
         }
+        self.emit(event);
         Ok(())
     }
+}
+
+/// The data of a subscription's events: its plan and the period concerned.
+pub fn subscription_event(event_type: EventType, plan_code: &str, start: DateTime<Utc>, end: DateTime<Utc>) -> Event {
+    let data = json!({ "planCode": plan_code, "periodStart": timestamp(start), "periodEnd": timestamp(end) });
+    Event::new(event_type, data)
 }

@@ -7,7 +7,7 @@ use sea_orm::ActiveValue::Set;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::super::Store;
-use super::super::keyset::{KeysetRead, by_id};
+use super::super::keyset::KeysetRead;
 use super::super::rows::from_json;
 use super::{LANE, live_endpoint};
 use crate::clock::{from_ms, to_ms};
@@ -47,8 +47,8 @@ pub struct DeliveryView {
     pub event_id: i64,
     pub endpoint_id: i64,
     pub status: DeliveryStatus,
-    pub attempts: i32,
-    pub last_response_status: Option<i32>,
+    pub attempts: i64,
+    pub last_response_status: Option<i64>,
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub delivered_at: Option<DateTime<Utc>>,
 }
@@ -121,7 +121,7 @@ impl Store {
         if let Some(to) = filter.to {
             query = query.filter(events::Column::CreatedAtMs.lt(to_ms(to)));
         }
-        let rows = by_id(query, events::Column::Id, &read).all(self.reader()).await?;
+        let rows = read.by_id(query, events::Column::Id).all(self.reader()).await?;
         rows.into_iter().map(event).collect()
     }
 

@@ -31,7 +31,7 @@ use crate::error::{Error, Result};
 pub struct Claimed {
     pub delivery_id: i64,
     /// This attempt's number, from 1.
-    pub attempt: i32,
+    pub attempt: i64,
     pub event_id: i64,
     pub event_type: String,
     /// The event's data as stored (JSON), so every attempt's body is the same.
@@ -138,7 +138,7 @@ impl Store {
                             row.try_get::<i64>("", "id")?,
                             row.try_get::<i64>("", "event_id")?,
                             row.try_get::<i64>("", "endpoint_id")?,
-                            row.try_get::<i32>("", "attempts")?,
+                            row.try_get::<i64>("", "attempts")?,
                         ));
                     }
                     Ok(claimed)
@@ -150,7 +150,7 @@ impl Store {
     }
 
     /// The events and endpoints of claimed deliveries, read once each.
-    async fn describe_claims(&self, claimed: Vec<(i64, i64, i64, i32)>) -> Result<Vec<Claimed>> {
+    async fn describe_claims(&self, claimed: Vec<(i64, i64, i64, i64)>) -> Result<Vec<Claimed>> {
         if claimed.is_empty() {
             return Ok(Vec::new());
         }
@@ -202,7 +202,7 @@ impl Store {
                     .col_expr(D::Status, Expr::value(DeliveryStatus::Succeeded.as_str()))
                     .col_expr(D::NextAttemptAtMs, Expr::value(Option::<i64>::None))
                     .col_expr(D::DeliveredAtMs, Expr::value(now_ms))
-                    .col_expr(D::LastResponseStatus, Expr::value(i32::from(*status)))
+                    .col_expr(D::LastResponseStatus, Expr::value(i64::from(*status)))
                     .col_expr(D::LastError, Expr::value(Option::<String>::None));
                 Recorded::Succeeded
             }
@@ -213,7 +213,7 @@ impl Store {
                 update = update
                     .col_expr(D::Status, Expr::value(status_after.as_str()))
                     .col_expr(D::NextAttemptAtMs, Expr::value(next))
-                    .col_expr(D::LastResponseStatus, Expr::value(status.map(i32::from)))
+                    .col_expr(D::LastResponseStatus, Expr::value(status.map(i64::from)))
                     .col_expr(D::LastError, Expr::value(error));
                 if next.is_some() { Recorded::Retried } else { Recorded::Failed }
             }
