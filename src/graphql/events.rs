@@ -62,6 +62,7 @@ impl Event {
 }
 
 #[derive(InputObject, Clone, Debug, Default)]
+#[graphql(name = "EventFilter")]
 pub struct EventFilterInput {
     pub types: Option<Vec<String>>,
     /// Admins only; `Account.events` is always its account's.

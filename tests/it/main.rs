@@ -32,3 +32,4 @@ mod strings;
 mod subscriptions;
 mod usage;
 mod wallet;
+mod webhooks;
