@@ -30,6 +30,27 @@ pub enum Command {
     Token(TokenArgs),
     /// Fills the database with months of realistic demo usage, then runs the ledger check.
     DemoData(DemoArgs),
+    /// Reads the event log.
+    #[command(subcommand)]
+    Events(EventsCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum EventsCommand {
+    /// Prints events as they are written, one JSON line each, until interrupted.
+    Tail(TailArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct TailArgs {
+    /// Start with the oldest event instead of the next one written.
+    #[arg(long)]
+    pub from_start: bool,
+    /// Only events of this type (repeatable).
+    #[arg(long = "type")]
+    pub types: Vec<String>,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }
 
 #[derive(clap::Args, Debug)]

@@ -5,7 +5,7 @@ use tracing_subscriber::EnvFilter;
 
 use crate::app::{App, AppOptions, RequestLimits};
 use crate::auth::Role;
-use crate::cli::{Command, TokenArgs};
+use crate::cli::{Command, EventsCommand, TailArgs, TokenArgs};
 use crate::clock::Clock;
 use crate::config::{DatabaseArgs, ServeArgs};
 use crate::error::{Error, Result};
@@ -26,6 +26,7 @@ pub async fn run(command: Command) -> Result<i32> {
         }
         Command::Token(args) => token(args).await.map(|()| 0),
         Command::DemoData(args) => crate::demo::run(args).await,
+        Command::Events(EventsCommand::Tail(args)) => tail_events(args).await.map(|()| 0),
     }
 }
 
@@ -154,4 +155,35 @@ async fn token(args: TokenArgs) -> Result<()> {
     };
     println!("{}", crate::auth::Auth::new(&secret).issue(args.role, &args.sub, args.ttl)?);
     Ok(())
+}
+
+/// `credits events tail`: polls the log by id, so it sees every process's
+/// events in the order they were numbered, and prints each as a JSON line.
+async fn tail_events(args: TailArgs) -> Result<()> {
+    use std::io::Write;
+    let store = Store::open(&args.database.options(), Default::default()).await?;
+    let mut after = if args.from_start { 0 } else { store.latest_event_id().await? };
+    let types = Some(args.types).filter(|types| !types.is_empty());
+    loop {
+        let events = store.events_after(after, types.as_deref(), 500).await?;
+        let mut out = std::io::stdout().lock();
+        for event in &events {
+            after = event.id;
+            let line = serde_json::json!({
+                "id": crate::store::webhooks::public_event_id(event.id),
+                "type": event.event_type,
+                "accountId": event.account_id,
+                "sequence": event.sequence,
+                "createdAt": crate::domain::events::timestamp(event.created_at),
+                "data": event.data,
+            });
+            // A closed pipe (`| head`) ends the command.
+            if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+                return Ok(());
+            }
+        }
+        if events.is_empty() {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+    }
 }

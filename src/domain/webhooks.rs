@@ -65,11 +65,12 @@ pub fn retry_delay(attempts: i64, jitter_permille: i64) -> Option<Duration> {
 /// written; a name is not resolved here).
 pub fn validate_url(text: &str, deny_private: bool) -> Result<url::Url, DomainError> {
     let invalid = |message: &str| DomainError::invalid("url", message.to_owned());
-    let url = url::Url::parse(text).map_err(|_| invalid("url must be an absolute http or https URL"))?;
+    // Not "url must ...": that is how the string checks of `domain::text` begin.
+    let url = url::Url::parse(text).map_err(|_| invalid("an endpoint URL is an absolute http or https URL"))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(invalid("url must be an http or https URL"));
+        return Err(invalid("an endpoint URL is an http or https URL"));
     }
-    let host = url.host().ok_or_else(|| invalid("url must name a host"))?;
+    let host = url.host().ok_or_else(|| invalid("an endpoint URL names a host"))?;
     if deny_private {
         let private = match host {
             url::Host::Domain(name) => {
@@ -80,7 +81,7 @@ pub fn validate_url(text: &str, deny_private: bool) -> Result<url::Url, DomainEr
             url::Host::Ipv6(ip) => is_private(IpAddr::V6(ip)),
         };
         if private {
-            return Err(invalid("url must not be a loopback, private or link-local address on this server"));
+            return Err(invalid("this server refuses endpoint URLs of loopback, private or link-local addresses"));
         }
     }
     Ok(url)

@@ -87,7 +87,9 @@ fn generation() -> Value {
 /// Valid variables of every query (each declares those it takes).
 fn query_variables() -> Value {
     let filter = json!({ "tools": ["text-to-image"], "modelIds": ["sdxl"] });
-    json!({ "id": ACCOUNT, "input": generation(), "after": null, "before": null, "tz": "Europe/Paris", "filter": filter })
+    let events = json!({ "types": ["tokens.purchased"], "accountId": ACCOUNT });
+    json!({ "id": ACCOUNT, "input": generation(), "after": null, "before": null, "tz": "Europe/Paris", "filter": filter,
+        "events": events })
 }
 
 static CONSUME: Operation = mutation(
@@ -178,6 +180,33 @@ static TOP_ACCOUNTS: Operation =
 static TOP_MODELS: Operation =
     query("topModels", Role::Admin, "query($filter: UsageFilter) { topModels(filter: $filter) { credits } }");
 
+static CREATE_ENDPOINT: Operation = mutation(
+    "createWebhookEndpoint",
+    Role::Admin,
+    |_| json!({ "url": "https://example.com/hook", "eventTypes": ["tokens.purchased"] }),
+);
+/// No such endpoint: its other strings are checked before it is looked for.
+static UPDATE_ENDPOINT: Operation = mutation(
+    "updateWebhookEndpoint",
+    Role::Admin,
+    |_| json!({ "id": "999999", "url": "https://example.com/", "eventTypes": ["tokens.purchased"] }),
+);
+static ROTATE_SECRET: Operation = mutation("rotateWebhookSecret", Role::Admin, |_| json!({ "id": "999999" }));
+static DELETE_ENDPOINT: Operation = mutation("deleteWebhookEndpoint", Role::Admin, |_| json!({ "id": "999999" }));
+static REPLAY: Operation =
+    mutation("replayEvent", Role::Admin, |_| json!({ "eventId": "evt_999999", "endpointId": "999999" }));
+static EVENTS: Operation = query(
+    "events",
+    Role::Admin,
+    "query($after: String, $events: EventFilter) { events(after: $after, filter: $events) { edges { cursor } } }",
+);
+static ACCOUNT_EVENTS: Operation = query(
+    "events",
+    Role::Service,
+    "query($id: ID!, $after: String, $events: EventFilter) {
+        account(id: $id) { events(after: $after, filter: $events) { edges { cursor } } } }",
+);
+
 /// A string input's limit as the README gives it: the field an error
 /// names, the most characters, the class.
 #[derive(Clone, Copy, Debug)]
@@ -200,6 +229,12 @@ const MODEL_IDS: Limit = Limit("modelIds", 64, Class::Identifier);
 const AFTER: Limit = Limit("after", 128, Class::Identifier);
 const BEFORE: Limit = Limit("before", 128, Class::Identifier);
 const TIME_ZONE: Limit = Limit("timeZone", 64, Class::Identifier);
+const URL: Limit = Limit("url", 2048, Class::Identifier);
+const EVENT_TYPES: Limit = Limit("eventTypes", 64, Class::Identifier);
+const TYPES: Limit = Limit("types", 64, Class::Identifier);
+const ENDPOINT_AS_ID: Limit = Limit("id", 20, Class::Identifier);
+const ENDPOINT_ID: Limit = Limit("endpointId", 20, Class::Identifier);
+const EVENT_ID: Limit = Limit("eventId", 24, Class::Identifier);
 
 /// One string input of one operation: where it is in the variables, its
 /// limit, and how the operation answers a value at that limit.
@@ -271,7 +306,21 @@ fn cases() -> Vec<Case> {
         case(&AUTO_TOP_UP, "/input/accountId", ACCOUNT_ID, Accepted),
         case(&AUTO_TOP_UP, "/input/packId", PACK_ID, Refused("UNKNOWN_PACK")),
         case(&TOP_UPS, "/after", AFTER, not_a_cursor),
+        case(&CREATE_ENDPOINT, "/input/url", URL, Refused("INVALID_INPUT")),
+        case(&CREATE_ENDPOINT, "/input/eventTypes/0", EVENT_TYPES, Refused("INVALID_INPUT")),
+        case(&UPDATE_ENDPOINT, "/input/id", ENDPOINT_AS_ID, Refused("NOT_FOUND")),
+        case(&UPDATE_ENDPOINT, "/input/url", URL, Refused("INVALID_INPUT")),
+        case(&ROTATE_SECRET, "/input/id", ENDPOINT_AS_ID, Refused("NOT_FOUND")),
+        case(&DELETE_ENDPOINT, "/input/id", ENDPOINT_AS_ID, Refused("NOT_FOUND")),
+        case(&REPLAY, "/input/eventId", EVENT_ID, Refused("NOT_FOUND")),
+        case(&REPLAY, "/input/endpointId", ENDPOINT_ID, Refused("NOT_FOUND")),
     ]);
+    for operation in [&EVENTS, &ACCOUNT_EVENTS] {
+        cases.push(case(operation, "/after", AFTER, not_a_cursor));
+        cases.push(case(operation, "/events/types/0", TYPES, Accepted));
+        cases.push(case(operation, "/events/accountId", ACCOUNT_ID, Accepted));
+    }
+    cases.push(case(&UPDATE_ENDPOINT, "/input/eventTypes/0", EVENT_TYPES, Refused("INVALID_INPUT")));
     cases
 }
 
@@ -397,10 +446,11 @@ fn the_table_reaches_every_string_input_of_every_operation() {
     let inputs = string_inputs(&credits::graphql::sdl()).expect("the schema parses");
     assert!(inputs.len() >= 45, "the schema reader finds the inputs: {inputs:?}");
     for StringInput { field: operation, input, .. } in inputs {
-        // An option's name and value are reported as `options`, `account(id)` as `accountId`.
+        // An option's name and value are reported as `options`, `account(id)` as
+        // `accountId`; a webhook endpoint's `id` as itself.
         let field = match input.as_str() {
             "name" | "value" => "options",
-            "id" => "accountId",
+            "id" if !operation.contains("Webhook") => "accountId",
             other => other,
         };
         let subscription = operation == "walletUpdated" && field == "accountId";

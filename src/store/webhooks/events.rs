@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use entity::{events, webhook_deliveries, webhook_endpoints};
 use futures_util::FutureExt;
 use sea_orm::ActiveValue::Set;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::super::Store;
 use super::super::keyset::KeysetRead;
@@ -123,6 +123,23 @@ impl Store {
         }
         let rows = read.by_id(query, events::Column::Id).all(self.reader()).await?;
         rows.into_iter().map(event).collect()
+    }
+
+    /// Up to `limit` events after the id `after`, oldest first, of `types`
+    /// if given (`credits events tail`).
+    pub async fn events_after(&self, after: i64, types: Option<&[String]>, limit: u64) -> Result<EventPage> {
+        let mut query = events::Entity::find().filter(events::Column::Id.gt(after));
+        if let Some(types) = types {
+            query = query.filter(events::Column::EventType.is_in(types.iter().map(String::as_str)));
+        }
+        let rows = query.order_by_asc(events::Column::Id).limit(limit).all(self.reader()).await?;
+        rows.into_iter().map(event).collect()
+    }
+
+    /// The id of the newest event, 0 when there is none.
+    pub async fn latest_event_id(&self) -> Result<i64> {
+        let newest = events::Entity::find().order_by_desc(events::Column::Id).one(self.reader()).await?;
+        Ok(newest.map_or(0, |event| event.id))
     }
 
     /// The deliveries of the events `ids`, oldest first, in one query.

@@ -100,7 +100,8 @@ async fn bad_urls_unknown_event_types_and_empty_updates_are_invalid_input() {
 #[tokio::test]
 async fn deny_private_refuses_this_machine_and_its_network() {
     let app = TestApp::start_with_webhooks(WebhookOptions { deny_private: true, ..WebhookOptions::default() }).await;
-    for url in ["http://127.0.0.1:8080/", "http://localhost/", "http://10.0.0.7/", "http://[::1]/", "http://169.254.169.254/"]
+    for url in
+        ["http://127.0.0.1:8080/", "http://localhost/", "http://10.0.0.7/", "http://[::1]/", "http://169.254.169.254/"]
     {
         let refused = create_endpoint(&app, url, None).await;
         assert_eq!(refusal(&refused), ("INVALID_INPUT".into(), "url".into()), "{url}");

@@ -70,7 +70,11 @@ async fn an_attempt_cut_off_by_a_killed_process_is_made_again_after_a_restart() 
     assert_eq!((&got[1].webhook_id, &got[1].body), (&cut_off.webhook_id, &cut_off.body));
     let events = all_succeeded(&second).await;
     assert_eq!(events.len(), 1);
-    assert_eq!(events[0]["deliveries"], json!([{ "status": "SUCCEEDED", "attempts": 2 }]), "the cut-off attempt counts");
+    assert_eq!(
+        events[0]["deliveries"],
+        json!([{ "status": "SUCCEEDED", "attempts": 2 }]),
+        "the cut-off attempt counts"
+    );
 }
 
 #[tokio::test]

@@ -133,7 +133,11 @@ impl Receiver {
             if received.len() >= n {
                 return received;
             }
-            assert!(tokio::time::Instant::now() < deadline, "{} of {n} requests arrived: {received:#?}", received.len());
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{} of {n} requests arrived: {received:#?}",
+                received.len()
+            );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
