@@ -16,7 +16,7 @@
 use chrono::{DateTime, Duration, Utc};
 use entity::{events, webhook_deliveries, webhook_endpoints};
 use futures_util::FutureExt;
-use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, Order, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, Order, Query, SelectStatement};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::super::Store;
@@ -59,12 +59,40 @@ pub enum Recorded {
     Stale,
 }
 
+/// The ids of up to `limit` deliveries due at `now_ms`, soonest first: pending,
+/// not leased, to an endpoint that is enabled (a disabled endpoint's
+/// deliveries wait until it is enabled again) and not deleted.
+fn due(now_ms: i64, limit: u64) -> SelectStatement {
+    use webhook_deliveries::Column as D;
+    use webhook_endpoints::Column as E;
+    let (deliveries, endpoints) = (webhook_deliveries::Entity, webhook_endpoints::Entity);
+    Query::select()
+        .column((deliveries, D::Id))
+        .from(deliveries)
+        .inner_join(endpoints, Expr::col((endpoints, E::Id)).equals((deliveries, D::EndpointId)))
+        .and_where(Expr::col((deliveries, D::Status)).eq(DeliveryStatus::Pending.as_str()))
+        .and_where(Expr::col((deliveries, D::NextAttemptAtMs)).lte(now_ms))
+        .and_where(Expr::col((deliveries, D::LeaseUntilMs)).lte(now_ms))
+        .and_where(Expr::col((endpoints, E::Enabled)).eq(true))
+        .and_where(Expr::col((endpoints, E::DeletedAtMs)).is_null())
+        .order_by((deliveries, D::NextAttemptAtMs), Order::Asc)
+        .order_by((deliveries, D::Id), Order::Asc)
+        .limit(limit)
+        .take()
+}
+
 /// Longest `last_error` kept: enough for any reason, bounded for a hostile receiver.
 const ERROR_LENGTH_MAX: usize = 500;
 
 impl Store {
     /// Turns up to `limit` undispatched events into deliveries; how many events.
     pub async fn dispatch_events(&self, now: DateTime<Utc>, limit: u64) -> Result<usize> {
+        // A read first: an idle worker polls every second, and a write
+        // transaction each time would be a commit (on SQLite, a flush) for nothing.
+        let waiting = events::Entity::find().filter(events::Column::Dispatched.eq(false)).one(self.reader()).await?;
+        if waiting.is_none() {
+            return Ok(0);
+        }
         self.transact(LANE, move |tx| {
             async move {
                 let rows = events::Entity::find()
@@ -104,29 +132,30 @@ impl Store {
     /// until `now + lease`.
     pub async fn claim_deliveries(&self, now: DateTime<Utc>, lease: Duration, limit: u64) -> Result<Vec<Claimed>> {
         use webhook_deliveries::Column as D;
-        use webhook_endpoints::Column as E;
         let (now_ms, lease_ms) = (to_ms(now), to_ms(now + lease));
-        let (deliveries, endpoints) = (webhook_deliveries::Entity, webhook_endpoints::Entity);
-        let mut due = Query::select();
-        due.column((deliveries, D::Id))
-            .from(deliveries)
-            .inner_join(endpoints, Expr::col((endpoints, E::Id)).equals((deliveries, D::EndpointId)))
-            .and_where(Expr::col((deliveries, D::Status)).eq(DeliveryStatus::Pending.as_str()))
-            .and_where(Expr::col((deliveries, D::NextAttemptAtMs)).lte(now_ms))
-            .and_where(Expr::col((deliveries, D::LeaseUntilMs)).lte(now_ms))
-            .and_where(Expr::col((endpoints, E::Enabled)).eq(true))
-            .and_where(Expr::col((endpoints, E::DeletedAtMs)).is_null())
-            .order_by((deliveries, D::NextAttemptAtMs), Order::Asc)
-            .order_by((deliveries, D::Id), Order::Asc)
-            .limit(limit)
-            .lock_with_tables_behavior(LockType::Update, [deliveries], LockBehavior::SkipLocked);
+        // As in `dispatch_events`: no write transaction when nothing is due.
+        if self.reader().query_one(&due(now_ms, 1)).await?.is_none() {
+            return Ok(Vec::new());
+        }
+        let mut due = due(now_ms, limit);
+        due.lock_with_tables_behavior(LockType::Update, [webhook_deliveries::Entity], LockBehavior::SkipLocked);
         let mut claim = Query::update();
         claim
-            .table(deliveries)
+            .table(webhook_deliveries::Entity)
             .value(D::Attempts, Expr::col(D::Attempts).add(1))
             .value(D::LeaseUntilMs, lease_ms)
             .and_where(Expr::col(D::Id).in_subquery(due))
             .returning(Query::returning().columns([D::Id, D::EventId, D::EndpointId, D::Attempts]));
+        // As in `dispatch_events`: no write transaction when nothing is due.
+        let due_now = webhook_deliveries::Entity::find()
+            .filter(D::Status.eq(DeliveryStatus::Pending.as_str()))
+            .filter(D::NextAttemptAtMs.lte(now_ms))
+            .filter(D::LeaseUntilMs.lte(now_ms))
+            .one(self.reader())
+            .await?;
+        if due_now.is_none() {
+            return Ok(Vec::new());
+        }
         let store = self.clone();
         let claimed = self
             .transact(LANE, move |tx| {
