@@ -55,8 +55,10 @@ impl Event {
         Json(self.0.data.clone())
     }
 
-    /// Its deliveries, one per endpoint and replay (batched per page).
+    /// Its deliveries, one per endpoint and replay (batched per page; admin:
+    /// they name the platform's endpoints, which are no account's business).
     async fn deliveries(&self, ctx: &Context<'_>) -> GraphqlResult<Vec<WebhookDelivery>> {
+        require_admin(ctx, "Event.deliveries")?;
         Ok(load_one::<DeliveryLoader>(ctx, self.0.id).await?.unwrap_or_default())
     }
 }

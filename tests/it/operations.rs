@@ -9,7 +9,7 @@ use crate::proxy::Proxy;
 use crate::support::{TestApp, TestDatabase, graphql_error_code, image};
 
 /// `/metrics` of the API's listener, as an admin.
-async fn scrape(app: &TestApp) -> String {
+pub async fn scrape(app: &TestApp) -> String {
     let request = reqwest::Client::new().get(format!("{}/metrics", app.base_url));
     let response = request.bearer_auth(app.token(Role::Admin, "ops")).send().await.unwrap();
     assert_eq!(response.status(), 200);

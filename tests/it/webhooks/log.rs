@@ -88,4 +88,9 @@ async fn an_account_reads_its_own_events_only() {
     let by_service = format!("{{ account(id: \"dave\") {{ events {{ {PAGE} }} }} }}");
     let dave = nodes(&app.as_service(&by_service, json!({})).await["account"]["events"]);
     assert!(!dave.is_empty() && dave.iter().all(|e| e["accountId"] == "dave"));
+
+    // Deliveries name the platform's endpoints: admins only.
+    let deliveries = "{ viewer { events { edges { node { deliveries { status } } } } } }";
+    let response = app.graphql(Some(&app.token(Role::User, "carol")), deliveries, json!({})).await;
+    assert_eq!(graphql_error_code(&response), "FORBIDDEN");
 }

@@ -45,6 +45,16 @@ async fn a_receiver_failing_three_times_gets_the_same_event_four_times_then_it_s
     assert!(got.iter().all(|r| r.webhook_id == got[0].webhook_id && r.body == got[0].body), "{got:#?}");
     let timestamps: Vec<i64> = got.iter().map(|r| r.timestamp.parse().unwrap()).collect();
     assert!(timestamps.windows(2).all(|w| w[1] > w[0]), "each attempt signs its own time: {timestamps:?}");
+
+    let metrics = crate::operations::scrape(&app).await;
+    for name in [
+        "credits_webhook_deliveries_total{outcome=\"retried\"}",
+        "credits_webhook_deliveries_total{outcome=\"succeeded\"}",
+        "credits_webhook_delivery_latency_seconds_bucket",
+        "credits_webhook_oldest_undelivered_event_age_seconds",
+    ] {
+        assert!(metrics.contains(name), "{name} in {metrics}");
+    }
 }
 
 #[tokio::test]
