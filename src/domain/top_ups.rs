@@ -24,6 +24,8 @@ macro_rules! named {
     };
 }
 
+pub(crate) use named;
+
 named!(TopUpStatus { Pending => "PENDING", Succeeded => "SUCCEEDED", Failed => "FAILED", Expired => "EXPIRED", });
 named!(TopUpTrigger { Manual => "MANUAL", Automatic => "AUTOMATIC", });
 

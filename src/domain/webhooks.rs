@@ -7,33 +7,12 @@ use chrono::Duration;
 
 use super::error::DomainError;
 use super::events::EventType;
+use super::top_ups::named;
 
-/// Where a delivery of one event to one endpoint stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DeliveryStatus {
-    /// Attempts remain (or one is under way).
-    Pending,
-    /// An attempt was answered 2xx.
-    Succeeded,
-    /// The last attempt failed, or the endpoint was deleted.
-    Failed,
-}
-
-impl DeliveryStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeliveryStatus::Pending => "PENDING",
-            DeliveryStatus::Succeeded => "SUCCEEDED",
-            DeliveryStatus::Failed => "FAILED",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<DeliveryStatus> {
-        [DeliveryStatus::Pending, DeliveryStatus::Succeeded, DeliveryStatus::Failed]
-            .into_iter()
-            .find(|status| status.as_str() == text)
-    }
-}
+// Where a delivery of one event to one endpoint stands: PENDING while
+// attempts remain (or one is under way), SUCCEEDED once one was answered
+// 2xx, FAILED after the last attempt or when its endpoint was deleted.
+named!(DeliveryStatus { Pending => "PENDING", Succeeded => "SUCCEEDED", Failed => "FAILED", });
 
 /// The wait after each failed attempt: the first retry within 10 s, then
 /// growing delays, more than 24 h in all, so a receiver down for a day still

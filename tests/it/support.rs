@@ -66,6 +66,14 @@ impl Drop for TestDatabase {
                 let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
                 runtime.block_on(async {
                     let db = Database::connect(&url).await.ok()?;
+                    // The app's runtime is blocked in this drop: a transaction it
+                    // had open (a background task's, cut off by the drop) would
+                    // hold its locks, and DROP SCHEMA would wait for it forever.
+                    let holders = format!(
+                        "SELECT pg_terminate_backend(l.pid) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+                         JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '{schema}' AND l.pid <> pg_backend_pid()"
+                    );
+                    db.execute_unprepared(&holders).await.ok()?;
                     db.execute_unprepared(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await.ok()?;
                     db.close().await.ok()
                 })
