@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use crate::clock::from_ms;
 use crate::domain::events::timestamp;
 use crate::domain::webhooks::delivered;
+use crate::error::Error;
 use crate::store::webhooks::{Claimed, Outcome, public_event_id};
 
 use super::signature::sign;
@@ -24,14 +25,14 @@ pub fn body(claimed: &Claimed) -> String {
 pub async fn post(client: &reqwest::Client, claimed: &Claimed, now: DateTime<Utc>) -> Outcome {
     let secret = match &claimed.secret {
         Ok(secret) => secret,
-        Err(error) => return failed(None, format!("{error:?}")),
+        Err(error) => return failed(None, detail(error)),
     };
     let body = body(claimed);
     let id = public_event_id(claimed.event_id);
     let seconds = now.timestamp();
     let signature = match sign(secret, &id, seconds, body.as_bytes()) {
         Ok(signature) => signature,
-        Err(error) => return failed(None, format!("{error:?}")),
+        Err(error) => return failed(None, detail(&error)),
     };
     let request = client
         .post(&claimed.url)
@@ -51,6 +52,14 @@ pub async fn post(client: &reqwest::Client, claimed: &Claimed, now: DateTime<Utc
         Err(error) if error.is_timeout() => failed(None, "the endpoint did not answer in time".into()),
         Err(error) if error.is_connect() => failed(None, format!("could not connect: {error}")),
         Err(error) => failed(None, format!("the request failed: {error}")),
+    }
+}
+
+/// Why an attempt could not be made, for `last_error` (admins' eyes only).
+fn detail(error: &Error) -> String {
+    match error {
+        Error::Internal(detail) | Error::Unavailable(detail) => detail.clone(),
+        other => other.to_string(),
     }
 }
 

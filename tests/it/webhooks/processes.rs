@@ -111,3 +111,29 @@ async fn two_processes_on_one_postgres_make_each_attempt_once() {
     assert_eq!(got, 2 * ACCOUNTS, "{per_id:?}");
     assert!(per_id.values().all(|n| *n == 2), "each attempt once: {per_id:?}");
 }
+
+#[tokio::test]
+async fn events_tail_prints_each_event_as_a_json_line() {
+    use std::io::BufRead;
+    let app = crate::support::TestApp::start().await;
+    super::subscribe(&app, "tailed").await;
+    let options = &app.database.options;
+    let mut tail = std::process::Command::new(env!("CARGO_BIN_EXE_credits"))
+        .args(["events", "tail", "--from-start", "--type", "subscription.started"])
+        .env("CREDITS_DATABASE_URL", &options.url)
+        .env("CREDITS_DATABASE_SCHEMA", options.schema.clone().unwrap_or_default())
+        .env("CREDITS_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn credits events tail");
+    let stdout = tail.stdout.take().expect("stdout");
+    let first = tokio::task::spawn_blocking(move || std::io::BufReader::new(stdout).lines().next());
+    let line = tokio::time::timeout(PROCESS_WAIT, first).await.expect("a line in time").unwrap();
+    let _ = tail.kill();
+    let _ = tail.wait();
+    let event: Value = serde_json::from_str(&line.expect("a line").expect("text")).expect("a JSON line");
+    assert_eq!((&event["type"], &event["accountId"]), (&json!("subscription.started"), &json!("tailed")));
+    assert!(event["sequence"].as_i64().is_some_and(|n| n >= 1), "{event}");
+    assert!(event["id"].as_str().unwrap().starts_with("evt_") && event["data"]["planCode"] == "STARTER", "{event}");
+}
