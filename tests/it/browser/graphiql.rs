@@ -27,9 +27,16 @@ async fn editors_shown(browser: &Client) {
     wait_for(browser, "the query editor", &format!("return !!{};", editor(QUERY_EDITOR))).await;
 }
 
-/// Puts `query` in the query editor and presses the run button.
-async fn run(browser: &Client, query: &str) {
+/// Puts `query` in the query editor and, once GraphiQL has parsed it (the
+/// tab takes the operation's name, `<untitled>` for an anonymous one),
+/// presses the run button: GraphiQL picks WebSocket or HTTP from the parsed
+/// document, which trails the editor by a moment.
+async fn run(browser: &Client, query: &str, tab_title: &str) {
     browser.execute(&format!("{}.setValue(arguments[0]);", editor(QUERY_EDITOR)), vec![json!(query)]).await.unwrap();
+    let title =
+        "return document.querySelector('.graphiql-tab-active .graphiql-tab-button')?.textContent === arguments[0];";
+    let title = title.replace("arguments[0]", &json!(tab_title).to_string());
+    wait_for(browser, &format!("the tab named {tab_title}"), &title).await;
     browser.find(Locator::Css(".graphiql-execute-button")).await.expect("the run button").click().await.unwrap();
 }
 
@@ -64,7 +71,7 @@ async fn graphiql_runs_a_query_with_the_network_to_anything_but_the_server_block
     let expected = app.data(None, "{ plans { code } }", json!({})).await;
     with_browser(async |browser| {
         open(&browser, &format!("{}/", app.base_url)).await;
-        run(&browser, "{ plans { code } }").await;
+        run(&browser, "{ plans { code } }", "<untitled>").await;
         let answer = result(&browser, "\"plans\"").await;
         screenshot(&browser, "graphiql").await;
         assert_eq!(answer, json!({ "data": expected }));
@@ -100,7 +107,7 @@ async fn a_subscription_runs_from_graphiql_over_the_websocket_with_the_token_of_
         let kept = "return [location.hash, sessionStorage.getItem('credits.token'), document.cookie];";
         assert_eq!(page_state(&browser, kept).await, json!(["", token, ""]));
 
-        run(&browser, "subscription { walletUpdated { balance } }").await;
+        run(&browser, "subscription Wallet { walletUpdated { balance } }", "Wallet").await;
         // The subscription starts when the server has the WebSocket's
         // `subscribe`; grant until a change reaches the page.
         let mut grants = 0;
@@ -112,9 +119,14 @@ async fn a_subscription_runs_from_graphiql_over_the_websocket_with_the_token_of_
             if text.as_str().is_some_and(|t| t.contains("walletUpdated")) {
                 break text;
             }
-            assert!(grants < 100, "no walletUpdated reached the page");
+            if grants == 100 {
+                screenshot(&browser, "timeout-graphiql-subscription").await;
+                panic!("no walletUpdated reached the page; its result pane: {text}");
+            }
             tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         };
+        // The change came through the page's WebSocket, and only the
+        // server's own origin resolves: the socket went to the server.
         screenshot(&browser, "graphiql-subscription").await;
         let answer: Value = serde_json::from_str(text.as_str().unwrap()).expect("JSON");
         let balance = answer["data"]["walletUpdated"]["balance"].as_i64().expect("a balance");
