@@ -1,18 +1,20 @@
 //! The HTTP server: GraphQL over POST and GET at `/graphql`, WebSocket
 //! subscriptions (graphql-transport-ws) on the same path, GraphiQL at `/`
-//! (and at `/graphql` for browsers), `/healthz`, and `/metrics` for admins
-//! (or for anyone on the metrics listener, see `metrics_http`).
+//! (and at `/graphql` for browsers; `pages`) with its embedded files under
+//! `/assets/` (`assets`), `/healthz`, and `/metrics` for admins (or for
+//! anyone on the metrics listener, see `metrics_http`). Every response
+//! carries the security headers of `security_headers`.
 use std::any::Any;
 use std::time::Duration;
 
-use async_graphql::http::GraphiQLSource;
 use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Request, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -27,9 +29,12 @@ use crate::store::webhooks::WebhookSettings;
 use crate::store::{DatabaseOptions, Store};
 use crate::webhooks::{Secrets, Worker};
 
+mod assets;
 mod graphql_http;
 mod metrics_http;
 pub mod nesting;
+mod pages;
+pub mod security_headers;
 mod websocket;
 
 pub const BODY_LIMIT_BYTES_DEFAULT: usize = 256 * 1024;
@@ -105,13 +110,16 @@ impl App {
             .route("/graphql", get(graphql_get).post(graphql_post))
             .route("/healthz", get(healthz))
             .route("/metrics", get(metrics_http::for_admins))
+            // Only the assets are compressed: they are most of a page's
+            // weight, and GraphQL answers keep the framing clients expect.
+            .route(assets::ROUTE, get(assets::serve).layer(CompressionLayer::new()))
             .with_state(self.clone());
-        bounded(routes, self.limits)
+        security_headers::apply(bounded(routes, self.limits))
     }
 
     /// The routes of the metrics listener (`CREDITS_METRICS_LISTEN`).
     pub fn metrics_router(&self) -> Router {
-        bounded(metrics_http::router(self.clone()), self.limits)
+        security_headers::apply(bounded(metrics_http::router(self.clone()), self.limits))
     }
 
     fn request_context(&self, headers: &HeaderMap) -> RequestContext {
@@ -165,8 +173,8 @@ fn panic_detail(panic: &(dyn Any + Send)) -> &str {
         .unwrap_or("a panic without a message")
 }
 
-async fn graphiql() -> Html<String> {
-    Html(GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql").finish())
+async fn graphiql() -> Response {
+    pages::graphiql()
 }
 
 async fn graphql_post(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Response {

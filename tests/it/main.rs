@@ -5,6 +5,7 @@
 mod support;
 
 mod auth;
+mod browser;
 mod catalog;
 mod concurrency;
 mod defaults;
@@ -21,6 +22,7 @@ mod live;
 mod migrations;
 mod model;
 mod operations;
+mod pages;
 mod pagination;
 mod processes;
 mod protocol;
