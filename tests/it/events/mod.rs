@@ -10,16 +10,13 @@ mod top_ups;
 
 /// The account's events, oldest first, through the admin event log.
 pub async fn events_of(app: &TestApp, account: &str) -> Vec<Value> {
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
-    let rows = entity::events::Entity::find()
-        .filter(entity::events::Column::AccountId.eq(account))
-        .order_by_asc(entity::events::Column::Id)
-        .all(app.app.store.writer_for_tests())
-        .await
-        .unwrap();
-    rows.into_iter()
-        .map(|r| json!({ "id": r.id, "type": r.event_type, "accountId": r.account_id, "sequence": r.sequence, "data": serde_json::from_str::<Value>(&r.data).unwrap() }))
-        .collect()
+    let query = "query($filter: EventFilter) { events(first: 100, filter: $filter) {
+        edges { node { id type accountId sequence createdAt data } } } }";
+    let data = app.as_admin(query, json!({ "filter": { "accountId": account } })).await;
+    let edges = data["events"]["edges"].as_array().unwrap_or_else(|| panic!("no events: {data}"));
+    let mut events: Vec<Value> = edges.iter().map(|edge| edge["node"].clone()).collect();
+    events.reverse();
+    events
 }
 
 /// Reads an account's events as they come, step by step.
