@@ -202,12 +202,12 @@ mod tests {
     fn every_row_refuses_nul_and_a_value_past_its_limit_and_takes_one_at_it() {
         for input in TEXT_INPUTS {
             let at_limit = "a".repeat(input.length_max);
-            assert_eq!(refused(&input, &at_limit), None, "{}", input.field);
-            let (field, message) = refused(&input, &format!("{at_limit}a")).expect("one past the limit");
+            assert_eq!(refused(input, &at_limit), None, "{}", input.field);
+            let (field, message) = refused(input, &format!("{at_limit}a")).expect("one past the limit");
             assert_eq!(field, input.field);
             assert!(message.contains(&input.length_max.to_string()), "{message}");
             for nul in ["\0", "a\0b", "ab\0"] {
-                assert_eq!(refused(&input, nul).map(|(field, _)| field), Some(input.field), "{nul:?}");
+                assert_eq!(refused(input, nul).map(|(field, _)| field), Some(input.field), "{nul:?}");
             }
         }
     }
