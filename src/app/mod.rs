@@ -1,6 +1,7 @@
 //! The HTTP server: GraphQL over POST and GET at `/graphql`, WebSocket
 //! subscriptions (graphql-transport-ws) on the same path, GraphiQL at `/`
-//! (and at `/graphql` for browsers), `/healthz`, and `/metrics` for admins
+//! (and at `/graphql` for browsers), `/healthz`, `/export/usage.csv`
+//! (`export_http`), and `/metrics` for admins
 //! (or for anyone on the metrics listener, see `metrics_http`).
 use std::any::Any;
 use std::time::Duration;
@@ -25,6 +26,7 @@ use crate::graphql::context::RequestContext;
 use crate::graphql::{self, CreditsSchema};
 use crate::store::{DatabaseOptions, Store};
 
+mod export_http;
 mod graphql_http;
 mod metrics_http;
 pub mod nesting;
@@ -89,6 +91,7 @@ impl App {
             .route("/", get(graphiql))
             .route("/graphql", get(graphql_get).post(graphql_post))
             .route("/healthz", get(healthz))
+            .route("/export/usage.csv", get(export_http::usage_csv))
             .route("/metrics", get(metrics_http::for_admins))
             .with_state(self.clone());
         bounded(routes, self.limits)
