@@ -147,12 +147,13 @@ pub enum LineKey {
 }
 
 impl LineKey {
-    fn of(by: Option<SplitBy>, bucket: &Bucket) -> LineKey {
+    /// The line of a bucket, its name moved out of it.
+    fn of(by: Option<SplitBy>, bucket: &mut Bucket) -> LineKey {
         match by {
             None => LineKey::All,
             Some(SplitBy::Studio) => LineKey::Studio(bucket.studio),
-            Some(SplitBy::Tool) => LineKey::Tool(bucket.tool.clone()),
-            Some(SplitBy::Model) => LineKey::Model(bucket.model_id.clone()),
+            Some(SplitBy::Tool) => LineKey::Tool(bucket.tool.take()),
+            Some(SplitBy::Model) => LineKey::Model(bucket.model_id.take()),
         }
     }
 
@@ -235,16 +236,25 @@ impl Series {
             lines.insert(LineKey::All, Line::zero(LineKey::All, periods.len()));
         }
         let mut totals = (0, 0, 0);
-        for bucket in buckets {
+        for mut bucket in buckets {
             // Every bucket starts a period of the range: both come from the
             // same local midnights of the same zone.
             let Some(at) = bucket.period_start.and_then(|start| periods.binary_search(&start).ok()) else {
                 debug_assert!(false, "a bucket outside the periods: {bucket:?}");
                 continue;
             };
-            let key = LineKey::of(request.by, &bucket);
+            let key = LineKey::of(request.by, &mut bucket);
             let figures = (bucket.generations, bucket.outputs, bucket.credits);
-            lines.entry(key.clone()).or_insert_with(|| Line::zero(key, periods.len())).add(at, figures);
+            // A year of days has a few dozen lines and thousands of buckets:
+            // the key is copied once per line, not once per bucket.
+            match lines.get_mut(&key) {
+                Some(line) => line.add(at, figures),
+                None => {
+                    let mut line = Line::zero(key.clone(), periods.len());
+                    line.add(at, figures);
+                    lines.insert(key, line);
+                }
+            }
             totals = (totals.0 + figures.0, totals.1 + figures.1, totals.2 + figures.2);
         }
         let mut lines: Vec<Line> = lines.into_values().collect();
