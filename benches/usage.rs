@@ -162,7 +162,9 @@ async fn run(args: &Args, options: DatabaseOptions) -> Result<(), BoxError> {
     if let Some(exported) = exported {
         let exported = exported?;
         if exported.rows != loaded.heavy.events as u64 {
-            return Err(format!("the export has {} rows, the account {} events", exported.rows, loaded.heavy.events).into());
+            return Err(
+                format!("the export has {} rows, the account {} events", exported.rows, loaded.heavy.events).into()
+            );
         }
         export::print(&loaded.heavy.id, &exported);
     }

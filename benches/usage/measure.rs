@@ -192,8 +192,8 @@ async fn store_call(store: &Store, case: &Case, now: DateTime<Utc>) -> Result<()
             store.usage_summary(scope, &case.filter, group, time_zone, now).await?;
         }
         StoreCall::Series => {
-            let request = SeriesRequest::new(Period::Day, Some(Dimension::Model), 8, Tz::UTC)
-                .map_err(|e| format!("{e:?}"))?;
+            let request =
+                SeriesRequest::new(Period::Day, Some(Dimension::Model), 8, Tz::UTC).map_err(|e| format!("{e:?}"))?;
             store.usage_series(scope, &case.filter, &request, now).await?;
         }
     }
