@@ -10,6 +10,8 @@
 //!
 //! It prints median and p99 latencies against the targets of the issue and
 //! exits 0 whether they are met or not: it is a benchmark, not a test.
+#[path = "usage/export.rs"]
+mod export;
 #[path = "usage/load.rs"]
 mod load;
 #[path = "usage/measure.rs"]
@@ -147,12 +149,26 @@ async fn run(args: &Args, options: DatabaseOptions) -> Result<(), BoxError> {
     let base_url = format!("http://{}", listener.local_addr()?);
     let router = app.router();
     let server = tokio::spawn(async move { axum::serve(listener, router).await });
-    let client = Client::new(&base_url, app.auth.issue(Role::Service, "bench", None)?);
+    let token = app.auth.issue(Role::Service, "bench", None)?;
+    let client = Client::new(&base_url, token.clone());
 
     let results = measure_all(&client, &app, &loaded, now, args.iterations).await;
+    let exported = match results {
+        Ok(_) => Some(export::export(&base_url, &token, &loaded.heavy.id).await),
+        Err(_) => None,
+    };
     server.abort();
     let results = results?;
     report::print(database, &results, args.iterations);
+    if let Some(exported) = exported {
+        let exported = exported?;
+        if exported.rows != loaded.heavy.events as u64 {
+            return Err(
+                format!("the export has {} rows, the account {} events", exported.rows, loaded.heavy.events).into()
+            );
+        }
+        export::print(&loaded.heavy.id, &exported);
+    }
     Ok(())
 }
 
@@ -267,6 +283,17 @@ async fn measure_all(
             query: measure::SUMMARY_QUERY,
             variables: json!({ "id": account, "filter": year, "timeZone": time_zone.name() }),
             store: StoreCall::Summary { time_zone },
+        });
+    }
+    for (label, account) in [("heavy", heavy), ("twin", twin)] {
+        cases.push(Case {
+            name: format!("usageSeries DAY by MODEL top 8, 12 months, {label}"),
+            kind: Kind::Series,
+            account: account.clone(),
+            filter: year_domain.clone(),
+            query: measure::SERIES_QUERY,
+            variables: json!({ "id": account, "filter": year }),
+            store: StoreCall::Series,
         });
     }
 

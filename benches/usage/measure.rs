@@ -6,7 +6,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use credits::domain::analytics::{Dimension, GroupBy, UsageFilter};
+use credits::domain::analytics::{Dimension, GroupBy, Period, UsageFilter};
+use credits::domain::series::SeriesRequest;
 use credits::store::Store;
 use credits::store::analytics::Scope;
 use credits::store::keyset::{Direction, KeysetRead};
@@ -27,6 +28,12 @@ pub const TOTALS_QUERY: &str = "query($id: ID!, $filter: UsageFilter) {
 pub const SUMMARY_QUERY: &str = "query($id: ID!, $filter: UsageFilter, $timeZone: String) {
   account(id: $id) { usageSummary(filter: $filter, groupBy: [DAY, MODEL], timeZone: $timeZone) {
     periodStart model { id } generations outputs credits } } }";
+
+/// A chart's series: 12 months of days by model, the top 8 then `other`.
+pub const SERIES_QUERY: &str = "query($id: ID!, $filter: UsageFilter) {
+  account(id: $id) { usageSeries(filter: $filter, interval: DAY, by: MODEL, top: 8) {
+    periods generations outputs credits
+    series { key label other model { id } generations outputs credits totalCredits } } } }";
 
 pub struct Client {
     http: reqwest::Client,
@@ -84,6 +91,7 @@ pub enum Kind {
     Page,
     Totals,
     Summary,
+    Series,
 }
 
 /// The store call a request comes down to.
@@ -91,6 +99,7 @@ pub enum StoreCall {
     Page { after: Option<(i64, i64)> },
     Totals,
     Summary { time_zone: Tz },
+    Series,
 }
 
 pub struct Case {
@@ -181,6 +190,11 @@ async fn store_call(store: &Store, case: &Case, now: DateTime<Utc>) -> Result<()
         StoreCall::Summary { time_zone } => {
             let group = GroupBy::new(&[Dimension::Day, Dimension::Model]).map_err(|e| format!("{e:?}"))?;
             store.usage_summary(scope, &case.filter, group, time_zone, now).await?;
+        }
+        StoreCall::Series => {
+            let request =
+                SeriesRequest::new(Period::Day, Some(Dimension::Model), 8, Tz::UTC).map_err(|e| format!("{e:?}"))?;
+            store.usage_series(scope, &case.filter, &request, now).await?;
         }
     }
     Ok(())

@@ -8,6 +8,8 @@ pub const PAGE_P99_MS: f64 = 10.0;
 pub const TOTALS_MEDIAN_MS: f64 = 10.0;
 pub const SUMMARY_MEDIAN_MS: f64 = 10.0;
 pub const SUMMARY_RATIO: f64 = 2.0;
+pub const SERIES_MEDIAN_MS: f64 = 10.0;
+pub const SERIES_RATIO: f64 = 1.5;
 
 fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1_000.0
@@ -27,6 +29,7 @@ fn target(measured: &Measured) -> (String, bool) {
         ),
         Kind::Totals => (format!("median < {TOTALS_MEDIAN_MS:.0}"), median < TOTALS_MEDIAN_MS),
         Kind::Summary => (format!("median < {SUMMARY_MEDIAN_MS:.0}"), median < SUMMARY_MEDIAN_MS),
+        Kind::Series => (format!("median < {SERIES_MEDIAN_MS:.0}"), median < SERIES_MEDIAN_MS),
     }
 }
 
@@ -86,6 +89,19 @@ pub fn print(database: &str, results: &[Measured], iterations: usize) -> usize {
                 "-"
             );
         }
+    }
+    // Issue 19: a chart's series costs what its buckets cost, not its events.
+    if let [heavy, twin] = &results.iter().filter(|m| m.case.kind == Kind::Series).collect::<Vec<_>>()[..] {
+        let ratio = ms(heavy.http.median) / ms(twin.http.median).max(f64::MIN_POSITIVE);
+        let pass = ratio <= SERIES_RATIO;
+        missed += usize::from(!pass);
+        let blank = "";
+        println!(
+            "{:<44} {ratio:>9.2} {blank:>9} {blank:>9} {blank:>6} {blank:>9}  {:<24} {}",
+            "series median, heavy / its twin",
+            format!("ratio <= {SERIES_RATIO}"),
+            verdict(pass)
+        );
     }
     if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
         let load: Vec<&str> = load.split_whitespace().take(3).collect();

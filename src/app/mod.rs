@@ -1,9 +1,10 @@
 //! The HTTP server: GraphQL over POST and GET at `/graphql`, WebSocket
 //! subscriptions (graphql-transport-ws) on the same path, GraphiQL at `/`
 //! (and at `/graphql` for browsers; `pages`) with its embedded files under
-//! `/assets/` (`assets`), `/healthz`, and `/metrics` for admins (or for
-//! anyone on the metrics listener, see `metrics_http`). Every response
-//! carries the security headers of `security_headers`.
+//! `/assets/` (`assets`), `/healthz`, `/export/usage.csv` (`export_http`),
+//! and `/metrics` for admins (or for anyone on the metrics listener, see
+//! `metrics_http`). Every response carries the security headers of
+//! `security_headers`.
 use std::any::Any;
 use std::time::Duration;
 
@@ -30,6 +31,7 @@ use crate::store::{DatabaseOptions, Store};
 use crate::webhooks::{Secrets, Worker};
 
 mod assets;
+mod export_http;
 mod graphql_http;
 mod metrics_http;
 pub mod nesting;
@@ -109,6 +111,7 @@ impl App {
             .route("/", get(graphiql))
             .route("/graphql", get(graphql_get).post(graphql_post))
             .route("/healthz", get(healthz))
+            .route("/export/usage.csv", get(export_http::usage_csv))
             .route("/metrics", get(metrics_http::for_admins))
             // Only the assets are compressed: they are most of a page's
             // weight, and GraphQL answers keep the framing clients expect.

@@ -12,6 +12,7 @@ pub mod periods;
 pub mod pricing;
 pub mod quote;
 pub mod rules;
+pub mod series;
 pub mod settle;
 pub mod subscription;
 pub mod text;

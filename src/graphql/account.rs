@@ -10,6 +10,7 @@ use super::events::{EventConnection, EventFilterInput, event_connection};
 use super::ledger::{LedgerEntryConnection, LedgerFilterInput, ledger_connection};
 use super::pagination::PageArgs;
 use super::scalars::int_buckets;
+use super::series::{SeriesArgs, UsageInterval, UsageSeries, usage_series};
 use super::top_ups::{AutoTopUp, TopUpConnection, top_up_connection};
 use super::usage::{
     UsageBucket, UsageDimension, UsageEventConnection, UsageFilterInput, usage_connection, usage_summary,
@@ -115,6 +116,23 @@ impl Account {
         time_zone: Option<String>,
     ) -> GraphqlResult<Vec<UsageBucket>> {
         usage_summary(ctx, Scope::Account(&self.id), filter, &group_by, time_zone).await.and_then(int_buckets)
+    }
+
+    /// Usage per day, week or month for a chart: every period of the range
+    /// (default: the last 30 days) zero-filled, in `timeZone` (IANA, default
+    /// UTC); one line, or one per studio, tool or model (`by`), the `top`
+    /// by credits then one `other` line for the rest.
+    async fn usage_series(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<UsageFilterInput>,
+        #[graphql(default_with = "UsageInterval::Day")] interval: UsageInterval,
+        by: Option<UsageDimension>,
+        #[graphql(default = 8)] top: Option<i32>,
+        time_zone: Option<String>,
+    ) -> GraphqlResult<UsageSeries> {
+        let args = SeriesArgs { filter, interval, by, top, time_zone };
+        usage_series(ctx, Scope::Account(&self.id), args).await
     }
 
     /// Token top-ups, newest first.

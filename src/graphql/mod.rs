@@ -20,6 +20,7 @@ pub mod platform;
 pub mod quote;
 pub mod refunds;
 pub mod scalars;
+pub mod series;
 pub mod spending;
 pub mod subscriptions;
 pub mod top_ups;

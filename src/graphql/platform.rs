@@ -11,6 +11,7 @@ use super::context::{GraphqlResult, now, require_admin, store};
 use super::errors::graphql_error;
 use super::pagination::page_size;
 use super::scalars::BigInt;
+use super::series::{SeriesArgs, UsageInterval, UsageSeries, usage_series};
 use super::usage::{UsageBucket, UsageDimension, UsageFilterInput, domain_filter, usage_summary};
 use crate::store::analytics::Scope;
 
@@ -65,6 +66,22 @@ impl PlatformUsageQuery {
         require_admin(ctx, "platformUsage")?;
         let buckets = usage_summary(ctx, Scope::Platform, filter, &group_by, time_zone).await?;
         Ok(buckets.into_iter().map(PlatformUsageBucket::from).collect())
+    }
+
+    /// Usage of every account per period, like `Account.usageSeries` (admin).
+    /// Its figures are `Int`s: one past 32 bits is INVALID_INPUT on
+    /// `filter`, whose range the client can narrow.
+    async fn platform_usage_series(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<UsageFilterInput>,
+        #[graphql(default_with = "UsageInterval::Day")] interval: UsageInterval,
+        by: Option<UsageDimension>,
+        #[graphql(default = 8)] top: Option<i32>,
+        time_zone: Option<String>,
+    ) -> GraphqlResult<UsageSeries> {
+        require_admin(ctx, "platformUsageSeries")?;
+        usage_series(ctx, Scope::Platform, SeriesArgs { filter, interval, by, top, time_zone }).await
     }
 
     /// The accounts that spent the most credits in the filter (admin).

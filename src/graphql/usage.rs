@@ -64,7 +64,7 @@ pub(super) fn domain_filter(filter: Option<UsageFilterInput>) -> GraphqlResult<U
     Ok(filter)
 }
 
-fn time_zone(name: Option<String>) -> GraphqlResult<Tz> {
+pub(super) fn time_zone(name: Option<String>) -> GraphqlResult<Tz> {
     let name = name.unwrap_or_else(|| "UTC".into());
     query_check(text::TIME_ZONE.check(&name))?;
     name.parse().map_err(|_| invalid("timeZone", format!("{name} is not an IANA time zone")))

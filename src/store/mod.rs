@@ -38,6 +38,7 @@ mod subscriptions;
 pub(crate) mod thresholds;
 pub mod top_ups;
 pub mod usage;
+pub mod usage_export;
 pub mod webhooks;
 
 pub use account_tx::AccountTx;

@@ -175,6 +175,17 @@ static PLATFORM: Operation = query(
     Role::Admin,
     "query($tz: String, $filter: UsageFilter) { platformUsage(groupBy: [DAY], timeZone: $tz, filter: $filter) { credits } }",
 );
+static SERIES: Operation = query(
+    "usageSeries",
+    Role::Service,
+    "query($id: ID!, $tz: String, $filter: UsageFilter) {
+        account(id: $id) { usageSeries(timeZone: $tz, filter: $filter) { credits } } }",
+);
+static PLATFORM_SERIES: Operation = query(
+    "platformUsageSeries",
+    Role::Admin,
+    "query($tz: String, $filter: UsageFilter) { platformUsageSeries(timeZone: $tz, filter: $filter) { credits } }",
+);
 static TOP_ACCOUNTS: Operation =
     query("topAccounts", Role::Admin, "query($filter: UsageFilter) { topAccounts(filter: $filter) { credits } }");
 static TOP_MODELS: Operation =
@@ -261,7 +272,7 @@ fn cases() -> Vec<Case> {
             case(operation, &format!("{at}/options/0/value"), OPTION, Refused("INVALID_INPUT")),
         ]);
     }
-    for operation in [&USAGE, &SUMMARY, &PLATFORM, &TOP_ACCOUNTS, &TOP_MODELS] {
+    for operation in [&USAGE, &SUMMARY, &PLATFORM, &SERIES, &PLATFORM_SERIES, &TOP_ACCOUNTS, &TOP_MODELS] {
         cases.push(case(operation, "/filter/tools/0", TOOLS, Accepted));
         cases.push(case(operation, "/filter/modelIds/0", MODEL_IDS, Accepted));
     }
@@ -294,6 +305,8 @@ fn cases() -> Vec<Case> {
         case(&USAGE, "/before", BEFORE, not_a_cursor),
         case(&SUMMARY, "/tz", TIME_ZONE, no_such_zone),
         case(&PLATFORM, "/tz", TIME_ZONE, no_such_zone),
+        case(&SERIES, "/tz", TIME_ZONE, no_such_zone),
+        case(&PLATFORM_SERIES, "/tz", TIME_ZONE, no_such_zone),
         case(&LEDGER, "/after", AFTER, not_a_cursor),
         case(&LEDGER, "/before", BEFORE, not_a_cursor),
         case(&REQUEST_TOP_UP, "/input/accountId", ACCOUNT_ID, Refused("SUBSCRIPTION_REQUIRED")),

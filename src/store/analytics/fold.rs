@@ -1,5 +1,5 @@
 //! How the rows of an analytics read fold into a summary's buckets.
-use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
+use chrono::{DateTime, Days, NaiveDate, Utc};
 use chrono_tz::Tz;
 use foldhash::HashMap as FoldHashMap;
 
@@ -35,12 +35,7 @@ impl Row<'_> {
 
 fn period_start(local_day: i64, period: Period) -> NaiveDate {
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
-    let date = epoch.checked_add_days(Days::new(local_day.max(0) as u64)).unwrap_or(epoch);
-    match period {
-        Period::Day => date,
-        Period::Week => date - Days::new(u64::from(date.weekday().num_days_from_monday())),
-        Period::Month => date.with_day(1).unwrap_or(date),
-    }
+    period.start_of(epoch.checked_add_days(Days::new(local_day.max(0) as u64)).unwrap_or(epoch))
 }
 
 /// Studio, tool and model names as small numbers: a summary's rows name a
@@ -151,6 +146,8 @@ impl Folding {
 
 #[cfg(test)]
 mod tests {
+    use chrono::Datelike;
+
     use crate::domain::analytics::Dimension;
 
     use super::*;

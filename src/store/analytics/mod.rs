@@ -13,6 +13,7 @@ use crate::domain::analytics::{Bucket, DAY_MS, GroupBy, HOUR_MS, UsageFilter};
 
 mod fold;
 mod plan;
+mod series;
 
 use crate::error::Result;
 use fold::{Folding, Row};

@@ -1,5 +1,8 @@
 //! Usage history and analytics through GraphQL: the usage connection here,
-//! summaries and the platform view in `summaries`.
+//! summaries and the platform view in `summaries`, chart series in `series`,
+//! the CSV export in `export`.
+mod export;
+mod series;
 mod summaries;
 
 use chrono::{DateTime, Duration, Utc};
