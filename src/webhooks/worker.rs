@@ -14,7 +14,7 @@ use crate::clock::{Clock, to_ms};
 use crate::domain::webhooks::JITTER_PERMILLE_MAX;
 use crate::error::{Error, Result};
 use crate::store::Store;
-use crate::store::webhooks::{Claimed, Recorded};
+use crate::store::webhooks::{Claimed, Outcome, Recorded};
 
 /// How often the worker looks without being woken.
 const POLL: Duration = Duration::from_secs(1);
@@ -35,7 +35,7 @@ pub struct WorkerOptions {
 
 impl Default for WorkerOptions {
     fn default() -> Self {
-        WorkerOptions { timeout: Duration::from_secs(10), concurrency: 32 }
+        WorkerOptions { timeout: Duration::from_secs(10), concurrency: 64 }
     }
 }
 
@@ -87,9 +87,19 @@ impl Worker {
         loop {
             let claimed = self.store.claim_deliveries(self.clock.now(), lease, batch as u64).await?;
             let count = claimed.len();
-            futures_util::stream::iter(claimed)
-                .for_each_concurrent(batch, |claimed| async move { self.attempt(&claimed).await })
+            let outcomes: Vec<(Claimed, Outcome, i64)> = futures_util::stream::iter(claimed)
+                .map(|claimed| async move {
+                    let outcome = post(&self.client, &claimed, self.clock.now()).await;
+                    let jitter = rand::rng().random_range(-JITTER_PERMILLE_MAX..=JITTER_PERMILLE_MAX);
+                    (claimed, outcome, jitter)
+                })
+                .buffer_unordered(batch)
+                .collect()
                 .await;
+            // One transaction records the whole batch: a transaction each
+            // would queue behind one another (and behind the charges, on
+            // SQLite's one writer) and hold every later delivery back.
+            self.record(outcomes).await;
             attempts += count;
             if count < batch {
                 return Ok(attempts);
@@ -97,25 +107,35 @@ impl Worker {
         }
     }
 
-    async fn attempt(&self, claimed: &Claimed) {
-        let outcome = post(&self.client, claimed, self.clock.now()).await;
+    async fn record(&self, outcomes: Vec<(Claimed, Outcome, i64)>) {
+        if outcomes.is_empty() {
+            return;
+        }
         let now = self.clock.now();
-        let jitter = rand::rng().random_range(-JITTER_PERMILLE_MAX..=JITTER_PERMILLE_MAX);
-        match self.store.record_attempt(claimed, &outcome, now, jitter).await {
-            Ok(Recorded::Succeeded) => {
-                crate::metrics::webhook_delivery("succeeded");
-                let latency_ms = to_ms(now).saturating_sub(claimed.event_created_at_ms).max(0);
-                crate::metrics::webhook_latency(latency_ms as f64 / 1000.0);
+        let described: Vec<(i64, String, i64)> =
+            outcomes.iter().map(|(c, _, _)| (c.delivery_id, c.url.clone(), c.event_created_at_ms)).collect();
+        let recorded = match self.store.record_attempts(outcomes, now).await {
+            Ok(recorded) => recorded,
+            Err(error) => {
+                // The leases run out and the attempts are made again.
+                tracing::warn!(%error, attempts = described.len(), "recording webhook attempts failed");
+                return;
             }
-            Ok(Recorded::Retried) => crate::metrics::webhook_delivery("retried"),
-            Ok(Recorded::Failed) => {
-                crate::metrics::webhook_delivery("failed");
-                tracing::warn!(delivery = claimed.delivery_id, url = %claimed.url, "webhook delivery failed for good");
+        };
+        for ((delivery, url, created_at_ms), recorded) in described.into_iter().zip(recorded) {
+            match recorded {
+                Recorded::Succeeded => {
+                    crate::metrics::webhook_delivery("succeeded");
+                    let latency_ms = to_ms(now).saturating_sub(created_at_ms).max(0);
+                    crate::metrics::webhook_latency(latency_ms as f64 / 1000.0);
+                }
+                Recorded::Retried => crate::metrics::webhook_delivery("retried"),
+                Recorded::Failed => {
+                    crate::metrics::webhook_delivery("failed");
+                    tracing::warn!(delivery, %url, "webhook delivery failed for good");
+                }
+                Recorded::Stale => tracing::info!(delivery, "an attempt outlived its lease; its outcome was dropped"),
             }
-            Ok(Recorded::Stale) => {
-                tracing::info!(delivery = claimed.delivery_id, "an attempt outlived its lease; its outcome was dropped")
-            }
-            Err(error) => tracing::warn!(%error, delivery = claimed.delivery_id, "recording a webhook attempt failed"),
         }
     }
 }

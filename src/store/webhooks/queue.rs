@@ -146,16 +146,6 @@ impl Store {
             .value(D::LeaseUntilMs, lease_ms)
             .and_where(Expr::col(D::Id).in_subquery(due))
             .returning(Query::returning().columns([D::Id, D::EventId, D::EndpointId, D::Attempts]));
-        // As in `dispatch_events`: no write transaction when nothing is due.
-        let due_now = webhook_deliveries::Entity::find()
-            .filter(D::Status.eq(DeliveryStatus::Pending.as_str()))
-            .filter(D::NextAttemptAtMs.lte(now_ms))
-            .filter(D::LeaseUntilMs.lte(now_ms))
-            .one(self.reader())
-            .await?;
-        if due_now.is_none() {
-            return Ok(Vec::new());
-        }
         let store = self.clone();
         let claimed = self
             .transact(LANE, move |tx| {
@@ -213,47 +203,28 @@ impl Store {
             .collect()
     }
 
-    /// Writes an attempt's outcome: SUCCEEDED, the next attempt by the
-    /// schedule (with `jitter_permille`), or FAILED after the last.
-    pub async fn record_attempt(
+    /// Writes the outcomes of attempts, in one transaction: each becomes
+    /// SUCCEEDED, its next attempt by the schedule (with its jitter, in
+    /// thousandths), or FAILED after the last.
+    pub async fn record_attempts(
         &self,
-        claimed: &Claimed,
-        outcome: &Outcome,
+        attempts: Vec<(Claimed, Outcome, i64)>,
         now: DateTime<Utc>,
-        jitter_permille: i64,
-    ) -> Result<Recorded> {
-        use webhook_deliveries::Column as D;
-        let now_ms = to_ms(now);
-        let mut update = webhook_deliveries::Entity::update_many().col_expr(D::LeaseUntilMs, Expr::value(0i64));
-        let recorded = match outcome {
-            Outcome::Delivered { status } => {
-                update = update
-                    .col_expr(D::Status, Expr::value(DeliveryStatus::Succeeded.as_str()))
-                    .col_expr(D::NextAttemptAtMs, Expr::value(Option::<i64>::None))
-                    .col_expr(D::DeliveredAtMs, Expr::value(now_ms))
-                    .col_expr(D::LastResponseStatus, Expr::value(i64::from(*status)))
-                    .col_expr(D::LastError, Expr::value(Option::<String>::None));
-                Recorded::Succeeded
+    ) -> Result<Vec<Recorded>> {
+        let updates: Vec<_> =
+            attempts.iter().map(|(claimed, outcome, jitter)| outcome_update(claimed, outcome, now, *jitter)).collect();
+        self.transact(LANE, move |tx| {
+            async move {
+                let mut recorded = Vec::with_capacity(updates.len());
+                for (update, outcome) in updates {
+                    let changed = update.exec(tx).await?.rows_affected;
+                    recorded.push(if changed == 1 { outcome } else { Recorded::Stale });
+                }
+                Ok(recorded)
             }
-            Outcome::Failed { status, error } => {
-                let error: String = error.chars().take(ERROR_LENGTH_MAX).collect();
-                let next = retry_delay(claimed.attempt, jitter_permille).map(|delay| to_ms(now + delay));
-                let status_after = if next.is_some() { DeliveryStatus::Pending } else { DeliveryStatus::Failed };
-                update = update
-                    .col_expr(D::Status, Expr::value(status_after.as_str()))
-                    .col_expr(D::NextAttemptAtMs, Expr::value(next))
-                    .col_expr(D::LastResponseStatus, Expr::value(status.map(i64::from)))
-                    .col_expr(D::LastError, Expr::value(error));
-                if next.is_some() { Recorded::Retried } else { Recorded::Failed }
-            }
-        };
-        let update = update
-            .filter(D::Id.eq(claimed.delivery_id))
-            .filter(D::Attempts.eq(claimed.attempt))
-            .filter(D::Status.eq(DeliveryStatus::Pending.as_str()));
-        let changed =
-            self.transact(LANE, move |tx| async move { Ok(update.exec(tx).await?.rows_affected) }.boxed()).await?;
-        Ok(if changed == 1 { recorded } else { Recorded::Stale })
+            .boxed()
+        })
+        .await
     }
 
     /// When the oldest event not yet delivered was written: undispatched,
@@ -275,4 +246,44 @@ impl Store {
         };
         Ok([undispatched, pending].into_iter().flatten().map(|event| event.created_at_ms).min())
     }
+}
+
+/// The update that records one attempt's outcome, guarded by the claim's
+/// attempt, and what it records if it applies.
+fn outcome_update(
+    claimed: &Claimed,
+    outcome: &Outcome,
+    now: DateTime<Utc>,
+    jitter_permille: i64,
+) -> (sea_orm::UpdateMany<webhook_deliveries::Entity>, Recorded) {
+    use webhook_deliveries::Column as D;
+    let now_ms = to_ms(now);
+    let update = webhook_deliveries::Entity::update_many().col_expr(D::LeaseUntilMs, Expr::value(0i64));
+    let (update, recorded) = match outcome {
+        Outcome::Delivered { status } => {
+            let update = update
+                .col_expr(D::Status, Expr::value(DeliveryStatus::Succeeded.as_str()))
+                .col_expr(D::NextAttemptAtMs, Expr::value(Option::<i64>::None))
+                .col_expr(D::DeliveredAtMs, Expr::value(now_ms))
+                .col_expr(D::LastResponseStatus, Expr::value(i64::from(*status)))
+                .col_expr(D::LastError, Expr::value(Option::<String>::None));
+            (update, Recorded::Succeeded)
+        }
+        Outcome::Failed { status, error } => {
+            let error: String = error.chars().take(ERROR_LENGTH_MAX).collect();
+            let next = retry_delay(claimed.attempt, jitter_permille).map(|delay| to_ms(now + delay));
+            let status_after = if next.is_some() { DeliveryStatus::Pending } else { DeliveryStatus::Failed };
+            let update = update
+                .col_expr(D::Status, Expr::value(status_after.as_str()))
+                .col_expr(D::NextAttemptAtMs, Expr::value(next))
+                .col_expr(D::LastResponseStatus, Expr::value(status.map(i64::from)))
+                .col_expr(D::LastError, Expr::value(error));
+            (update, if next.is_some() { Recorded::Retried } else { Recorded::Failed })
+        }
+    };
+    let update = update
+        .filter(D::Id.eq(claimed.delivery_id))
+        .filter(D::Attempts.eq(claimed.attempt))
+        .filter(D::Status.eq(DeliveryStatus::Pending.as_str()));
+    (update, recorded)
 }
