@@ -14,12 +14,16 @@ use crate::clock::{Clock, to_ms};
 use crate::domain::webhooks::JITTER_PERMILLE_MAX;
 use crate::error::{Error, Result};
 use crate::store::Store;
-use crate::store::webhooks::{Claimed, Outcome, Recorded};
+use crate::store::webhooks::{Claimed, Lease, Outcome, Recorded};
 
 /// How often the worker looks without being woken.
 const POLL: Duration = Duration::from_secs(1);
 /// Events fanned out per transaction.
 const DISPATCH_BATCH: u64 = 500;
+/// Deliveries claimed per transaction (and their outcomes recorded in one):
+/// under load each transaction waits its turn behind the charges, so a
+/// delivery's latency is a few transactions, whatever the batch's size.
+const CLAIM_BATCH: u64 = 512;
 /// Time a claimed attempt keeps its lease beyond the request's time-out:
 /// for recording the outcome.
 const LEASE_MARGIN: Duration = Duration::from_secs(5);
@@ -28,8 +32,8 @@ const LEASE_MARGIN: Duration = Duration::from_secs(5);
 pub struct WorkerOptions {
     /// How long a receiver has to answer (`CREDITS_WEBHOOK_TIMEOUT_SECONDS`).
     pub timeout: Duration,
-    /// Attempts in flight at once; also the most claimed at a time, so no
-    /// lease runs out while its attempt waits for a slot.
+    /// Attempts in flight at once (a claim's leases cover its batch made
+    /// this many at a time).
     pub concurrency: usize,
 }
 
@@ -80,12 +84,12 @@ impl Worker {
     /// returns the attempts made.
     pub async fn pass(&self) -> Result<usize> {
         while self.store.dispatch_events(self.clock.now(), DISPATCH_BATCH).await? as u64 == DISPATCH_BATCH {}
-        let lease = chrono::Duration::from_std(self.options.timeout + LEASE_MARGIN)
-            .map_err(|e| Error::internal(format!("lease: {e}")))?;
+        let duration = |d: Duration| chrono::Duration::from_std(d).map_err(|e| Error::internal(format!("lease: {e}")));
         let batch = self.options.concurrency.max(1);
+        let lease = Lease { attempt: duration(self.options.timeout)?, at_once: batch, margin: duration(LEASE_MARGIN)? };
         let mut attempts = 0;
         loop {
-            let claimed = self.store.claim_deliveries(self.clock.now(), lease, batch as u64).await?;
+            let claimed = self.store.claim_deliveries(self.clock.now(), CLAIM_BATCH, lease).await?;
             let count = claimed.len();
             let outcomes: Vec<(Claimed, Outcome, i64)> = futures_util::stream::iter(claimed)
                 .map(|claimed| async move {
@@ -101,7 +105,7 @@ impl Worker {
             // SQLite's one writer) and hold every later delivery back.
             self.record(outcomes).await;
             attempts += count;
-            if count < batch {
+            if (count as u64) < CLAIM_BATCH {
                 return Ok(attempts);
             }
         }

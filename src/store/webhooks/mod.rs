@@ -21,7 +21,7 @@ mod events;
 mod queue;
 
 pub use events::{DeliveryView, EventFilter, EventPage, StoredEvent, parse_event_id, public_event_id};
-pub use queue::{Claimed, Outcome, Recorded};
+pub use queue::{Claimed, Lease, Outcome, Recorded};
 
 /// What webhook writes need besides the data: the key that seals secrets
 /// and whether private addresses are refused.

@@ -42,6 +42,16 @@ pub struct Claimed {
     pub secret: Result<String>,
 }
 
+/// How long a claim holds its deliveries: see `Store::claim_deliveries`.
+#[derive(Clone, Copy, Debug)]
+pub struct Lease {
+    /// The longest one attempt takes (the request's time-out).
+    pub attempt: Duration,
+    /// Attempts made at once.
+    pub at_once: usize,
+    pub margin: Duration,
+}
+
 /// What an attempt got.
 #[derive(Clone, Debug)]
 pub enum Outcome {
@@ -128,28 +138,37 @@ impl Store {
         .await
     }
 
-    /// Claims up to `limit` due deliveries for one attempt each, leased
-    /// until `now + lease`.
-    pub async fn claim_deliveries(&self, now: DateTime<Utc>, lease: Duration, limit: u64) -> Result<Vec<Claimed>> {
+    /// Claims up to `limit` due deliveries for one attempt each. Their
+    /// lease covers the batch made `at_once` at a time, each attempt taking
+    /// up to `attempt`, plus `margin` to record the outcome: no lease runs
+    /// out while its attempt waits for a slot.
+    pub async fn claim_deliveries(&self, now: DateTime<Utc>, limit: u64, lease: Lease) -> Result<Vec<Claimed>> {
         use webhook_deliveries::Column as D;
-        let (now_ms, lease_ms) = (to_ms(now), to_ms(now + lease));
+        let now_ms = to_ms(now);
         // As in `dispatch_events`: no write transaction when nothing is due.
         if self.reader().query_one(&due(now_ms, 1)).await?.is_none() {
             return Ok(Vec::new());
         }
         let mut due = due(now_ms, limit);
         due.lock_with_tables_behavior(LockType::Update, [webhook_deliveries::Entity], LockBehavior::SkipLocked);
-        let mut claim = Query::update();
-        claim
-            .table(webhook_deliveries::Entity)
-            .value(D::Attempts, Expr::col(D::Attempts).add(1))
-            .value(D::LeaseUntilMs, lease_ms)
-            .and_where(Expr::col(D::Id).in_subquery(due))
-            .returning(Query::returning().columns([D::Id, D::EventId, D::EndpointId, D::Attempts]));
         let store = self.clone();
         let claimed = self
             .transact(LANE, move |tx| {
                 async move {
+                    let ids = tx.query_all(&due).await?;
+                    let ids = ids.iter().map(|row| row.try_get::<i64>("", "id")).collect::<Result<Vec<_>, _>>()?;
+                    if ids.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    let rounds = ids.len().div_ceil(lease.at_once.max(1)) as i32;
+                    let lease_ms = to_ms(now + lease.attempt * rounds + lease.margin);
+                    let mut claim = Query::update();
+                    claim
+                        .table(webhook_deliveries::Entity)
+                        .value(D::Attempts, Expr::col(D::Attempts).add(1))
+                        .value(D::LeaseUntilMs, lease_ms)
+                        .and_where(Expr::col(D::Id).is_in(ids))
+                        .returning(Query::returning().columns([D::Id, D::EventId, D::EndpointId, D::Attempts]));
                     let rows = tx.query_all(&claim).await?;
                     let mut claimed = Vec::with_capacity(rows.len());
                     for row in rows {
