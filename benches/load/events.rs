@@ -1,11 +1,13 @@
-//! The events phase of issue 18: every charge takes its account's balance
-//! below the account's low-balance threshold (`balance.low`) and a grant of
-//! the same credit brings it back (`balance.recovered`), so each charge
-//! writes an event and so does each grant. Run first with no webhook
-//! endpoint, then with one registered whose receiver, a local HTTP server in
-//! this process, takes every event; the receiver times each delivery from
-//! the event's commit (its `timestamp`) to its arrival.
+//! The events phase of issue 18: each account's low-balance threshold sits
+//! four credits under its balance, so that of five charges of one credit
+//! the fifth takes the balance below it (`balance.low`), and a grant of the
+//! five brings it back (`balance.recovered`): one charge in five writes an
+//! event, and so does each grant. Run first with no webhook endpoint, then
+//! with one registered whose receiver, a local HTTP server in this process,
+//! takes every event; the receiver times each delivery from the event's
+//! commit (its `timestamp`) to its arrival.
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -33,8 +35,11 @@ const ENDPOINT: &str = "mutation($input: CreateWebhookEndpointInput!) {
   createWebhookEndpoint(input: $input) { endpoint { id } secret errors { code message } }
 }";
 
-/// Sets each account's threshold to its balance, so that a charge of one
-/// credit crosses it and a grant of one crosses back.
+/// Charges of one credit in a cycle before the grant that brings them back.
+const CHARGES_A_CYCLE: u64 = 5;
+
+/// Sets each account's threshold `CHARGES_A_CYCLE - 1` under its balance,
+/// so that the cycle's last charge crosses it and its grant crosses back.
 pub async fn prepare(base_url: &str, token: &str, accounts: &[String]) -> Result<(), BoxError> {
     let (client, url) = (client()?, format!("{base_url}/graphql"));
     for account in accounts {
@@ -48,7 +53,7 @@ pub async fn prepare(base_url: &str, token: &str, accounts: &[String]) -> Result
         .await;
         let Outcome::Done(body) = wallet else { return Err(format!("reading {account}").into()) };
         let balance = body.pointer("/data/account/wallet/balance").and_then(Value::as_i64).ok_or("no balance")?;
-        let input = json!({ "accountId": account, "threshold": balance });
+        let input = json!({ "accountId": account, "threshold": balance - (CHARGES_A_CYCLE as i64 - 1) });
         match post(&client, &url, token, THRESHOLD, json!({ "input": input })).await {
             Outcome::Done(body) if user_error(&body, "setLowBalanceThreshold").is_none() => {}
             _ => return Err(format!("setting the threshold of {account}").into()),
@@ -57,38 +62,49 @@ pub async fn prepare(base_url: &str, token: &str, accounts: &[String]) -> Result
     Ok(())
 }
 
-/// Charge-and-grant pairs from `target.clients` tasks, each on accounts of
-/// its own (so that pairs never interleave on one account); the phase's
-/// figure is charges per second.
+/// Cycles of charges and a grant from `target.clients` tasks, each on
+/// accounts of its own (so that cycles never interleave on one account);
+/// the phase's figure is charges per second. Counts in `written` the events
+/// the server wrote.
 pub async fn drive(
     name: &str,
     base_url: &str,
     token: &str,
     target: &Target,
     server_pid: u32,
+    written: Arc<AtomicUsize>,
 ) -> Result<Phase, BoxError> {
     let (accounts, clients) = (target.accounts.clone(), target.clients);
     let step: Step = Arc::new(move |call: Call| {
+        let written = written.clone();
         // Task t takes accounts t, t + clients, t + 2 clients, ...
         let own = accounts.len().div_ceil(clients).max(1);
-        let index = (call.task + clients * (call.n as usize % own)) % accounts.len();
-        let account = accounts[index].clone();
+        let (cycle, position) = ((call.n - 1) / (CHARGES_A_CYCLE + 1), (call.n - 1) % (CHARGES_A_CYCLE + 1));
+        let account = accounts[(call.task + clients * (cycle as usize % own)) % accounts.len()].clone();
         async move {
-            let charge = json!({
-                "accountId": account,
-                "generation": { "tool": "background-removal", "count": 1 },
-                "idempotencyKey": format!("{}-c", call.key),
-            });
             let sent = Instant::now();
-            let charged = match post(&call.client, &call.url, &call.token, CONSUME, json!({ "input": charge })).await {
-                Outcome::Done(body) => user_error(&body, "consumeCredits").map_or(Ok(sent.elapsed()), Err),
-                Outcome::Failed(code) => Err(code),
-            };
-            let grant = json!({
-                "accountId": account, "credits": 1, "reason": "events phase", "idempotencyKey": format!("{}-g", call.key),
-            });
+            if position < CHARGES_A_CYCLE {
+                let charge = json!({
+                    "accountId": account,
+                    "generation": { "tool": "background-removal", "count": 1 },
+                    "idempotencyKey": call.key,
+                });
+                let charged = match post(&call.client, &call.url, &call.token, CONSUME, json!({ "input": charge })).await {
+                    Outcome::Done(body) => user_error(&body, "consumeCredits").map_or(Ok(Some(sent.elapsed())), Err),
+                    Outcome::Failed(code) => Err(code),
+                };
+                if charged.is_ok() && position == CHARGES_A_CYCLE - 1 {
+                    written.fetch_add(1, Ordering::Relaxed);
+                }
+                return charged;
+            }
+            let credits = CHARGES_A_CYCLE as i64;
+            let grant = json!({ "accountId": account, "credits": credits, "reason": "events phase", "idempotencyKey": call.key });
             match post(&call.client, &call.url, &call.token, GRANT, json!({ "input": grant })).await {
-                Outcome::Done(body) if user_error(&body, "grantCredits").is_none() => charged,
+                Outcome::Done(body) if user_error(&body, "grantCredits").is_none() => {
+                    written.fetch_add(1, Ordering::Relaxed);
+                    Ok(None)
+                }
                 _ => Err("grant failed".into()),
             }
         }

@@ -127,9 +127,9 @@ pub struct Call {
     pub key: String,
 }
 
-/// What a phase does once: the latency of what it measures, or the code it
-/// failed with.
-pub type Step = Arc<dyn Fn(Call) -> BoxFuture<'static, Result<Duration, String>> + Send + Sync>;
+/// What a phase does once: the latency of what it measures (None: done,
+/// but not what the phase counts), or the code it failed with.
+pub type Step = Arc<dyn Fn(Call) -> BoxFuture<'static, Result<Option<Duration>, String>> + Send + Sync>;
 
 /// Runs `step` from `target.clients` tasks, each with its own keep-alive
 /// connection, for `target.duration`.
@@ -163,7 +163,8 @@ pub async fn clients(
                     key: format!("{prefix}-{n}"),
                 };
                 match step(call).await {
-                    Ok(latency) => tally.committed(latency),
+                    Ok(Some(latency)) => tally.committed(latency),
+                    Ok(None) => {}
                     Err(code) => tally.failed(code),
                 }
             }
@@ -195,7 +196,7 @@ pub async fn drive(
                 Outcome::Done(body) => match user_error(&body, "consumeCredits") {
                     Some(code) => Err(code),
                     None if body.pointer("/data/consumeCredits/usageEvent/id").is_some_and(|id| !id.is_null()) => {
-                        Ok(sent.elapsed())
+                        Ok(Some(sent.elapsed()))
                     }
                     None => Err("no usageEvent".into()),
                 },

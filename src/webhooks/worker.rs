@@ -18,6 +18,8 @@ use crate::store::webhooks::{Claimed, Lease, Outcome, Recorded};
 
 /// How often the worker looks without being woken.
 const POLL: Duration = Duration::from_secs(1);
+/// How long a woken worker waits for more events before its pass.
+const GATHER: Duration = Duration::from_millis(50);
 /// Events fanned out per transaction.
 const DISPATCH_BATCH: u64 = 500;
 /// Deliveries claimed per transaction (and their outcomes recorded in one):
@@ -74,7 +76,10 @@ impl Worker {
                 tracing::warn!(%error, "webhook delivery pass failed");
             }
             tokio::select! {
-                () = woken => {}
+                // Commits come in streams under load: gather what a short
+                // while brings, so that a few transactions carry many
+                // deliveries instead of each event its own.
+                () = woken => tokio::time::sleep(GATHER).await,
                 () = tokio::time::sleep(POLL) => {}
             }
         }
