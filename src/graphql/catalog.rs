@@ -53,6 +53,12 @@ pub struct TokenPack {
     pub price_cents: i64,
 }
 
+impl From<&crate::domain::catalog::TokenPack> for TokenPack {
+    fn from(pack: &crate::domain::catalog::TokenPack) -> Self {
+        TokenPack { id: ID(pack.id.clone()), tokens: pack.tokens, price_cents: pack.price_cents }
+    }
+}
+
 #[derive(SimpleObject, Clone, Debug)]
 pub struct Model {
     pub id: ID,
@@ -225,11 +231,6 @@ impl CatalogQuery {
 
     /// Token top-ups subscribers can buy.
     async fn token_packs(&self, ctx: &Context<'_>) -> GraphqlResult<Vec<TokenPack>> {
-        Ok(store(ctx)?
-            .catalog()
-            .token_packs
-            .iter()
-            .map(|pack| TokenPack { id: ID(pack.id.clone()), tokens: pack.tokens, price_cents: pack.price_cents })
-            .collect())
+        Ok(store(ctx)?.catalog().token_packs.iter().map(TokenPack::from).collect())
     }
 }

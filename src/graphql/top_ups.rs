@@ -53,10 +53,10 @@ pub struct TopUp {
 
 impl TopUp {
     fn new(store: &Store, top_up: Stored) -> TopUp {
-        let pack = store.catalog().token_pack(&top_up.pack_id).map_or_else(
-            || TokenPack { id: ID(top_up.pack_id.clone()), tokens: 0, price_cents: 0 },
-            |pack| TokenPack { id: ID(pack.id.clone()), tokens: pack.tokens, price_cents: pack.price_cents },
-        );
+        let pack = store
+            .catalog()
+            .token_pack(&top_up.pack_id)
+            .map_or_else(|| TokenPack { id: ID(top_up.pack_id.clone()), tokens: 0, price_cents: 0 }, TokenPack::from);
         TopUp {
             id: ID(top_up.id.to_string()),
             checkout_url: checkout_url(store.rules().checkout_url.as_deref(), top_up.id),
@@ -91,11 +91,7 @@ impl AutoTopUp {
         AutoTopUp {
             enabled: settings.enabled,
             threshold: settings.threshold.get(),
-            pack: pack.map(|pack| TokenPack {
-                id: ID(pack.id.clone()),
-                tokens: pack.tokens,
-                price_cents: pack.price_cents,
-            }),
+            pack: pack.map(TokenPack::from),
             monthly_limit: settings.monthly_limit,
             requested_this_month: settings.requested_in(now),
             consecutive_failures: settings.consecutive_failures,
