@@ -127,9 +127,22 @@ impl Engine {
     }
 }
 
-/// The write and read connections of `options`, each engine's settings
-/// applied. On PostgreSQL they are one pool.
-pub async fn connect(options: &DatabaseOptions) -> Result<(DatabaseConnection, DatabaseConnection)> {
+/// The connections of a store, each engine's settings applied.
+pub struct Connections {
+    pub writer: DatabaseConnection,
+    pub reader: DatabaseConnection,
+    /// The background work's (the webhook worker's): on PostgreSQL a pool of
+    /// its own, so that its few short transactions do not queue behind the
+    /// requests for a pooled connection; on SQLite the readers (its writes
+    /// share the one writer whatever connection they name).
+    pub background: DatabaseConnection,
+}
+
+/// Connections the background work keeps on PostgreSQL.
+const BACKGROUND_CONNECTIONS: u32 = 2;
+
+/// The connections of `options`. On PostgreSQL the writer and readers are one pool.
+pub async fn connect(options: &DatabaseOptions) -> Result<Connections> {
     let configure = |max_connections: u32| {
         let mut connect = ConnectOptions::new(options.url.clone());
         connect
@@ -160,9 +173,10 @@ pub async fn connect(options: &DatabaseOptions) -> Result<(DatabaseConnection, D
         }
         let writer = Database::connect(configure(1)).await?;
         let reader = Database::connect(configure(options.max_connections.max(1))).await?;
-        Ok((writer, reader))
+        Ok(Connections { writer, background: reader.clone(), reader })
     } else {
         let pool = Database::connect(configure(options.max_connections.max(2))).await?;
-        Ok((pool.clone(), pool))
+        let background = Database::connect(configure(BACKGROUND_CONNECTIONS)).await?;
+        Ok(Connections { writer: pool.clone(), reader: pool, background })
     }
 }

@@ -64,6 +64,8 @@ pub struct Store {
     /// SQLITE_BUSY; on PostgreSQL it is the same pool as `reader`.
     writer: DatabaseConnection,
     reader: DatabaseConnection,
+    /// The webhook worker's: see `engine::Connections`.
+    background: DatabaseConnection,
     catalog: Arc<Catalog>,
     rules: Arc<Rules>,
     changes: broadcast::Sender<String>,
@@ -82,12 +84,12 @@ pub struct Store {
 
 impl Store {
     pub async fn open(options: &DatabaseOptions, rules: Rules) -> Result<Store> {
-        let (mut writer, mut reader) = engine::connect(options).await?;
+        let engine::Connections { mut writer, mut reader, mut background } = engine::connect(options).await?;
         migration::Migrator::up(&writer, None).await?;
         let catalog = Arc::new(catalog::load(&reader).await?);
         let (changes, _) = broadcast::channel(1024);
         let statements = Arc::new(AtomicU64::new(0));
-        for connection in [&mut writer, &mut reader] {
+        for connection in [&mut writer, &mut reader, &mut background] {
             let counter = statements.clone();
             connection.set_metric_callback(move |_| {
                 counter.fetch_add(1, Ordering::Relaxed);
@@ -99,6 +101,7 @@ impl Store {
         Ok(Store {
             writer,
             reader,
+            background,
             catalog,
             rules: Arc::new(rules),
             changes,
@@ -133,6 +136,10 @@ impl Store {
         &self.reader
     }
 
+    pub(crate) fn background(&self) -> &DatabaseConnection {
+        &self.background
+    }
+
     /// SQL statements this store has run since it opened.
     pub fn statements_executed(&self) -> u64 {
         self.statements.load(Ordering::Relaxed)
@@ -156,7 +163,8 @@ impl Store {
     /// Runs `work` in a transaction that is not an account's (the outbox,
     /// webhook endpoints and deliveries), committed when `work` succeeds and
     /// rolled back when it fails. `lane` names what it serializes with in
-    /// this process (on SQLite every write shares the one writer).
+    /// this process (on SQLite every write shares the one writer; on
+    /// PostgreSQL these take the background connections).
     pub(crate) async fn transact<T, F>(&self, lane: &str, work: F) -> Result<T>
     where
         T: Send + 'static,
@@ -173,7 +181,7 @@ impl Store {
             }
             .boxed()
         });
-        self.engine.write(&self.writer, lane, job).await
+        self.engine.write(&self.background, lane, job).await
     }
 
     /// Checks that the database answers, for `/healthz`.
@@ -208,8 +216,8 @@ use migration::MigratorTrait;
 
 /// Runs the migrations alone (`credits migrate`).
 pub async fn migrate(options: &DatabaseOptions) -> Result<()> {
-    let (writer, _) = engine::connect(options).await?;
-    migration::Migrator::up(&writer, None).await?;
+    let connections = engine::connect(options).await?;
+    migration::Migrator::up(&connections.writer, None).await?;
     Ok(())
 }
 
@@ -217,5 +225,5 @@ pub async fn migrate(options: &DatabaseOptions) -> Result<()> {
 /// that write a database under an earlier schema.
 #[doc(hidden)]
 pub async fn connect_for_tests(options: &DatabaseOptions) -> Result<DatabaseConnection> {
-    Ok(engine::connect(options).await?.0)
+    Ok(engine::connect(options).await?.writer)
 }

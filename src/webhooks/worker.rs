@@ -20,7 +20,7 @@ use crate::store::webhooks::{Claimed, Lease, Outcome, Recorded};
 const POLL: Duration = Duration::from_secs(1);
 /// How long a woken worker waits for more events before its pass.
 const GATHER: Duration = Duration::from_millis(50);
-/// Events fanned out per transaction.
+/// Events fanned out (and their deliveries claimed) per transaction.
 const DISPATCH_BATCH: u64 = 500;
 /// Deliveries claimed per transaction (and their outcomes recorded in one):
 /// under load each transaction waits its turn behind the charges, so a
@@ -85,35 +85,48 @@ impl Worker {
         }
     }
 
-    /// Fans out every undispatched event, then makes every due attempt;
-    /// returns the attempts made.
+    /// Fans out every undispatched event and makes the first attempts,
+    /// then makes every other due attempt; returns the attempts made.
     pub async fn pass(&self) -> Result<usize> {
-        while self.store.dispatch_events(self.clock.now(), DISPATCH_BATCH).await? as u64 == DISPATCH_BATCH {}
         let duration = |d: Duration| chrono::Duration::from_std(d).map_err(|e| Error::internal(format!("lease: {e}")));
-        let batch = self.options.concurrency.max(1);
-        let lease = Lease { attempt: duration(self.options.timeout)?, at_once: batch, margin: duration(LEASE_MARGIN)? };
+        let at_once = self.options.concurrency.max(1);
+        let lease = Lease { attempt: duration(self.options.timeout)?, at_once, margin: duration(LEASE_MARGIN)? };
         let mut attempts = 0;
+        loop {
+            let dispatched = self.store.dispatch_events(self.clock.now(), DISPATCH_BATCH, lease).await?;
+            attempts += self.attempt(dispatched.claimed).await;
+            if (dispatched.events as u64) < DISPATCH_BATCH {
+                break;
+            }
+        }
         loop {
             let claimed = self.store.claim_deliveries(self.clock.now(), CLAIM_BATCH, lease).await?;
             let count = claimed.len();
-            let outcomes: Vec<(Claimed, Outcome, i64)> = futures_util::stream::iter(claimed)
-                .map(|claimed| async move {
-                    let outcome = post(&self.client, &claimed, self.clock.now()).await;
-                    let jitter = rand::rng().random_range(-JITTER_PERMILLE_MAX..=JITTER_PERMILLE_MAX);
-                    (claimed, outcome, jitter)
-                })
-                .buffer_unordered(batch)
-                .collect()
-                .await;
-            // One transaction records the whole batch: a transaction each
-            // would queue behind one another (and behind the charges, on
-            // SQLite's one writer) and hold every later delivery back.
-            self.record(outcomes).await;
-            attempts += count;
+            attempts += self.attempt(claimed).await;
             if (count as u64) < CLAIM_BATCH {
                 return Ok(attempts);
             }
         }
+    }
+
+    /// Posts the claimed deliveries, `concurrency` at once, and records
+    /// their outcomes; how many.
+    async fn attempt(&self, claimed: Vec<Claimed>) -> usize {
+        let count = claimed.len();
+        let outcomes: Vec<(Claimed, Outcome, i64)> = futures_util::stream::iter(claimed)
+            .map(|claimed| async move {
+                let outcome = post(&self.client, &claimed, self.clock.now()).await;
+                let jitter = rand::rng().random_range(-JITTER_PERMILLE_MAX..=JITTER_PERMILLE_MAX);
+                (claimed, outcome, jitter)
+            })
+            .buffer_unordered(self.options.concurrency.max(1))
+            .collect()
+            .await;
+        // One transaction records the whole batch: a transaction each
+        // would queue behind one another (and behind the charges, on
+        // SQLite's one writer) and hold every later delivery back.
+        self.record(outcomes).await;
+        count
     }
 
     async fn record(&self, outcomes: Vec<(Claimed, Outcome, i64)>) {

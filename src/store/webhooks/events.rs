@@ -182,7 +182,7 @@ impl Store {
                             .await?
                             .into_iter()
                             .filter(|(_, types)| wants(types, &row.event_type))
-                            .map(|(id, _)| id)
+                            .map(|(endpoint, _)| endpoint.id)
                             .collect(),
                     };
                     let mut created = Vec::new();
@@ -199,11 +199,18 @@ impl Store {
 }
 
 /// Enabled endpoints that are not deleted, with the types they ask for.
-pub(super) async fn enabled_endpoints(db: &impl sea_orm::ConnectionTrait) -> Result<Vec<(i64, Vec<String>)>> {
+pub(super) async fn enabled_endpoints(
+    db: &impl sea_orm::ConnectionTrait,
+) -> Result<Vec<(webhook_endpoints::Model, Vec<String>)>> {
     let rows = webhook_endpoints::Entity::find()
         .filter(webhook_endpoints::Column::Enabled.eq(true))
         .filter(webhook_endpoints::Column::DeletedAtMs.is_null())
         .all(db)
         .await?;
-    rows.into_iter().map(|row| Ok((row.id, from_json(&row.event_types)?))).collect()
+    rows.into_iter()
+        .map(|row| {
+            let types = from_json(&row.event_types)?;
+            Ok((row, types))
+        })
+        .collect()
 }

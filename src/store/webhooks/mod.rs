@@ -18,9 +18,11 @@ use crate::webhooks::Secrets;
 use crate::webhooks::signature::generate_secret;
 
 mod events;
+mod fan_out;
 mod queue;
 
 pub use events::{DeliveryView, EventFilter, EventPage, StoredEvent, parse_event_id, public_event_id};
+pub use fan_out::Dispatched;
 pub use queue::{Claimed, Lease, Outcome, Recorded};
 
 /// What webhook writes need besides the data: the key that seals secrets

@@ -1,29 +1,33 @@
 //! The delivery worker's queue. Every step is a short transaction that any
 //! process may run at any time and be killed in:
 //!
-//! 1. fan-out: undispatched events become one PENDING delivery per
-//!    matching endpoint, and are marked dispatched, in one transaction;
-//! 2. claim: due deliveries get their attempt counted and a lease, in one
+//! 1. fan-out (`fan_out.rs`): undispatched events become one delivery per
+//!    matching endpoint, claimed at once for its first attempt, and are
+//!    marked dispatched, in one transaction;
+//! 2. claim: due deliveries (retries, and first attempts whose lease ran
+//!    out) get their attempt counted and a lease, in one
 //!    `UPDATE ... RETURNING`; a process killed mid-attempt leaves the lease
 //!    to run out, and then another claims the delivery again;
 //! 3. record: the outcome is written only if the claim's attempt is still
 //!    the delivery's last (`WHERE attempts = ?`), so a late answer to a
-//!    lease that ran out cannot overwrite the newer attempt.
+//!    lease that ran out cannot overwrite the newer attempt. Attempts that
+//!    ended alike share one `UPDATE ... WHERE id IN (..) RETURNING id`.
 //!
 //! On PostgreSQL the rows taken are locked `FOR UPDATE SKIP LOCKED`, so
 //! several processes share the work and each attempt is made by one of
 //! them; SQLite has one writer, and sea-query leaves the lock out there.
+use std::collections::HashMap;
+
 use chrono::{DateTime, Duration, Utc};
 use entity::{events, webhook_deliveries, webhook_endpoints};
 use futures_util::FutureExt;
-use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, Order, Query, SelectStatement};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, Order, Query, SelectStatement, UpdateStatement};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::super::Store;
 use super::LANE;
-use super::events::{enabled_endpoints, pending};
 use crate::clock::to_ms;
-use crate::domain::webhooks::{DeliveryStatus, retry_delay, wants};
+use crate::domain::webhooks::{DeliveryStatus, retry_delay};
 use crate::error::{Error, Result};
 
 /// One attempt this process claimed, with what it needs to make it.
@@ -42,7 +46,30 @@ pub struct Claimed {
     pub secret: Result<String>,
 }
 
-/// How long a claim holds its deliveries: see `Store::claim_deliveries`.
+impl Claimed {
+    pub(super) fn new(
+        delivery_id: i64,
+        attempt: i64,
+        event: &events::Model,
+        endpoint: &webhook_endpoints::Model,
+        secret: Result<String>,
+    ) -> Claimed {
+        Claimed {
+            delivery_id,
+            attempt,
+            event_id: event.id,
+            event_type: event.event_type.clone(),
+            data: event.data.clone(),
+            event_created_at_ms: event.created_at_ms,
+            url: endpoint.url.clone(),
+            secret,
+        }
+    }
+}
+
+/// How long a claim holds its deliveries: the batch made `at_once` at a
+/// time, each attempt taking up to `attempt`, plus `margin` to record the
+/// outcome, so that no lease runs out while its attempt waits for a slot.
 #[derive(Clone, Copy, Debug)]
 pub struct Lease {
     /// The longest one attempt takes (the request's time-out).
@@ -50,6 +77,14 @@ pub struct Lease {
     /// Attempts made at once.
     pub at_once: usize,
     pub margin: Duration,
+}
+
+impl Lease {
+    /// When the lease of `claimed` attempts taken at `now` runs out.
+    pub fn until(&self, now: DateTime<Utc>, claimed: usize) -> DateTime<Utc> {
+        let rounds = claimed.div_ceil(self.at_once.max(1)) as i32;
+        now + self.attempt * rounds + self.margin
+    }
 }
 
 /// What an attempt got.
@@ -60,7 +95,7 @@ pub enum Outcome {
 }
 
 /// What recording an attempt did, for the metrics.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Recorded {
     Succeeded,
     Retried,
@@ -95,58 +130,12 @@ fn due(now_ms: i64, limit: u64) -> SelectStatement {
 const ERROR_LENGTH_MAX: usize = 500;
 
 impl Store {
-    /// Turns up to `limit` undispatched events into deliveries; how many events.
-    pub async fn dispatch_events(&self, now: DateTime<Utc>, limit: u64) -> Result<usize> {
-        // A read first: an idle worker polls every second, and a write
-        // transaction each time would be a commit (on SQLite, a flush) for nothing.
-        let waiting = events::Entity::find().filter(events::Column::Dispatched.eq(false)).one(self.reader()).await?;
-        if waiting.is_none() {
-            return Ok(0);
-        }
-        self.transact(LANE, move |tx| {
-            async move {
-                let rows = events::Entity::find()
-                    .filter(events::Column::Dispatched.eq(false))
-                    .order_by_asc(events::Column::Id)
-                    .limit(limit)
-                    .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-                    .all(tx)
-                    .await?;
-                if rows.is_empty() {
-                    return Ok(0);
-                }
-                let endpoints = enabled_endpoints(tx).await?;
-                let deliveries: Vec<_> = rows
-                    .iter()
-                    .flat_map(|event| {
-                        let matching = endpoints.iter().filter(|(_, types)| wants(types, &event.event_type));
-                        matching.map(|(endpoint, _)| pending(event.id, *endpoint, to_ms(now))).collect::<Vec<_>>()
-                    })
-                    .collect();
-                if !deliveries.is_empty() {
-                    webhook_deliveries::Entity::insert_many(deliveries).exec_without_returning(tx).await?;
-                }
-                events::Entity::update_many()
-                    .col_expr(events::Column::Dispatched, Expr::value(true))
-                    .filter(events::Column::Id.is_in(rows.iter().map(|row| row.id)))
-                    .exec(tx)
-                    .await?;
-                Ok(rows.len())
-            }
-            .boxed()
-        })
-        .await
-    }
-
-    /// Claims up to `limit` due deliveries for one attempt each. Their
-    /// lease covers the batch made `at_once` at a time, each attempt taking
-    /// up to `attempt`, plus `margin` to record the outcome: no lease runs
-    /// out while its attempt waits for a slot.
+    /// Claims up to `limit` due deliveries for one attempt each, under `lease`.
     pub async fn claim_deliveries(&self, now: DateTime<Utc>, limit: u64, lease: Lease) -> Result<Vec<Claimed>> {
         use webhook_deliveries::Column as D;
         let now_ms = to_ms(now);
         // As in `dispatch_events`: no write transaction when nothing is due.
-        if self.reader().query_one(&due(now_ms, 1)).await?.is_none() {
+        if self.background().query_one(&due(now_ms, 1)).await?.is_none() {
             return Ok(Vec::new());
         }
         let mut due = due(now_ms, limit);
@@ -160,8 +149,7 @@ impl Store {
                     if ids.is_empty() {
                         return Ok(Vec::new());
                     }
-                    let rounds = ids.len().div_ceil(lease.at_once.max(1)) as i32;
-                    let lease_ms = to_ms(now + lease.attempt * rounds + lease.margin);
+                    let lease_ms = to_ms(lease.until(now, ids.len()));
                     let mut claim = Query::update();
                     claim
                         .table(webhook_deliveries::Entity)
@@ -194,11 +182,11 @@ impl Store {
         }
         let events = events::Entity::find()
             .filter(events::Column::Id.is_in(claimed.iter().map(|c| c.1)))
-            .all(self.reader())
+            .all(self.background())
             .await?;
         let endpoints = webhook_endpoints::Entity::find()
             .filter(webhook_endpoints::Column::Id.is_in(claimed.iter().map(|c| c.2)))
-            .all(self.reader())
+            .all(self.background())
             .await?;
         claimed
             .into_iter()
@@ -208,42 +196,46 @@ impl Store {
                 let (Some(event), Some(endpoint)) = (event, endpoint) else {
                     return Err(Error::internal(format!("delivery {delivery_id} names a missing event or endpoint")));
                 };
-                Ok(Claimed {
-                    delivery_id,
-                    attempt,
-                    event_id,
-                    event_type: event.event_type.clone(),
-                    data: event.data.clone(),
-                    event_created_at_ms: event.created_at_ms,
-                    url: endpoint.url.clone(),
-                    secret: self.webhooks.secrets.open(&endpoint.secret),
-                })
+                Ok(Claimed::new(delivery_id, attempt, event, endpoint, self.webhooks.secrets.open(&endpoint.secret)))
             })
             .collect()
     }
 
     /// Writes the outcomes of attempts, in one transaction: each becomes
     /// SUCCEEDED, its next attempt by the schedule (with its jitter, in
-    /// thousandths), or FAILED after the last.
+    /// thousandths), or FAILED after the last. Outcomes that write the same
+    /// (every success of a batch, mostly) share one statement.
     pub async fn record_attempts(
         &self,
         attempts: Vec<(Claimed, Outcome, i64)>,
         now: DateTime<Utc>,
     ) -> Result<Vec<Recorded>> {
-        let updates: Vec<_> =
-            attempts.iter().map(|(claimed, outcome, jitter)| outcome_update(claimed, outcome, now, *jitter)).collect();
-        self.transact(LANE, move |tx| {
-            async move {
-                let mut recorded = Vec::with_capacity(updates.len());
-                for (update, outcome) in updates {
-                    let changed = update.exec(tx).await?.rows_affected;
-                    recorded.push(if changed == 1 { outcome } else { Recorded::Stale });
+        let mut endings: Vec<(Ending, Vec<i64>)> = Vec::new();
+        let mut positions: HashMap<Ending, usize> = HashMap::new();
+        for (claimed, outcome, jitter) in &attempts {
+            let ending = Ending::of(claimed, outcome, now, *jitter);
+            let at = *positions.entry(ending.clone()).or_insert_with(|| {
+                endings.push((ending, Vec::new()));
+                endings.len() - 1
+            });
+            endings[at].1.push(claimed.delivery_id);
+        }
+        let recorded = self
+            .transact(LANE, move |tx| {
+                async move {
+                    let mut recorded = HashMap::new();
+                    for (ending, ids) in endings {
+                        for row in tx.query_all(&ending.update(ids)).await? {
+                            recorded.insert(row.try_get::<i64>("", "id")?, ending.recorded);
+                        }
+                    }
+                    Ok(recorded)
                 }
-                Ok(recorded)
-            }
-            .boxed()
-        })
-        .await
+                .boxed()
+            })
+            .await?;
+        let of = |claimed: &Claimed| recorded.get(&claimed.delivery_id).copied().unwrap_or(Recorded::Stale);
+        Ok(attempts.iter().map(|(claimed, _, _)| of(claimed)).collect())
     }
 
     /// When the oldest event not yet delivered was written: undispatched,
@@ -267,42 +259,67 @@ impl Store {
     }
 }
 
-/// The update that records one attempt's outcome, guarded by the claim's
-/// attempt, and what it records if it applies.
-fn outcome_update(
-    claimed: &Claimed,
-    outcome: &Outcome,
-    now: DateTime<Utc>,
-    jitter_permille: i64,
-) -> (sea_orm::UpdateMany<webhook_deliveries::Entity>, Recorded) {
-    use webhook_deliveries::Column as D;
-    let now_ms = to_ms(now);
-    let update = webhook_deliveries::Entity::update_many().col_expr(D::LeaseUntilMs, Expr::value(0i64));
-    let (update, recorded) = match outcome {
-        Outcome::Delivered { status } => {
-            let update = update
-                .col_expr(D::Status, Expr::value(DeliveryStatus::Succeeded.as_str()))
-                .col_expr(D::NextAttemptAtMs, Expr::value(Option::<i64>::None))
-                .col_expr(D::DeliveredAtMs, Expr::value(now_ms))
-                .col_expr(D::LastResponseStatus, Expr::value(i64::from(*status)))
-                .col_expr(D::LastError, Expr::value(Option::<String>::None));
-            (update, Recorded::Succeeded)
+/// What an attempt's outcome writes on its delivery, guarded by the
+/// claim's attempt, and what that records.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Ending {
+    attempt: i64,
+    status: &'static str,
+    next_attempt_at_ms: Option<i64>,
+    delivered_at_ms: Option<i64>,
+    response_status: Option<i64>,
+    error: Option<String>,
+    recorded: Recorded,
+}
+
+impl Ending {
+    fn of(claimed: &Claimed, outcome: &Outcome, now: DateTime<Utc>, jitter_permille: i64) -> Ending {
+        let attempt = claimed.attempt;
+        match outcome {
+            Outcome::Delivered { status } => Ending {
+                attempt,
+                status: DeliveryStatus::Succeeded.as_str(),
+                next_attempt_at_ms: None,
+                delivered_at_ms: Some(to_ms(now)),
+                response_status: Some(i64::from(*status)),
+                error: None,
+                recorded: Recorded::Succeeded,
+            },
+            Outcome::Failed { status, error } => {
+                let next = retry_delay(attempt, jitter_permille).map(|delay| to_ms(now + delay));
+                let (status_after, recorded) = match next {
+                    Some(_) => (DeliveryStatus::Pending, Recorded::Retried),
+                    None => (DeliveryStatus::Failed, Recorded::Failed),
+                };
+                Ending {
+                    attempt,
+                    status: status_after.as_str(),
+                    next_attempt_at_ms: next,
+                    delivered_at_ms: None,
+                    response_status: status.map(i64::from),
+                    error: Some(error.chars().take(ERROR_LENGTH_MAX).collect()),
+                    recorded,
+                }
+            }
         }
-        Outcome::Failed { status, error } => {
-            let error: String = error.chars().take(ERROR_LENGTH_MAX).collect();
-            let next = retry_delay(claimed.attempt, jitter_permille).map(|delay| to_ms(now + delay));
-            let status_after = if next.is_some() { DeliveryStatus::Pending } else { DeliveryStatus::Failed };
-            let update = update
-                .col_expr(D::Status, Expr::value(status_after.as_str()))
-                .col_expr(D::NextAttemptAtMs, Expr::value(next))
-                .col_expr(D::LastResponseStatus, Expr::value(status.map(i64::from)))
-                .col_expr(D::LastError, Expr::value(error));
-            (update, if next.is_some() { Recorded::Retried } else { Recorded::Failed })
-        }
-    };
-    let update = update
-        .filter(D::Id.eq(claimed.delivery_id))
-        .filter(D::Attempts.eq(claimed.attempt))
-        .filter(D::Status.eq(DeliveryStatus::Pending.as_str()));
-    (update, recorded)
+    }
+
+    /// The statement that writes this ending on the deliveries `ids`,
+    /// returning the ids it changed (the others' leases had run out).
+    fn update(&self, ids: Vec<i64>) -> UpdateStatement {
+        use webhook_deliveries::Column as D;
+        Query::update()
+            .table(webhook_deliveries::Entity)
+            .value(D::LeaseUntilMs, 0i64)
+            .value(D::Status, self.status)
+            .value(D::NextAttemptAtMs, self.next_attempt_at_ms)
+            .value(D::DeliveredAtMs, self.delivered_at_ms)
+            .value(D::LastResponseStatus, self.response_status)
+            .value(D::LastError, self.error.clone())
+            .and_where(Expr::col(D::Id).is_in(ids))
+            .and_where(Expr::col(D::Attempts).eq(self.attempt))
+            .and_where(Expr::col(D::Status).eq(DeliveryStatus::Pending.as_str()))
+            .returning_col(D::Id)
+            .take()
+    }
 }
