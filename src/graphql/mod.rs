@@ -6,6 +6,7 @@ use async_graphql::{MergedObject, Schema};
 pub mod account;
 pub mod catalog;
 pub mod checks;
+pub mod columns;
 pub mod context;
 pub mod errors;
 pub mod events;

@@ -8,6 +8,7 @@ use async_graphql::{Context, Enum, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::catalog::{Model, StudioKind};
+use super::columns::Column;
 use super::context::{GraphqlResult, now, store};
 use super::errors::graphql_error;
 use super::scalars::int;
@@ -32,7 +33,7 @@ pub enum UsageInterval {
 #[derive(SimpleObject, Clone, Debug)]
 pub struct UsageSeries {
     /// The start of every period of the range, in the time zone.
-    pub periods: Vec<DateTime<Utc>>,
+    pub periods: Column<DateTime<Utc>>,
     /// The top lines by credits, most first; then, when anything is left,
     /// one line with `other: true` adding up the rest.
     pub series: Vec<UsageSeriesLine>,
@@ -53,9 +54,9 @@ pub struct UsageSeriesLine {
     pub studio: Option<StudioKind>,
     pub tool: Option<String>,
     pub model: Option<Arc<Model>>,
-    pub generations: Vec<i32>,
-    pub outputs: Vec<i32>,
-    pub credits: Vec<i32>,
+    pub generations: Column<i32>,
+    pub outputs: Column<i32>,
+    pub credits: Column<i32>,
     pub total_credits: i32,
 }
 
@@ -86,8 +87,8 @@ pub async fn usage_series(ctx: &Context<'_>, scope: Scope<'_>, args: SeriesArgs)
 
 /// Every figure as an `Int`: one past 32 bits (the platform's, over a long
 /// range) is INVALID_INPUT on `filter`, as an account's summary is.
-fn ints(figures: &[i64], what: &str) -> GraphqlResult<Vec<i32>> {
-    figures.iter().map(|&figure| int(figure, what)).collect()
+fn ints(figures: &[i64], what: &str) -> GraphqlResult<Column<i32>> {
+    figures.iter().map(|&figure| int(figure, what)).collect::<GraphqlResult<_>>().map(Column)
 }
 
 fn answer(ctx: &Context<'_>, series: Series) -> GraphqlResult<UsageSeries> {
@@ -121,6 +122,6 @@ fn answer(ctx: &Context<'_>, series: Series) -> GraphqlResult<UsageSeries> {
         outputs: int(series.outputs, "outputs")?,
         credits: int(series.credits, "credits")?,
         series: series.lines.into_iter().map(line).collect::<GraphqlResult<_>>()?,
-        periods: series.periods,
+        periods: Column(series.periods),
     })
 }
