@@ -24,7 +24,8 @@ globalThis.creditsDashboard = { cspViolations };
 // Why a token does not open the dashboard, in words a person can act on.
 function refusal(token, error) {
   if (isExpired(token)) {
-    return `This token expired on ${dateTime(claims(token).exp * 1000)}. Ask for a new one: credits token --role user --sub <account> --dashboard`;
+    return html`This token expired on ${dateTime(claims(token).exp * 1000)}. Ask for a new one:
+      <code>credits token --role user --sub ${claims(token).sub} --dashboard</code>`;
   }
   if (claims(token) === null) return 'This is not a bearer token: paste the whole token that `credits token` prints.';
   return `The server refused this token${error?.message ? ` (${error.message})` : ''}. It may be signed with another secret.`;

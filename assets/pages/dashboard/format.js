@@ -5,6 +5,7 @@ export const timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC
 const integer = new Intl.NumberFormat();
 const percent = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 });
 const when = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+const shortWhen = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit' });
 const hour = new Intl.DateTimeFormat(undefined, { timeStyle: 'short' });
 const dayMonth = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short' });
 const dayMonthYear = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short', year: 'numeric' });
@@ -13,6 +14,7 @@ const monthYear = new Intl.DateTimeFormat(undefined, { month: 'short', year: 'nu
 export const number = (n) => integer.format(n);
 export const percentage = (p) => `${percent.format(p)}%`;
 export const dateTime = (iso) => when.format(new Date(iso));
+export const shortDateTime = (iso) => shortWhen.format(new Date(iso));
 export const time = (iso) => hour.format(new Date(iso));
 
 export function money(cents) {

@@ -6,7 +6,7 @@ import { accountQuery, downloadCsv } from './api.js';
 import { Chart } from './chart.js';
 import { Controls } from './controls.js';
 import { csvAddress, usageFilter } from './filters.js';
-import { dateTime, number, timeZone } from './format.js';
+import { number, shortDateTime, timeZone } from './format.js';
 import { ANALYTICS, SERIES_ARGUMENTS, USAGE_ARGUMENTS } from './queries.js';
 
 const PAGE_SIZE = 20;
@@ -41,13 +41,12 @@ function Generations({ usage, onPage }) {
     return html`<p class="empty" data-empty="usage">No generations in this range and filter.</p>`;
   }
   return html`<div class="table-wrap"><table class="generations">
-      <thead><tr><th>When</th><th>Studio</th><th>Tool</th><th>Model</th><th class="num">Outputs</th><th class="num">Units</th><th class="num">Credits</th><th>Status</th></tr></thead>
+      <thead><tr><th>When</th><th>Tool</th><th>Model</th><th class="num">Outputs</th><th class="num">Units</th><th class="num">Credits</th><th>Status</th></tr></thead>
       <tbody>
         ${usage.edges.map(
           ({ node }) => html`<tr key=${node.id} data-usage-id=${node.id} data-credits=${node.credits}>
-            <td>${dateTime(node.createdAt)}</td>
-            <td>${node.studio.toLowerCase()}</td>
-            <td>${node.tool}</td>
+            <td>${shortDateTime(node.createdAt)}</td>
+            <td>${node.tool}<small class="muted">${node.studio.toLowerCase()}</small></td>
             <td>${node.model?.name ?? '—'}</td>
             <td class="num">${number(node.count)}</td>
             <td class="num">${node.units === null ? '' : number(node.units)}</td>
@@ -113,8 +112,8 @@ export function Analytics({ api, token, accountId, view, setView, catalog, onErr
       : html`<${Totals} series=${answer.series} usage=${answer.usage} />
         ${empty
           ? html`<p class="empty" data-empty="account">Nothing generated in this range yet. Images, videos, sketches, music and voice you create appear here with what they cost.</p>`
-          : html`<${Chart} series=${answer.series} />`}
-        <h3>Generations</h3>
-        <${Generations} usage=${answer.usage} onPage=${(next) => setPaging({ filterKey, page: next })} />`}
+          : html`<${Chart} series=${answer.series} />
+            <h3>Generations</h3>
+            <${Generations} usage=${answer.usage} onPage=${(next) => setPaging({ filterKey, page: next })} />`}`}
   </section>`;
 }
