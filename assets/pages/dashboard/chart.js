@@ -5,7 +5,7 @@
 import { html, useEffect, useRef, useState } from '../../vendor/htm-3.1.1/standalone.module.js';
 import { number, period } from './format.js';
 
-const COLOURS = ['#4f46e5', '#0ea5e9', '#10b981', '#f59e0b', '#ef4444', '#8b5cf6', '#ec4899', '#14b8a6', '#94a3b8'];
+const COLOURS = ['#4f46e5', '#0ea5e9', '#10b981', '#f59e0b', '#ef4444', '#8b5cf6', '#ec4899', '#84cc16', '#94a3b8'];
 const HEIGHT = 260;
 
 const colour = (index, line) => (line.other ? COLOURS[COLOURS.length - 1] : COLOURS[index % (COLOURS.length - 1)]);
