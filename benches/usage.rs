@@ -10,6 +10,8 @@
 //!
 //! It prints median and p99 latencies against the targets of the issue and
 //! exits 0 whether they are met or not: it is a benchmark, not a test.
+#[path = "usage/dashboard.rs"]
+mod dashboard;
 #[path = "usage/export.rs"]
 mod export;
 #[path = "usage/load.rs"]
@@ -153,6 +155,10 @@ async fn run(args: &Args, options: DatabaseOptions) -> Result<(), BoxError> {
     let client = Client::new(&base_url, token.clone());
 
     let results = measure_all(&client, &app, &loaded, now, args.iterations).await;
+    let first_view = match results {
+        Ok(_) => Some(dashboard::first_view(&base_url, &client, &loaded.heavy.id, now, 21).await),
+        Err(_) => None,
+    };
     let exported = match results {
         Ok(_) => Some(export::export(&base_url, &token, &loaded.heavy.id).await),
         Err(_) => None,
@@ -160,6 +166,9 @@ async fn run(args: &Args, options: DatabaseOptions) -> Result<(), BoxError> {
     server.abort();
     let results = results?;
     report::print(database, &results, args.iterations);
+    if let Some(first_view) = first_view {
+        dashboard::print(&loaded.heavy.id, &first_view?);
+    }
     if let Some(exported) = exported {
         let exported = exported?;
         if exported.rows != loaded.heavy.events as u64 {

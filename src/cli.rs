@@ -63,6 +63,13 @@ pub struct TokenArgs {
     /// Lifetime in seconds; without it the token does not expire.
     #[arg(long)]
     pub ttl: Option<u64>,
+    /// Print a link that opens the dashboard signed in with the token,
+    /// instead of the bare token.
+    #[arg(long)]
+    pub dashboard: bool,
+    /// The server's address, for the dashboard link (the one `serve` listens on).
+    #[arg(long, env = "CREDITS_LISTEN", default_value = "127.0.0.1:8000")]
+    pub listen: String,
     #[command(flatten)]
     pub auth: AuthArgs,
     #[command(flatten)]

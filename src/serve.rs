@@ -153,7 +153,14 @@ async fn token(args: TokenArgs) -> Result<()> {
         Some(secret) => secret,
         None => Store::open(&args.database.options(), args.rules.rules()).await?.generated_jwt_secret().await?,
     };
-    println!("{}", crate::auth::Auth::new(&secret).issue(args.role, &args.sub, args.ttl)?);
+    let token = crate::auth::Auth::new(&secret).issue(args.role, &args.sub, args.ttl)?;
+    if args.dashboard {
+        // In the fragment: a browser sends no fragment to any server, and
+        // the page moves the token to the tab's storage and out of the address.
+        println!("http://{}/dashboard#token={token}", args.listen);
+    } else {
+        println!("{token}");
+    }
     Ok(())
 }
 

@@ -4,6 +4,12 @@
 //! styles (`assets/pages/`). Each is served at `/assets/{hash}/{name}`, the
 //! hash being of its content: a changed file gets a new address, so a
 //! browser may keep every address for a year.
+//!
+//! The dashboard's ES modules import one another by relative paths, which a
+//! browser resolves against the importing file's address: those files
+//! (`MODULES`) share one hash, of all their contents together, so that
+//! `./wallet.js` next to `/assets/{hash}/pages/dashboard/app.js` is the
+//! current `wallet.js`, and a change to any of them moves them all.
 use std::sync::LazyLock;
 
 use axum::extract::Path;
@@ -22,6 +28,8 @@ struct Embedded {
     name: &'static str,
     bytes: &'static [u8],
     content_type: &'static str,
+    /// One of the module graph's files, which share the graph's hash.
+    module: bool,
 }
 
 macro_rules! embedded {
@@ -30,7 +38,15 @@ macro_rules! embedded {
             name: $name,
             bytes: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/", $name)),
             content_type: $content_type,
+            module: false,
         }
+    };
+}
+
+/// A file of the dashboard's module graph (see the module comment).
+macro_rules! module {
+    ($name:literal) => {
+        Embedded { module: true, ..embedded!($name, JAVASCRIPT) }
     };
 }
 
@@ -42,6 +58,22 @@ const FILES: &[Embedded] = &[
     embedded!("vendor/graphiql-4.1.2/graphiql.min.css", CSS),
     embedded!("pages/graphiql.js", JAVASCRIPT),
     embedded!("pages/graphiql.css", CSS),
+    embedded!("vendor/uplot-1.6.32/uPlot.iife.min.js", JAVASCRIPT),
+    embedded!("vendor/uplot-1.6.32/uPlot.min.css", CSS),
+    embedded!("pages/dashboard.css", CSS),
+    module!("vendor/htm-3.1.1/standalone.module.js"),
+    module!("pages/dashboard/api.js"),
+    module!("pages/dashboard/queries.js"),
+    module!("pages/dashboard/live.js"),
+    module!("pages/dashboard/format.js"),
+    module!("pages/dashboard/filters.js"),
+    module!("pages/dashboard/controls.js"),
+    module!("pages/dashboard/wallet.js"),
+    module!("pages/dashboard/topup.js"),
+    module!("pages/dashboard/chart.js"),
+    module!("pages/dashboard/usage.js"),
+    module!("pages/dashboard/platform.js"),
+    module!("pages/dashboard/app.js"),
 ];
 
 struct Asset {
@@ -51,10 +83,13 @@ struct Asset {
 }
 
 static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
+    let graph: Vec<u8> =
+        FILES.iter().filter(|file| file.module).flat_map(|file| [file.name.as_bytes(), file.bytes].concat()).collect();
+    let graph_hash = fnv1a(&graph);
     FILES
         .iter()
         .map(|file| {
-            let hash = format!("{:016x}", fnv1a(file.bytes));
+            let hash = format!("{:016x}", if file.module { graph_hash } else { fnv1a(file.bytes) });
             let url = format!("{PREFIX}/{hash}/{}", file.name);
             Asset { file, hash, url }
         })
@@ -98,6 +133,15 @@ mod tests {
         urls.dedup();
         assert_eq!(urls.len(), FILES.len());
         assert_eq!(url("vendor/unknown.js"), None);
+    }
+
+    #[test]
+    fn the_modules_share_one_folder_so_relative_imports_resolve() {
+        let folder = |name: &str| url(name).expect("an address").split('/').nth(2).expect("a hash").to_owned();
+        let app = folder("pages/dashboard/app.js");
+        assert_eq!(folder("pages/dashboard/wallet.js"), app);
+        assert_eq!(folder("vendor/htm-3.1.1/standalone.module.js"), app);
+        assert_ne!(folder("pages/dashboard.css"), app);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The HTTP server: GraphQL over POST and GET at `/graphql`, WebSocket
 //! subscriptions (graphql-transport-ws) on the same path, GraphiQL at `/`
-//! (and at `/graphql` for browsers; `pages`) with its embedded files under
+//! (and at `/graphql` for browsers) and the dashboard at `/dashboard`
+//! (`pages`) with their embedded files under
 //! `/assets/` (`assets`), `/healthz`, `/export/usage.csv` (`export_http`),
 //! and `/metrics` for admins (or for anyone on the metrics listener, see
 //! `metrics_http`). Every response carries the security headers of
@@ -109,6 +110,7 @@ impl App {
     pub fn router(&self) -> Router {
         let routes = Router::new()
             .route("/", get(graphiql))
+            .route("/dashboard", get(dashboard))
             .route("/graphql", get(graphql_get).post(graphql_post))
             .route("/healthz", get(healthz))
             .route("/export/usage.csv", get(export_http::usage_csv))
@@ -178,6 +180,10 @@ fn panic_detail(panic: &(dyn Any + Send)) -> &str {
 
 async fn graphiql() -> Response {
     pages::graphiql()
+}
+
+async fn dashboard() -> Response {
+    pages::dashboard()
 }
 
 async fn graphql_post(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Response {

@@ -1,4 +1,5 @@
-//! The HTML pages: GraphiQL at `/` (and at `/graphql` for a browser). A page
+//! The HTML pages: GraphiQL at `/` (and at `/graphql` for a browser), and
+//! the wallet and usage dashboard at `/dashboard`. A page
 //! is a committed HTML file in `assets/pages/` whose `{{asset:NAME}}` marks
 //! become the addresses of embedded files (see `assets`); it holds no inline
 //! script or style, so the Content-Security-Policy needs no exception.
@@ -15,9 +16,17 @@ const MARK_END: &str = "}}";
 static GRAPHIQL: LazyLock<String> =
     LazyLock::new(|| render(include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/pages/graphiql.html"))));
 
+static DASHBOARD: LazyLock<String> =
+    LazyLock::new(|| render(include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/pages/dashboard.html"))));
+
 /// GraphiQL, from the embedded files only.
 pub fn graphiql() -> Response {
     page(&GRAPHIQL)
+}
+
+/// The dashboard: a page of ES modules that reads the API as its user.
+pub fn dashboard() -> Response {
+    page(&DASHBOARD)
 }
 
 /// A page is small and names its assets by their current addresses, so the
@@ -47,17 +56,26 @@ fn render(template: &str) -> String {
 mod tests {
     use super::*;
 
+    fn pages() -> [&'static str; 2] {
+        [&GRAPHIQL, &DASHBOARD]
+    }
+
     #[test]
     fn every_asset_a_page_names_is_embedded() {
-        assert!(!GRAPHIQL.contains(MARK_START), "{}", *GRAPHIQL);
+        for page in pages() {
+            assert!(!page.contains(MARK_START), "{page}");
+        }
         assert!(GRAPHIQL.contains("/vendor/graphiql-4.1.2/graphiql.min.js\""), "{}", *GRAPHIQL);
+        assert!(DASHBOARD.contains("/pages/dashboard/app.js\""), "{}", *DASHBOARD);
     }
 
     #[test]
     fn a_page_has_no_inline_script_or_style() {
-        assert!(!GRAPHIQL.contains("<script>"), "{}", *GRAPHIQL);
-        assert!(!GRAPHIQL.contains("<style"), "{}", *GRAPHIQL);
-        assert!(!GRAPHIQL.contains(" style="), "{}", *GRAPHIQL);
+        for page in pages() {
+            assert!(!page.contains("<script>"), "{page}");
+            assert!(!page.contains("<style"), "{page}");
+            assert!(!page.contains(" style="), "{page}");
+        }
     }
 
     #[test]

@@ -30,18 +30,19 @@ fn addresses(html: &str) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
-async fn graphiql_names_only_embedded_assets_served_with_their_type_and_a_year_of_caching() {
-    let app = TestApp::start().await;
+/// Opens the page at `path`, checks its headers, and checks that it names
+/// `files` addresses, each an embedded file served with its type and a
+/// year of caching.
+async fn assert_page_of_embedded_files(app: &TestApp, path: &str, files: usize) {
     let client = reqwest::Client::new();
-    let page = client.get(format!("{}/", app.base_url)).send().await.unwrap();
+    let page = client.get(format!("{}{path}", app.base_url)).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     assert_secured(&page);
     assert_eq!(header(page.headers(), CONTENT_TYPE), "text/html; charset=utf-8");
     assert_eq!(header(page.headers(), CACHE_CONTROL), "no-cache");
     let html = page.text().await.unwrap();
     let assets: Vec<_> = addresses(&html).into_iter().filter(|a| a != "data:,").collect();
-    assert_eq!(assets.len(), 6, "{assets:?}");
+    assert_eq!(assets.len(), files, "{assets:?}");
     for asset in assets {
         assert!(asset.starts_with("/assets/"), "{asset} is not the server's own");
         let response = client.get(format!("{}{asset}", app.base_url)).send().await.unwrap();
@@ -51,6 +52,33 @@ async fn graphiql_names_only_embedded_assets_served_with_their_type_and_a_year_o
         let expected_type = if asset.ends_with(".js") { "text/javascript" } else { "text/css" };
         assert_eq!(header(response.headers(), CONTENT_TYPE), format!("{expected_type}; charset=utf-8"), "{asset}");
     }
+}
+
+#[tokio::test]
+async fn graphiql_names_only_embedded_assets_served_with_their_type_and_a_year_of_caching() {
+    let app = TestApp::start().await;
+    assert_page_of_embedded_files(&app, "/", 6).await;
+}
+
+#[tokio::test]
+async fn the_dashboard_names_only_embedded_assets_served_with_their_type_and_a_year_of_caching() {
+    let app = TestApp::start().await;
+    // Two styles, uPlot, htm with Preact, and the page's twelve modules.
+    assert_page_of_embedded_files(&app, "/dashboard", 16).await;
+}
+
+#[tokio::test]
+async fn credits_token_dashboard_prints_a_link_that_signs_in() {
+    let app = TestApp::start().await;
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_credits"));
+    command.args(["token", "--role", "user", "--sub", "alice", "--dashboard"]);
+    command.args(["--jwt-secret", crate::support::SECRET, "--listen", "127.0.0.1:8123"]);
+    let output = tokio::task::spawn_blocking(move || command.output()).await.unwrap().expect("run credits token");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let link = String::from_utf8(output.stdout).unwrap();
+    let token = link.trim().strip_prefix("http://127.0.0.1:8123/dashboard#token=").expect(&link);
+    let viewer = app.data(Some(token), "{ viewer { id } }", json!({})).await;
+    assert_eq!(viewer["viewer"]["id"], "alice");
 }
 
 #[tokio::test]

@@ -19,6 +19,8 @@ use futures_util::FutureExt;
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
 
+mod dashboard;
+mod dashboard_usage;
 mod graphiql;
 
 /// Where chromedriver and Chromium are, unless these variables say otherwise.
@@ -77,8 +79,9 @@ impl Driver {
 
 /// Chromium as the machine allows it: headless, as root without a sandbox,
 /// none of its own background traffic, a profile of its own, and every
-/// host name but the server's unresolvable.
-fn capabilities(profile: &std::path::Path) -> fantoccini::wd::Capabilities {
+/// host name but the server's unresolvable; downloads go to `downloads`
+/// without a prompt.
+fn capabilities(profile: &std::path::Path, downloads: &std::path::Path) -> fantoccini::wd::Capabilities {
     let args = [
         "--headless",
         "--no-sandbox",
@@ -95,7 +98,8 @@ fn capabilities(profile: &std::path::Path) -> fantoccini::wd::Capabilities {
     .map(String::from)
     .into_iter()
     .chain([format!("--user-data-dir={}", profile.display())]);
-    let options = json!({ "binary": program(CHROMIUM), "args": args.collect::<Vec<_>>() });
+    let prefs = json!({ "download.default_directory": downloads, "download.prompt_for_download": false });
+    let options = json!({ "binary": program(CHROMIUM), "args": args.collect::<Vec<_>>(), "prefs": prefs });
     match json!({ "browserName": "chrome", "goog:chromeOptions": options }) {
         Value::Object(capabilities) => capabilities,
         _ => unreachable!("a JSON object"),
@@ -109,15 +113,27 @@ where
     F: FnOnce(Client) -> T,
     T: Future<Output = ()>,
 {
+    with_browser_and_downloads(|client, _| test(client)).await;
+}
+
+/// As `with_browser`, the test also given the folder the browser saves
+/// downloads in.
+pub async fn with_browser_and_downloads<F, T>(test: F)
+where
+    F: FnOnce(Client, PathBuf) -> T,
+    T: Future<Output = ()>,
+{
     let _turn = ONE_AT_A_TIME.lock().await;
     let driver = Driver::start().await;
     let profile = tempfile::tempdir().expect("a profile directory");
+    let downloads = profile.path().join("downloads");
+    std::fs::create_dir_all(&downloads).expect("a downloads directory");
     let client = ClientBuilder::new(HttpConnector::new())
-        .capabilities(capabilities(profile.path()))
+        .capabilities(capabilities(profile.path(), &downloads))
         .connect(&driver.url)
         .await
         .expect("a Chromium session");
-    let outcome = AssertUnwindSafe(test(client.clone())).catch_unwind().await;
+    let outcome = AssertUnwindSafe(test(client.clone(), downloads)).catch_unwind().await;
     let _ = client.close().await;
     drop(driver);
     if let Err(panic) = outcome {
