@@ -11,6 +11,8 @@
 //!   each kind was written, so that it is sent once a day.
 use sea_orm_migration::prelude::*;
 
+use crate::columns::{add_columns, drop_columns};
+
 // Every integer is BIGINT: the SQLite writer reads integers back as 64-bit.
 
 #[derive(DeriveMigrationName)]
@@ -30,18 +32,10 @@ const ACCOUNT_COLUMNS: [(&str, &str); 8] = [
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let db = manager.get_connection();
-        for (column, definition) in ACCOUNT_COLUMNS {
-            db.execute_unprepared(&format!("ALTER TABLE accounts ADD COLUMN {column} {definition}")).await?;
-        }
-        Ok(())
+        add_columns(manager, "accounts", &ACCOUNT_COLUMNS).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let db = manager.get_connection();
-        for (column, _) in ACCOUNT_COLUMNS {
-            db.execute_unprepared(&format!("ALTER TABLE accounts DROP COLUMN {column}")).await?;
-        }
-        Ok(())
+        drop_columns(manager, "accounts", &ACCOUNT_COLUMNS).await
     }
 }

@@ -4,10 +4,10 @@
 //! spent before it, and racing charges never pass it, on one or two servers.
 use chrono::Duration;
 use credits::domain::rules::Rules;
-use futures_util::future::join_all;
 use serde_json::{Value, json};
 
 use super::{admin_sets, charge, limits_of, user_sets};
+use crate::concurrency::race_charges;
 use crate::support::{TestApp, error_code, image};
 
 /// 1 credit per output.
@@ -117,12 +117,7 @@ async fn a_daily_limit_set_mid_day_counts_what_the_day_spent_before_it() {
 }
 
 async fn race(servers: &[&TestApp], account: &str, attempts: usize) -> (usize, usize) {
-    let keys: Vec<String> = (0..attempts).map(|i| format!("race-{i}")).collect();
-    let charges = keys.iter().enumerate().map(|(i, key)| servers[i % servers.len()].consume(account, credits(3), key));
-    let payloads = join_all(charges).await;
-    let charged = payloads.iter().filter(|p| p["errors"] == json!([])).count();
-    let refused = payloads.iter().filter(|p| error_code(p) == json!("SPEND_LIMIT_REACHED")).count();
-    (charged, refused)
+    race_charges(servers, account, attempts, credits(3), "SPEND_LIMIT_REACHED").await
 }
 
 async fn assert_exactly_ten_charged(app: &TestApp, account: &str, outcome: (usize, usize)) {
