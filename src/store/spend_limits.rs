@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use entity::{ledger_entries, reservations, usage_events};
 use futures_util::FutureExt;
-use sea_orm::{ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, FromQueryResult, QueryFilter, QuerySelect, Select};
 
 use super::{AccountTx, Store};
 use crate::clock::to_ms;
@@ -49,60 +49,45 @@ struct Share {
     credits: i64,
 }
 
+/// `(id, credits)` of each row `select` finds (those with an id).
+async fn shares<E: EntityTrait>(
+    select: Select<E>,
+    id: E::Column,
+    credits: E::Column,
+    tx: &DatabaseTransaction,
+) -> Result<Vec<(i64, Credits)>> {
+    let rows =
+        select.select_only().column_as(id, "id").column_as(credits, "credits").into_model::<Share>().all(tx).await?;
+    Ok(rows.into_iter().filter_map(|row| row.id.map(|id| (id, Credits::new(row.credits)))).collect())
+}
+
 /// What the account spent today before a daily limit applied, from what the
 /// day recorded (`domain::spend_limits::spent_on_day`). Read once, when the
 /// limit is set; charges then keep the count.
 async fn spent_today(account: &AccountTx) -> Result<Credits> {
     let (_, start) = today(account.now, account.rules().day_time_zone);
     let (start_ms, id, tx) = (to_ms(start), account.account_id().to_owned(), account.tx());
-    let shares = |rows: Vec<Share>| -> Vec<(i64, Credits)> {
-        rows.into_iter().filter_map(|row| row.id.map(|id| (id, Credits::new(row.credits)))).collect()
-    };
     use ledger_entries::Column as L;
     use reservations::Column as R;
     use usage_events::Column as U;
-    let events = usage_events::Entity::find()
-        .select_only()
-        .column_as(U::Id, "id")
-        .column_as(U::Credits, "credits")
-        .filter(U::AccountId.eq(id.clone()))
-        .filter(U::CreatedAtMs.gte(start_ms))
-        .into_model::<Share>()
-        .all(tx)
-        .await?;
+    let events = usage_events::Entity::find().filter(U::AccountId.eq(id.clone())).filter(U::CreatedAtMs.gte(start_ms));
+    let events = shares(events, U::Id, U::Credits, tx).await?;
     // Captured today from a hold taken on an earlier day: counted that day.
     let held_before = reservations::Entity::find()
-        .select_only()
-        .column_as(R::UsageEventId, "id")
-        .column_as(R::Credits, "credits")
         .filter(R::AccountId.eq(id.clone()))
         .filter(R::CreatedAtMs.lt(start_ms))
-        .filter(R::ClosedAtMs.gte(start_ms))
-        .filter(R::UsageEventId.is_not_null())
-        .into_model::<Share>()
-        .all(tx)
-        .await?;
+        .filter(R::ClosedAtMs.gte(start_ms));
+    let held_before: Vec<i64> =
+        shares(held_before, R::UsageEventId, R::Credits, tx).await?.into_iter().map(|(id, _)| id).collect();
     let refunds = ledger_entries::Entity::find()
-        .select_only()
-        .column_as(L::UsageEventId, "id")
-        .column_as(L::Amount, "credits")
         .filter(L::AccountId.eq(id.clone()))
         .filter(L::Kind.eq(LedgerKind::Refund.as_str()))
-        .filter(L::CreatedAtMs.gte(start_ms))
-        .into_model::<Share>()
-        .all(tx)
-        .await?;
+        .filter(L::CreatedAtMs.gte(start_ms));
+    let refunds = shares(refunds, L::UsageEventId, L::Amount, tx).await?;
     let open_holds = reservations::Entity::find()
-        .select_only()
-        .column_as(R::Id, "id")
-        .column_as(R::Credits, "credits")
         .filter(R::AccountId.eq(id))
         .filter(R::Status.eq(ReservationStatus::Open.as_str()))
-        .filter(R::CreatedAtMs.gte(start_ms))
-        .into_model::<Share>()
-        .all(tx)
-        .await?;
-    let held_before: Vec<i64> = shares(held_before).into_iter().map(|(id, _)| id).collect();
-    let open_holds = Credits::new(open_holds.iter().map(|hold| hold.credits).sum());
-    Ok(spent_on_day(&shares(events), &held_before, &shares(refunds), open_holds))
+        .filter(R::CreatedAtMs.gte(start_ms));
+    let open_holds = shares(open_holds, R::Id, R::Credits, tx).await?.into_iter().map(|(_, credits)| credits).sum();
+    Ok(spent_on_day(&events, &held_before, &refunds, open_holds))
 }
