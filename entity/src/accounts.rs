@@ -23,6 +23,21 @@ pub struct Model {
     pub auto_top_up_requested: i64,
     /// Automatic top-ups that failed or expired in a row.
     pub auto_top_up_failures: i64,
+    /// Spend limits the account's user set (credits a day, credits a generation).
+    pub spend_limit_daily: Option<i64>,
+    pub spend_limit_per_generation: Option<i64>,
+    /// Spend limits an admin set; the lower of the user's and the admin's applies.
+    pub admin_spend_limit_daily: Option<i64>,
+    pub admin_spend_limit_per_generation: Option<i64>,
+    /// The day (in the configured time zone) that `spent_credits` counts;
+    /// null while no daily limit applies.
+    pub spent_day: Option<String>,
+    /// Credits counted against the daily limit on `spent_day`.
+    pub spent_credits: i64,
+    /// The day of the last `spend_limit.reached` event for the daily limit.
+    pub spend_limit_noticed_daily: Option<String>,
+    /// The day of the last `spend_limit.reached` event for the per-generation limit.
+    pub spend_limit_noticed_per_generation: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,4 +1,4 @@
-//! What the migrations' tables share: the id column and named indexes.
+//! What the migrations' tables share: the id column, named indexes, added columns.
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
@@ -14,4 +14,22 @@ pub fn index(table: &'static str, name: &'static str, columns: &[&'static str]) 
         index.col(*column);
     }
     index.take()
+}
+
+/// Adds `columns` (name, SQL definition) to `table`, one statement each (SQLite adds one at a time).
+pub async fn add_columns(manager: &SchemaManager<'_>, table: &str, columns: &[(&str, &str)]) -> Result<(), DbErr> {
+    for (column, definition) in columns {
+        manager
+            .get_connection()
+            .execute_unprepared(&format!("ALTER TABLE {table} ADD COLUMN {column} {definition}"))
+            .await?;
+    }
+    Ok(())
+}
+
+pub async fn drop_columns(manager: &SchemaManager<'_>, table: &str, columns: &[(&str, &str)]) -> Result<(), DbErr> {
+    for (column, _) in columns {
+        manager.get_connection().execute_unprepared(&format!("ALTER TABLE {table} DROP COLUMN {column}")).await?;
+    }
+    Ok(())
 }

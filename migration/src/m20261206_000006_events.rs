@@ -14,7 +14,7 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
-use crate::columns::{id, index};
+use crate::columns::{add_columns, drop_columns, id, index};
 
 // Every integer is BIGINT: the SQLite writer reads integers back as 64-bit.
 
@@ -36,9 +36,7 @@ const ACCOUNT_COLUMNS: [(&str, &str); 8] = [
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let db = manager.get_connection();
-        for (column, definition) in ACCOUNT_COLUMNS {
-            db.execute_unprepared(&format!("ALTER TABLE accounts ADD COLUMN {column} {definition}")).await?;
-        }
+        add_columns(manager, "accounts", &ACCOUNT_COLUMNS).await?;
         db.execute_unprepared("ALTER TABLE credit_lots ADD COLUMN expiry_noticed BOOLEAN NOT NULL DEFAULT FALSE")
             .await?;
         let tables = [
@@ -127,9 +125,7 @@ impl MigrationTrait for Migration {
         }
         let db = manager.get_connection();
         db.execute_unprepared("ALTER TABLE credit_lots DROP COLUMN expiry_noticed").await?;
-        for (column, _) in ACCOUNT_COLUMNS {
-            db.execute_unprepared(&format!("ALTER TABLE accounts DROP COLUMN {column}")).await?;
-        }
+        drop_columns(manager, "accounts", &ACCOUNT_COLUMNS).await?;
         Ok(())
     }
 }

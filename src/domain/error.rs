@@ -3,6 +3,7 @@
 //! code to its `UserErrorCode`, the request layer (`crate::error`) wraps these
 //! beside the failures of a request itself.
 use super::money::Credits;
+use super::spend_limits::SpendLimitKind;
 
 /// The `UserErrorCode`s of the API; one meaning each (see the README).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,6 +22,7 @@ pub enum ErrorCode {
     AlreadyRefunded,
     TopUpPending,
     TopUpClosed,
+    SpendLimitReached,
 }
 
 impl ErrorCode {
@@ -40,6 +42,7 @@ impl ErrorCode {
             ErrorCode::AlreadyRefunded => "ALREADY_REFUNDED",
             ErrorCode::TopUpPending => "TOP_UP_PENDING",
             ErrorCode::TopUpClosed => "TOP_UP_CLOSED",
+            ErrorCode::SpendLimitReached => "SPEND_LIMIT_REACHED",
         }
     }
 }
@@ -74,6 +77,23 @@ pub enum DomainError {
     TopUpPending { id: String },
     #[error("top-up {id} is already {status}")]
     TopUpClosed { id: String, status: String },
+    /// A charge or hold that would pass a spend limit. `spent`: for the
+    /// daily limit, the credits already counted today; for the
+    /// per-generation limit, what this generation would have spent.
+    #[error("{}", spend_limit_message(*kind, *limit, *spent, *needed))]
+    SpendLimitReached { kind: SpendLimitKind, limit: Credits, spent: Credits, needed: Credits },
+}
+
+fn spend_limit_message(kind: SpendLimitKind, limit: Credits, spent: Credits, needed: Credits) -> String {
+    match kind {
+        SpendLimitKind::PerGeneration => {
+            format!("this generation costs {needed} credits, more than the per-generation spend limit of {limit}")
+        }
+        SpendLimitKind::Daily => format!(
+            "this generation costs {needed} credits but the daily spend limit of {limit} has {} left ({spent} spent today)",
+            Credits::new(limit.get().saturating_sub(spent.get()).max(0))
+        ),
+    }
 }
 
 impl DomainError {
@@ -103,6 +123,7 @@ impl DomainError {
             DomainError::AlreadyRefunded { .. } => ErrorCode::AlreadyRefunded,
             DomainError::TopUpPending { .. } => ErrorCode::TopUpPending,
             DomainError::TopUpClosed { .. } => ErrorCode::TopUpClosed,
+            DomainError::SpendLimitReached { .. } => ErrorCode::SpendLimitReached,
         }
     }
 
@@ -142,6 +163,12 @@ mod tests {
             DomainError::AlreadyRefunded { id: id.clone() },
             DomainError::TopUpPending { id: id.clone() },
             DomainError::TopUpClosed { id, status: "failed".into() },
+            DomainError::SpendLimitReached {
+                kind: SpendLimitKind::Daily,
+                limit: Credits::new(100),
+                spent: Credits::new(95),
+                needed: Credits::new(10),
+            },
         ]
     }
 
@@ -175,6 +202,7 @@ mod tests {
                 None,
                 None,
                 Some("topUpId"),
+                None,
             ]
         );
     }

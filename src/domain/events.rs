@@ -40,6 +40,7 @@ event_types! {
     AutoTopUpDisabled => "auto_topup.disabled",
     ReservationExpired => "reservation.expired",
     UsageRefunded => "usage.refunded",
+    SpendLimitReached => "spend_limit.reached",
 }
 
 impl EventType {

@@ -47,6 +47,8 @@ pub struct Reservation {
     pub lot_split: LotSplit,
     pub idempotency_key: String,
     pub usage_event_id: Option<i64>,
+    /// When it was reserved: the day its credits count on (spend limits).
+    pub created_at: DateTime<Utc>,
 }
 
 impl Reservation {

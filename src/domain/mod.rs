@@ -14,6 +14,7 @@ pub mod quote;
 pub mod rules;
 pub mod series;
 pub mod settle;
+pub mod spend_limits;
 pub mod subscription;
 pub mod text;
 pub mod top_ups;

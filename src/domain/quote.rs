@@ -1,12 +1,13 @@
 //! The verdict of a quote: whether the caller could run a generation now, and
 //! if not, why. The checks are a charge's, in a charge's order (the plan's
-//! entitlement, then the balance), so a quote that says "allowed" is a
+//! entitlement, the spend limits, then the balance), so a quote that says "allowed" is a
 //! charge that would succeed, and a refusal names the charge's own code.
 use super::catalog::Catalog;
 use super::error::DomainError;
 use super::money::Credits;
 use super::pricing::PricedGeneration;
 use super::rules::Rules;
+use super::spend_limits::{Limits, admit};
 use super::subscription::Entitlement;
 
 /// What an account may spend now, on standard and on Pro generations.
@@ -21,6 +22,9 @@ pub struct Spendable {
 pub struct Payer {
     pub entitlement: Entitlement,
     pub spendable: Spendable,
+    /// The spend limits that apply, and what today's count holds.
+    pub limits: Limits,
+    pub spent_today: Credits,
 }
 
 impl Payer {
@@ -30,6 +34,8 @@ impl Payer {
         Payer {
             entitlement: Entitlement::of(catalog, None),
             spendable: Spendable { balance: rules.daily_free_credits, pro_balance: Credits::ZERO },
+            limits: Limits::default(),
+            spent_today: Credits::ZERO,
         }
     }
 }
@@ -51,10 +57,15 @@ impl Verdict {
 pub fn verdict(generation: &PricedGeneration, payer: &Payer) -> Verdict {
     let Spendable { balance, pro_balance } = payer.spendable;
     let available = if generation.pro { pro_balance } else { balance };
-    let refusal = payer.entitlement.allows(generation).err().or_else(|| {
-        (available < generation.credits)
-            .then_some(DomainError::InsufficientCredits { needed: generation.credits, available })
-    });
+    let refusal = payer
+        .entitlement
+        .allows(generation)
+        .and_then(|()| admit(&payer.limits, payer.spent_today, generation.credits))
+        .err()
+        .or_else(|| {
+            (available < generation.credits)
+                .then_some(DomainError::InsufficientCredits { needed: generation.credits, available })
+        });
     Verdict { available, refusal }
 }
 
@@ -90,6 +101,8 @@ mod tests {
         Payer {
             entitlement: Entitlement { plan, active },
             spendable: Spendable { balance: Credits::new(balance), pro_balance: Credits::new(pro_balance) },
+            limits: Limits::default(),
+            spent_today: Credits::ZERO,
         }
     }
 
@@ -112,6 +125,18 @@ mod tests {
             let verdict = verdict(&generation(10, true), &entitled);
             assert_eq!(code(&verdict), Some(ErrorCode::ProModelRequiresSubscription), "{entitled:?}");
         }
+    }
+
+    #[test]
+    fn a_spend_limit_refuses_after_the_plan_and_before_the_balance() {
+        let mut limited = payer(false, false, 5, 0);
+        limited.limits = Limits { daily: Some(Credits::new(100)), per_generation: None };
+        limited.spent_today = Credits::new(95);
+        assert_eq!(code(&verdict(&generation(6, false), &limited)), Some(ErrorCode::SpendLimitReached));
+        assert_eq!(code(&verdict(&generation(6, true), &limited)), Some(ErrorCode::ProModelRequiresSubscription));
+        assert!(verdict(&generation(5, false), &limited).allowed());
+        limited.limits.per_generation = Some(Credits::new(4));
+        assert_eq!(code(&verdict(&generation(5, false), &limited)), Some(ErrorCode::SpendLimitReached));
     }
 
     #[test]

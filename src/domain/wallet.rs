@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 
 use super::lots::{CreditSource, Lot, available, spending_order};
 use super::money::Credits;
+use super::spend_limits::SpendLimitView;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct WalletView {
@@ -22,6 +23,7 @@ pub struct WalletView {
     pub low_balance_threshold: Credits,
     /// Live lots in spending order.
     pub lots: Vec<Lot>,
+    pub spend_limit: SpendLimitView,
 }
 
 pub struct WalletInputs<'a> {
@@ -31,6 +33,7 @@ pub struct WalletInputs<'a> {
     pub subscription_allowance: Credits,
     pub daily_free_resets_at: DateTime<Utc>,
     pub low_balance_threshold: Credits,
+    pub spend_limit: SpendLimitView,
     pub now: DateTime<Utc>,
 }
 
@@ -61,6 +64,7 @@ pub fn summarize(inputs: WalletInputs<'_>) -> WalletView {
         low_balance: balance < inputs.low_balance_threshold,
         low_balance_threshold: inputs.low_balance_threshold,
         lots,
+        spend_limit: inputs.spend_limit,
     }
 }
 
@@ -111,6 +115,7 @@ mod tests {
             subscription_allowance: Credits::new(allowance),
             daily_free_resets_at: now() + Duration::hours(12),
             low_balance_threshold: Credits::new(threshold),
+            spend_limit: SpendLimitView::default(),
             now: now(),
         })
     }

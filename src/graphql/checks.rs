@@ -14,6 +14,7 @@ use super::grants::{GrantCreditsInput, PurchaseTokensInput};
 use super::holds::{CaptureReservationInput, ReleaseReservationInput, ReserveCreditsInput};
 use super::quote::GenerationInput;
 use super::refunds::RefundUsageInput;
+use super::spend_limits::SetSpendLimitInput;
 use super::spending::ConsumeCreditsInput;
 use super::subscriptions::{CancelSubscriptionInput, SubscribeInput};
 use super::wallet::SetLowBalanceThresholdInput;
@@ -124,6 +125,12 @@ impl Checked for CancelSubscriptionInput {
 }
 
 impl Checked for SetLowBalanceThresholdInput {
+    fn check(&self) -> Result<(), DomainError> {
+        ACCOUNT_ID.check_optional(self.account_id.as_deref().map(String::as_str))
+    }
+}
+
+impl Checked for SetSpendLimitInput {
     fn check(&self) -> Result<(), DomainError> {
         ACCOUNT_ID.check_optional(self.account_id.as_deref().map(String::as_str))
     }

@@ -4,6 +4,7 @@
 //! Internal details are logged, never sent.
 use async_graphql::{Enum, ErrorExtensions, SimpleObject};
 
+use super::spend_limits::SpendLimitKind;
 use crate::domain::error::{DomainError, ErrorCode};
 use crate::error::Error;
 
@@ -25,6 +26,7 @@ pub enum UserErrorCode {
     AlreadyRefunded,
     TopUpPending,
     TopUpClosed,
+    SpendLimitReached,
 }
 
 /// A business failure: nothing was changed.
@@ -34,25 +36,47 @@ pub struct UserError {
     pub message: String,
     /// The input field at fault, when one is.
     pub field: Option<String>,
-    /// For INSUFFICIENT_CREDITS: the credits the operation needed.
+    /// For INSUFFICIENT_CREDITS and SPEND_LIMIT_REACHED: the credits the
+    /// operation needed.
     pub needed: Option<i64>,
     /// For INSUFFICIENT_CREDITS: the credits that could pay for it.
     pub available: Option<i64>,
+    /// For SPEND_LIMIT_REACHED: the limit that would have been passed.
+    pub limit_kind: Option<SpendLimitKind>,
+    /// For SPEND_LIMIT_REACHED: the limit, in credits.
+    pub limit: Option<i64>,
+    /// For SPEND_LIMIT_REACHED: for the daily limit, the credits already
+    /// counted today; for the per-generation limit, what this generation
+    /// would have spent.
+    pub spent: Option<i64>,
 }
 
 impl From<&DomainError> for UserError {
     fn from(error: &DomainError) -> Self {
-        let (needed, available) = match error {
-            DomainError::InsufficientCredits { needed, available } => (Some(needed.get()), Some(available.get())),
-            _ => (None, None),
-        };
-        UserError {
+        let mut user_error = UserError {
             code: error.code().into(),
             message: error.to_string(),
             field: error.field().map(str::to_owned),
-            needed,
-            available,
+            needed: None,
+            available: None,
+            limit_kind: None,
+            limit: None,
+            spent: None,
+        };
+        match error {
+            DomainError::InsufficientCredits { needed, available } => {
+                user_error.needed = Some(needed.get());
+                user_error.available = Some(available.get());
+            }
+            DomainError::SpendLimitReached { kind, limit, spent, needed } => {
+                user_error.needed = Some(needed.get());
+                user_error.limit_kind = Some((*kind).into());
+                user_error.limit = Some(limit.get());
+                user_error.spent = Some(spent.get());
+            }
+            _ => {}
         }
+        user_error
     }
 }
 
@@ -79,10 +103,19 @@ pub fn graphql_error(error: Error) -> async_graphql::Error {
         Error::Domain(domain) => domain.field(),
         _ => None,
     };
+    let limit = match &error {
+        Error::Domain(DomainError::SpendLimitReached { kind, limit, spent, .. }) => Some((*kind, *limit, *spent)),
+        _ => None,
+    };
     async_graphql::Error::new(error.to_string()).extend_with(|_, extensions| {
         extensions.set("code", code);
         if let Some(field) = field {
             extensions.set("field", field);
+        }
+        if let Some((kind, limit, spent)) = limit {
+            extensions.set("limitKind", kind.as_str());
+            extensions.set("limit", limit.get());
+            extensions.set("spent", spent.get());
         }
     })
 }

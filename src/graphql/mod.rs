@@ -22,6 +22,7 @@ pub mod quote;
 pub mod refunds;
 pub mod scalars;
 pub mod series;
+pub mod spend_limits;
 pub mod spending;
 pub mod subscriptions;
 pub mod top_ups;
@@ -52,6 +53,7 @@ pub struct Mutation(
     grants::GrantsMutation,
     subscriptions::SubscriptionsMutation,
     wallet::WalletMutation,
+    spend_limits::SpendLimitsMutation,
     top_ups::TopUpsMutation,
     webhooks::WebhooksMutation,
 );

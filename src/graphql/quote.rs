@@ -53,7 +53,7 @@ impl From<GenerationInput> for GenerationRequest {
 pub struct Quote {
     pub credits: i64,
     pub credits_per_output: i64,
-    /// Whether the caller could run it now (plan entitlement and balance).
+    /// Whether the caller could run it now (plan entitlement, spend limits and balance).
     pub allowed: bool,
     /// Why not, when not allowed.
     pub reason: Option<UserErrorCode>,
@@ -86,9 +86,15 @@ impl QuoteQuery {
         let payer = match account {
             Some(id) => {
                 let snapshot = store.account(&id, now(ctx)?).await.map_err(graphql_error)?;
-                let spendable =
-                    Spendable { balance: snapshot.wallet.balance, pro_balance: snapshot.wallet.pro_balance };
-                Payer { entitlement: snapshot.entitlement, spendable }
+                let wallet = &snapshot.wallet;
+                let spendable = Spendable { balance: wallet.balance, pro_balance: wallet.pro_balance };
+                let spend_limit = &wallet.spend_limit;
+                Payer {
+                    entitlement: snapshot.entitlement,
+                    spendable,
+                    limits: spend_limit.effective,
+                    spent_today: spend_limit.daily_spent.unwrap_or_default(),
+                }
             }
             None => Payer::new_account(store.catalog(), store.rules()),
         };

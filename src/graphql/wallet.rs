@@ -8,6 +8,7 @@ use crate::domain::wallet::WalletView;
 use super::checks::{Checked, checked};
 use super::context::{GraphqlResult, authenticated, now, require_account_access, store};
 use super::errors::{UserError, payload, payloads};
+use super::spend_limits::SpendLimit;
 
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
 #[graphql(remote = "DomainSource")]
@@ -68,6 +69,8 @@ pub struct Wallet {
     pub low_balance_threshold: i64,
     /// Live lots, in the order they will be spent.
     pub lots: Vec<CreditLot>,
+    /// The account's spend limits and what is left of today's.
+    pub spend_limit: SpendLimit,
 }
 
 impl From<&WalletView> for Wallet {
@@ -86,6 +89,7 @@ impl From<&WalletView> for Wallet {
             low_balance: view.low_balance,
             low_balance_threshold: view.low_balance_threshold.get(),
             lots: view.lots.iter().map(CreditLot::from).collect(),
+            spend_limit: SpendLimit::from(&view.spend_limit),
         }
     }
 }

@@ -31,6 +31,7 @@ use crate::error::{Error, Result};
 mod movements;
 mod outbox;
 mod settlement;
+mod spend;
 
 pub use settlement::subscription_event;
 
@@ -59,6 +60,11 @@ pub struct AccountTx {
     watched: Credits,
     /// Lots whose coming expiry has not been considered for a notice.
     unnoticed: Vec<i64>,
+    /// Columns of the account's row changed in memory, written at commit
+    /// (`spend.rs`: `save_account`).
+    account_changed: bool,
+    /// A refusal that wrote a notice commits it (`spend.rs`).
+    keeps_refusal: bool,
 }
 
 /// Where a ledger entry comes from, besides its lot.
@@ -123,6 +129,8 @@ impl AccountTx {
             events: Vec::new(),
             watched: balance,
             unnoticed,
+            account_changed: false,
+            keeps_refusal: false,
         };
         account_tx.settle().await?;
         Ok(account_tx)
@@ -178,6 +186,7 @@ impl AccountTx {
             ledger_entries::Entity::insert_many(entries).exec_without_returning(&self.tx).await?;
         }
         let written = self.write_events().await?;
+        self.save_account().await?;
         self.tx.commit().await?;
         let changed = self.changed || !self.moved.is_empty();
         let (store, account_id, moved) = (self.store, self.account.id, self.moved);
@@ -198,18 +207,17 @@ impl AccountTx {
     }
 
     /// Commits what succeeded; rolls back what failed, so a failure leaves
-    /// nothing behind.
+    /// nothing behind. A refusal that wrote a notice (a spend limit, refused
+    /// before anything moved) commits it, and what opening settled.
     async fn finish<T>(self, result: Result<T>) -> Staged<T> {
-        match result {
-            Ok(value) => match self.commit().await {
-                Ok(after_commit) => Staged { result: Ok(value), after_commit: Some(after_commit) },
-                Err(error) => Staged { result: Err(error), after_commit: None },
-            },
-            Err(error) => {
-                let rolled_back = self.tx.rollback().await;
-                Staged { result: rolled_back.map_err(Error::from).and(Err(error)), after_commit: None }
-            }
+        if result.is_ok() || self.keeps_refusal {
+            return match self.commit().await {
+                Ok(after_commit) => Staged { result, after_commit: Some(after_commit) },
+                Err(error) => Staged { result: result.and(Err(error)), after_commit: None },
+            };
         }
+        let rolled_back = self.tx.rollback().await;
+        Staged { result: rolled_back.map_err(Error::from).and(result), after_commit: None }
     }
 }
 
@@ -313,6 +321,10 @@ pub(super) fn wallet_view(
         subscription_allowance: Credits::new(if entitlement.active { entitlement.plan.monthly_credits } else { 0 }),
         daily_free_resets_at: crate::domain::periods::next_day_boundary(now, rules.day_time_zone),
         low_balance_threshold: account.low_balance_threshold.map_or(rules.low_balance_threshold, Credits::new),
+        spend_limit: {
+            let (limits, spend) = rows::spend_limits(account);
+            crate::domain::spend_limits::view(limits, &spend, now, rules.day_time_zone)
+        },
         now,
     })
 }

@@ -33,12 +33,13 @@ pub struct Staged<T> {
 }
 
 impl<T> Staged<T> {
-    /// The answer once the commit's outcome is known: a success runs its
-    /// after-commit work, or becomes the commit's failure; a refusal stays.
+    /// The answer once the commit's outcome is known: what committed runs
+    /// its after-commit work (a refusal may have committed a notice); a
+    /// success becomes the commit's failure; a refusal stays.
     pub fn answer(self, committed: Result<()>) -> Result<T> {
         match committed {
             Ok(()) => {
-                if let (Ok(_), Some(after_commit)) = (&self.result, self.after_commit) {
+                if let Some(after_commit) = self.after_commit {
                     after_commit();
                 }
                 self.result

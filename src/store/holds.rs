@@ -59,6 +59,7 @@ impl Store {
                 }
                 let entitlement = account.entitlement();
                 entitlement.allows(&priced)?;
+                account.admit_spend(priced.credits)?;
                 let split = draw(&account.lots, priced.credits, priced.pro, entitlement.pro(), now)?;
                 let split_json: Vec<(i64, i64)> = split.iter().map(|(lot, c)| (*lot, c.get())).collect();
                 let row = reservations::ActiveModel {

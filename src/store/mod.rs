@@ -31,6 +31,7 @@ mod rows;
 pub mod scheduler;
 pub mod settings;
 pub mod snapshot;
+mod spend_limits;
 mod spending;
 mod sql;
 mod sqlite;

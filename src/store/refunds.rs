@@ -49,6 +49,7 @@ impl Store {
                         .checked_add(kept)
                         .ok_or_else(|| Error::internal(format!("the refund of usage event {id} overflows")))?;
                 }
+                account.give_back_refund_room(&event, event.credits).await?;
                 usage_events::Entity::update_many()
                     .col_expr(usage_events::Column::Status, Expr::value(UsageStatus::Refunded.as_str()))
                     .filter(usage_events::Column::Id.eq(id))

@@ -1,10 +1,11 @@
 //! Conversions between table rows and domain types.
-use entity::{credit_lots, reservations, subscriptions};
+use entity::{accounts, credit_lots, reservations, subscriptions};
 
 use crate::clock::from_ms;
 use crate::domain::holds::{Reservation, ReservationStatus};
 use crate::domain::lots::{CreditSource, Lot};
 use crate::domain::money::Credits;
+use crate::domain::spend_limits::{DaySpend, Limits, SpendLimits};
 use crate::domain::subscription::{Subscription, SubscriptionStatus};
 use crate::error::{Error, Result};
 
@@ -47,7 +48,21 @@ pub(crate) fn reservation(row: &reservations::Model) -> Result<Reservation> {
         expires_at: from_ms(row.expires_at_ms),
         idempotency_key: row.idempotency_key.clone(),
         usage_event_id: row.usage_event_id,
+        created_at: from_ms(row.created_at_ms),
     })
+}
+
+/// The spend limits on an account's row, and its count of the day's spend.
+pub(crate) fn spend_limits(row: &accounts::Model) -> (SpendLimits, DaySpend) {
+    let credits = |value: Option<i64>| value.map(Credits::new);
+    let limits = SpendLimits {
+        user: Limits { daily: credits(row.spend_limit_daily), per_generation: credits(row.spend_limit_per_generation) },
+        admin: Limits {
+            daily: credits(row.admin_spend_limit_daily),
+            per_generation: credits(row.admin_spend_limit_per_generation),
+        },
+    };
+    (limits, DaySpend { day: row.spent_day.clone(), credits: Credits::new(row.spent_credits) })
 }
 
 /// Lists stored as JSON text, such as a lot split.

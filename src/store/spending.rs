@@ -48,6 +48,7 @@ impl Store {
                     }
                     let entitlement = account.entitlement();
                     entitlement.allows(&priced)?;
+                    account.admit_spend(priced.credits)?;
                     let before = account.wallet();
                     let split = draw(&account.lots, priced.credits, priced.pro, entitlement.pro(), account.now)?;
                     let usage_event = usage::insert(account, &priced, &key, &split).await?;

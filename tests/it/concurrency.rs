@@ -10,12 +10,24 @@ fn five_credits() -> Value {
 }
 
 async fn race(servers: &[&TestApp], account: &str, attempts: usize) -> (usize, usize) {
+    race_charges(servers, account, attempts, five_credits(), "INSUFFICIENT_CREDITS").await
+}
+
+/// `attempts` charges of `generation` at once, spread over `servers`: how
+/// many were charged, and how many refused with `refusal`.
+pub async fn race_charges(
+    servers: &[&TestApp],
+    account: &str,
+    attempts: usize,
+    generation: Value,
+    refusal: &str,
+) -> (usize, usize) {
     let keys: Vec<String> = (0..attempts).map(|i| format!("race-{i}")).collect();
     let charges =
-        keys.iter().enumerate().map(|(i, key)| servers[i % servers.len()].consume(account, five_credits(), key));
+        keys.iter().enumerate().map(|(i, key)| servers[i % servers.len()].consume(account, generation.clone(), key));
     let payloads = join_all(charges).await;
     let charged = payloads.iter().filter(|p| p["errors"] == json!([])).count();
-    let refused = payloads.iter().filter(|p| error_code(p) == json!("INSUFFICIENT_CREDITS")).count();
+    let refused = payloads.iter().filter(|p| error_code(p) == json!(refusal)).count();
     (charged, refused)
 }
 

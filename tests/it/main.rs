@@ -29,6 +29,7 @@ mod protocol;
 mod proxy;
 mod refunds;
 mod schema;
+mod spend_limits;
 mod spending;
 mod strings;
 mod subscriptions;

@@ -126,6 +126,8 @@ static SUBSCRIBE: Operation = mutation(
 static CANCEL: Operation = mutation("cancelSubscription", Role::Service, |_| json!({ "accountId": ACCOUNT }));
 static THRESHOLD: Operation =
     mutation("setLowBalanceThreshold", Role::Service, |_| json!({ "accountId": ACCOUNT, "threshold": 5 }));
+static SPEND_LIMIT: Operation =
+    mutation("setSpendLimit", Role::Admin, |_| json!({ "accountId": ACCOUNT, "daily": 100 }));
 static REQUEST_TOP_UP: Operation = mutation(
     "requestTopUp",
     Role::Service,
@@ -299,6 +301,7 @@ fn cases() -> Vec<Case> {
         case(&SUBSCRIBE, "/input/paymentReference", PAYMENT_REFERENCE, Accepted),
         case(&CANCEL, "/input/accountId", ACCOUNT_ID, Refused("SUBSCRIPTION_REQUIRED")),
         case(&THRESHOLD, "/input/accountId", ACCOUNT_ID, Accepted),
+        case(&SPEND_LIMIT, "/input/accountId", ACCOUNT_ID, Accepted),
         case(&QUOTE, "/id", ACCOUNT_ID, Accepted),
         case(&ACCOUNT_QUERY, "/id", ACCOUNT_ID, Accepted),
         case(&USAGE, "/after", AFTER, not_a_cursor),

@@ -150,6 +150,7 @@ impl AccountTx {
         let mut hold = self.holds.remove(index);
         let (charged, usage_event_id) = captured.unwrap_or((Credits::ZERO, 0));
         let (_, returned) = capture_split(&hold.lot_split, charged)?;
+        self.give_back_room(hold.created_at, returned.iter().map(|(_, credits)| *credits).sum());
         for (lot_id, credits) in returned {
             let origin =
                 Origin { reservation_id: Some(id), reference: hold.idempotency_key.clone(), ..Origin::default() };

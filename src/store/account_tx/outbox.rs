@@ -1,8 +1,9 @@
 //! The transactional outbox of an account transaction: events are collected
 //! as the transaction goes and written with its commit, numbered by the
-//! account's `event_sequence`, which the account's lock guards, so that a
+//! account's `event_sequence`, which the account's lock guards (written with
+//! the account's row at commit), so that a
 //! rolled-back change has no event and every committed one has its own.
-use entity::{accounts, credit_lots, events};
+use entity::{credit_lots, events};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::Value;
@@ -104,12 +105,9 @@ impl AccountTx {
         }
         let last = first + rows.len() as i64 - 1;
         events::Entity::insert_many(rows).exec_without_returning(&self.tx).await?;
-        accounts::Entity::update_many()
-            .col_expr(accounts::Column::EventSequence, Expr::value(last))
-            .filter(accounts::Column::Id.eq(self.account.id.clone()))
-            .exec(&self.tx)
-            .await?;
+        // Written with the rest of the account's row (`save_account`).
         self.account.event_sequence = last;
+        self.account_changed = true;
         Ok(types)
     }
 }

@@ -1,0 +1,160 @@
+//! Spend limits on an open account (`domain::spend_limits`). The limits and
+//! the count of the day's spend live on the account's row, which opening
+//! the account locked and read: admitting a charge reads nothing more, and
+//! an account without limits pays nothing for them. The count is kept only
+//! while a daily limit applies, and written with the commit (`save_account`).
+use chrono::{DateTime, Utc};
+use entity::{accounts, reservations};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::json;
+
+use super::AccountTx;
+use crate::clock::from_ms;
+use crate::domain::error::DomainError;
+use crate::domain::events::{Event, EventType};
+use crate::domain::money::Credits;
+use crate::domain::periods::day_key;
+use crate::domain::spend_limits::{DaySpend, SpendLimitKind, SpendLimits, admit};
+use crate::domain::usage::UsageEvent;
+use crate::error::Result;
+use crate::store::rows;
+
+impl AccountTx {
+    pub fn spend_limits(&self) -> (SpendLimits, DaySpend) {
+        rows::spend_limits(&self.account)
+    }
+
+    fn today(&self) -> String {
+        day_key(self.now, self.store.rules().day_time_zone)
+    }
+
+    /// Admits a charge or hold of `credits` under the account's limits and
+    /// counts it against today's; one that would pass a limit is
+    /// SPEND_LIMIT_REACHED and takes nothing. Call it before any movement:
+    /// a refusal commits what opening the account settled and its notice.
+    pub fn admit_spend(&mut self, credits: Credits) -> Result<()> {
+        let (limits, spend) = self.spend_limits();
+        let limits = limits.effective();
+        if limits.is_none() {
+            return Ok(());
+        }
+        let today = self.today();
+        let spent = spend.on(&today);
+        if let Err(refusal) = admit(&limits, spent, credits) {
+            self.notice(&refusal, &today);
+            return Err(refusal.into());
+        }
+        if limits.daily.is_some() {
+            // `admit` checked the sum against the limit.
+            self.count_spend(today, Credits::new(spent.get() + credits.get()));
+        }
+        Ok(())
+    }
+
+    /// Credits taken at `taken_at` that came back (a released hold, the
+    /// part of a hold a capture did not charge) leave the day's count, if
+    /// they were counted today.
+    pub(super) fn give_back_room(&mut self, taken_at: DateTime<Utc>, credits: Credits) {
+        let Some(day) = self.account.spent_day.clone() else { return };
+        if !credits.is_positive() || day != self.today() || day_key(taken_at, self.store.rules().day_time_zone) != day {
+            return;
+        }
+        let left = Credits::new(self.account.spent_credits.saturating_sub(credits.get()).max(0));
+        self.count_spend(day, left);
+    }
+
+    /// A refund of `credits` of `event` gives them back to the day's room;
+    /// a captured hold's credits counted on the day of the hold.
+    pub async fn give_back_refund_room(&mut self, event: &UsageEvent, credits: Credits) -> Result<()> {
+        let today = self.today();
+        let taken_today = day_key(event.created_at, self.store.rules().day_time_zone) == today;
+        if !taken_today || self.account.spent_day.as_deref() != Some(today.as_str()) {
+            return Ok(());
+        }
+        let hold = reservations::Entity::find()
+            .filter(reservations::Column::AccountId.eq(self.account.id.clone()))
+            .filter(reservations::Column::UsageEventId.eq(event.id))
+            .one(&self.tx)
+            .await?;
+        let taken_at = hold.map_or(event.created_at, |hold| from_ms(hold.created_at_ms));
+        self.give_back_room(taken_at, credits);
+        Ok(())
+    }
+
+    /// Sets the limits, and starts (with what the day spent so far, as
+    /// `spent_today` says) or stops the day's count as a daily limit starts
+    /// or stops applying.
+    pub(crate) fn set_spend_limits(&mut self, limits: SpendLimits, spent_today: Option<Credits>) {
+        let account = &mut self.account;
+        account.spend_limit_daily = limits.user.daily.map(Credits::get);
+        account.spend_limit_per_generation = limits.user.per_generation.map(Credits::get);
+        account.admin_spend_limit_daily = limits.admin.daily.map(Credits::get);
+        account.admin_spend_limit_per_generation = limits.admin.per_generation.map(Credits::get);
+        match (limits.effective().daily, spent_today) {
+            (None, _) => {
+                account.spent_day = None;
+                account.spent_credits = 0;
+            }
+            (Some(_), Some(spent)) => {
+                let today = self.today();
+                self.count_spend(today, spent);
+            }
+            (Some(_), None) => {}
+        }
+        self.account_changed = true;
+        self.mark_changed();
+    }
+
+    fn count_spend(&mut self, day: String, credits: Credits) {
+        self.account.spent_day = Some(day);
+        self.account.spent_credits = credits.get();
+        self.account_changed = true;
+    }
+
+    /// `spend_limit.reached`, once a day per account and kind of limit. It
+    /// is written although the charge is refused: the refusal commits.
+    fn notice(&mut self, refusal: &DomainError, today: &str) {
+        let DomainError::SpendLimitReached { kind, limit, spent, needed } = refusal else { return };
+        let noticed = match kind {
+            SpendLimitKind::Daily => &mut self.account.spend_limit_noticed_daily,
+            SpendLimitKind::PerGeneration => &mut self.account.spend_limit_noticed_per_generation,
+        };
+        if noticed.as_deref() == Some(today) {
+            return;
+        }
+        *noticed = Some(today.to_owned());
+        let data = json!({ "kind": kind.as_str(), "limit": limit.get(), "spent": spent.get(), "needed": needed.get() });
+        self.emit(Event::new(EventType::SpendLimitReached, data));
+        self.account_changed = true;
+        self.keeps_refusal = true;
+    }
+
+    /// Writes what changed on the account's row in memory (its event
+    /// sequence, its limits and their counts) in one update.
+    pub(super) async fn save_account(&mut self) -> Result<()> {
+        if !self.account_changed {
+            return Ok(());
+        }
+        use accounts::Column as C;
+        let account = &self.account;
+        accounts::Entity::update_many()
+            .col_expr(C::EventSequence, Expr::value(account.event_sequence))
+            .col_expr(C::SpendLimitDaily, Expr::value(account.spend_limit_daily))
+            .col_expr(C::SpendLimitPerGeneration, Expr::value(account.spend_limit_per_generation))
+            .col_expr(C::AdminSpendLimitDaily, Expr::value(account.admin_spend_limit_daily))
+            .col_expr(C::AdminSpendLimitPerGeneration, Expr::value(account.admin_spend_limit_per_generation))
+            .col_expr(C::SpentDay, Expr::value(account.spent_day.clone()))
+            .col_expr(C::SpentCredits, Expr::value(account.spent_credits))
+            .col_expr(C::SpendLimitNoticedDaily, Expr::value(account.spend_limit_noticed_daily.clone()))
+            .col_expr(
+                C::SpendLimitNoticedPerGeneration,
+                Expr::value(account.spend_limit_noticed_per_generation.clone()),
+            )
+            .filter(C::Id.eq(account.id.clone()))
+            .exec(&self.tx)
+            .await?;
+        self.account_changed = false;
+        Ok(())
+    }
+}
