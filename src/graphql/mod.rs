@@ -5,6 +5,7 @@ use async_graphql::{MergedObject, Schema};
 
 pub mod account;
 pub mod catalog;
+pub mod catalog_admin;
 pub mod checks;
 pub mod context;
 pub mod errors;
@@ -41,6 +42,7 @@ pub struct Query(
     platform::PlatformUsageQuery,
     events::EventsQuery,
     webhooks::WebhooksQuery,
+    catalog_admin::CatalogAdminQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -53,6 +55,7 @@ pub struct Mutation(
     wallet::WalletMutation,
     top_ups::TopUpsMutation,
     webhooks::WebhooksMutation,
+    catalog_admin::CatalogAdminMutation,
 );
 
 pub type CreditsSchema = Schema<Query, Mutation, live::LiveSubscription>;
