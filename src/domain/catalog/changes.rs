@@ -88,7 +88,7 @@ fn credits_of(millicredits: i64) -> f64 {
     millicredits as f64 / 1000.0
 }
 
-fn studio_of<'d>(document: &'d mut Document, studio: StudioKind) -> Result<&'d mut seed::Studio, DomainError> {
+fn studio_of(document: &mut Document, studio: StudioKind) -> Result<&mut seed::Studio, DomainError> {
     document
         .studios
         .iter_mut()
