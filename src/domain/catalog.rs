@@ -10,7 +10,7 @@ use super::error::DomainError;
 mod changes;
 mod document;
 
-pub use changes::{CatalogChange, ModelInput, OptionMultiplierInput, PlanInput, PriceInput, TokenPackInput, ToolInput};
+pub use changes::{CatalogChange, OptionMultiplierInput, PriceInput, ToolInput};
 pub use document::{CatalogDiff, Document, diff, instant_ms, parse as parse_document, print as print_document};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -9,10 +9,7 @@ use super::catalog::{Model, Plan, PriceUnit, StudioKind, TokenPack, Tool};
 use super::context::{GraphqlResult, authenticated, now, require_admin, store};
 use super::errors::{UserError, graphql_error, payload, payloads};
 use super::pagination::{Cursors, PageArgs, page};
-use crate::domain::catalog::{
-    self, CatalogChange, CatalogKind as Kind, ModelInput, OptionMultiplierInput, PlanInput, PriceInput, TokenPackInput,
-    ToolInput,
-};
+use crate::domain::catalog::{self, CatalogChange, CatalogKind as Kind, OptionMultiplierInput, PriceInput, ToolInput};
 use crate::store::catalog::CatalogChangeEntry;
 
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -242,7 +239,7 @@ impl CatalogAdminMutation {
 
     /// Adds or changes a model and the tools it runs with (admin).
     async fn upsert_model(&self, ctx: &Context<'_>, input: UpsertModelInput) -> GraphqlResult<CatalogChangePayload> {
-        let input = ModelInput {
+        let input = catalog::Model {
             id: input.id.0,
             name: input.name,
             studio: input.studio.into(),
@@ -281,7 +278,7 @@ impl CatalogAdminMutation {
 
     /// Adds or changes a plan; subscriptions renew on its new terms (admin).
     async fn upsert_plan(&self, ctx: &Context<'_>, input: UpsertPlanInput) -> GraphqlResult<CatalogChangePayload> {
-        let input = PlanInput {
+        let input = catalog::Plan {
             code: input.code,
             name: input.name,
             price_cents: input.price_cents,
@@ -298,7 +295,7 @@ impl CatalogAdminMutation {
         ctx: &Context<'_>,
         input: UpsertTokenPackInput,
     ) -> GraphqlResult<CatalogChangePayload> {
-        let input = TokenPackInput { id: input.id.0, tokens: input.tokens, price_cents: input.price_cents };
+        let input = catalog::TokenPack { id: input.id.0, tokens: input.tokens, price_cents: input.price_cents };
         change(ctx, "upsertTokenPack", CatalogChange::TokenPack(input)).await
     }
 

@@ -6,7 +6,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use migration::seed;
 
 use super::document::{MILLICREDITS_PER_UNIT_MAX, MULTIPLIER_PERMILLE_MAX, diff, instant_ms};
-use super::{Catalog, CatalogDiff, CatalogKind, Document, Plan, PriceUnit, StudioKind};
+use super::{Catalog, CatalogDiff, CatalogKind, Document, Model, Plan, PriceUnit, StudioKind, TokenPack};
 use crate::domain::error::DomainError;
 use crate::domain::money::ACCOUNT_CREDITS_MAX;
 use crate::domain::text::{CATALOG_CODE, CATALOG_NAME, MODEL_ID, OPTION, TOOL, TOOLS, TextInput};
@@ -18,16 +18,6 @@ pub struct ToolInput {
     pub studio: StudioKind,
     pub unit: PriceUnit,
     pub requires_model: bool,
-}
-
-#[derive(Clone, Debug)]
-pub struct ModelInput {
-    pub id: String,
-    pub name: String,
-    pub studio: StudioKind,
-    pub pro: bool,
-    /// Codes of the tools it runs with.
-    pub tools: Vec<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -49,33 +39,16 @@ pub struct OptionMultiplierInput {
     pub is_default: bool,
 }
 
-/// A plan as `upsertPlan` takes it. Its optional terms (rollover, ...) are
-/// added here and in [`PlanInput::write`].
-#[derive(Clone, Debug)]
-pub struct PlanInput {
-    pub code: String,
-    pub name: String,
-    pub price_cents: i64,
-    pub monthly_credits: i64,
-    pub pro_access: bool,
-    pub can_buy_tokens: bool,
-}
-
-#[derive(Clone, Debug)]
-pub struct TokenPackInput {
-    pub id: String,
-    pub tokens: i64,
-    pub price_cents: i64,
-}
-
 #[derive(Clone, Debug)]
 pub enum CatalogChange {
     Tool(ToolInput),
-    Model(ModelInput),
+    Model(Model),
     Price(PriceInput),
     OptionMultiplier(OptionMultiplierInput),
-    Plan(PlanInput),
-    TokenPack(TokenPackInput),
+    /// A plan as `upsertPlan` takes it: every term of the domain's `Plan`
+    /// (a new term is a field there, written in `Plan::write`).
+    Plan(Plan),
+    TokenPack(TokenPack),
     Retire {
         kind: CatalogKind,
         id: String,
@@ -208,7 +181,7 @@ impl ToolInput {
     }
 }
 
-impl ModelInput {
+impl Model {
     fn write(self, document: &mut Document) -> Result<(), DomainError> {
         check_code("id", &self.id, &self.name)?;
         TOOLS.check_each(self.tools.iter().map(String::as_str))?;
@@ -326,7 +299,7 @@ impl OptionMultiplierInput {
     }
 }
 
-impl PlanInput {
+impl Plan {
     fn write(self, document: &mut Document) -> Result<(), DomainError> {
         check_code("code", &self.code, &self.name)?;
         in_range("priceCents", self.price_cents, 0..=i64::from(i32::MAX))?;
@@ -351,7 +324,7 @@ impl PlanInput {
     }
 }
 
-impl TokenPackInput {
+impl TokenPack {
     fn write(self, document: &mut Document) -> Result<(), DomainError> {
         check_code("id", &self.id, &self.id)?;
         in_range("tokens", self.tokens, 1..=ACCOUNT_CREDITS_MAX.get())?;

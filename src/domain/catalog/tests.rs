@@ -53,7 +53,7 @@ fn a_scheduled_price_takes_effect_at_its_instant() {
 #[test]
 fn a_change_that_changes_nothing_has_an_empty_diff() {
     let catalog = seed();
-    let same = TokenPackInput { id: "tokens-500".into(), tokens: 500, price_cents: 500 };
+    let same = TokenPack { id: "tokens-500".into(), tokens: 500, price_cents: 500 };
     let (_, diff) = CatalogChange::TokenPack(same).apply(&catalog, Utc::now()).unwrap();
     assert!(diff.is_empty());
 }
