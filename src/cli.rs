@@ -33,6 +33,37 @@ pub enum Command {
     /// Reads the event log.
     #[command(subcommand)]
     Events(EventsCommand),
+    /// Moves the catalog and plans in and out as TOML (the seed file's format).
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CatalogCommand {
+    /// Prints the whole catalog and plans as TOML.
+    Export(ExportArgs),
+    /// Applies a TOML file as one change, validated whole; prints what it changes.
+    Import(ImportArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ExportArgs {
+    /// The version to print (default: the one in effect).
+    #[arg(long)]
+    pub version: Option<i64>,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ImportArgs {
+    /// The TOML file.
+    pub file: std::path::PathBuf,
+    /// Only print what it would change.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }
 
 #[derive(Subcommand, Debug)]

@@ -234,9 +234,10 @@ impl<'a> DemoAccount<'a> {
     }
 
     /// The plan of the active subscription, if any.
-    fn plan(&self) -> Option<&'a Plan> {
+    fn plan(&self) -> Option<Plan> {
         let ended = |s: &&Subscription| !s.is_active() || (s.cancel_at_period_end && self.now >= s.current_period_end);
-        self.subscription.as_ref().filter(|s| !ended(s)).and_then(|s| self.store().catalog().plan(&s.plan_code))
+        let catalog = self.store().catalog();
+        self.subscription.as_ref().filter(|s| !ended(s)).and_then(|s| catalog.plan(&s.plan_code).cloned())
     }
 
     async fn apply(&mut self, op: Op) -> Result<()> {
@@ -273,12 +274,13 @@ impl<'a> DemoAccount<'a> {
     /// Subscribes, or changes to another paid plan; cheaper plans are more
     /// popular. A change with no active subscription left is not made.
     async fn subscribe(&mut self, op: Op) -> Result<()> {
-        let current = self.plan().map(|plan| plan.code.as_str());
+        let current = self.plan().map(|plan| plan.code);
         if matches!(op, Op::ChangePlan) != current.is_some() {
             return Ok(());
         }
-        let plans = &self.store().catalog().plans;
-        let others: Vec<&Plan> = plans.iter().filter(|p| !p.is_free() && Some(p.code.as_str()) != current).collect();
+        let catalog = self.store().catalog();
+        let others: Vec<&Plan> =
+            catalog.plans.iter().filter(|p| !p.is_free() && Some(&p.code) != current.as_ref()).collect();
         let Ok(plan) = others.choose_weighted(&mut self.rng, |p| 10_000 / p.price_cents.max(1)) else { return Ok(()) };
         let change = self.store().subscribe(self.id, &plan.code, &self.key("payment"), self.now).await?;
         self.subscription = Some(change.subscription);
@@ -290,7 +292,7 @@ impl<'a> DemoAccount<'a> {
     /// again; a few charged ones are refunded a little later.
     async fn generate(&mut self) -> Result<()> {
         let pro = self.plan().is_some_and(|plan| plan.pro_access);
-        let request = generation(&mut self.rng, self.job.store.catalog(), pro)?;
+        let request = generation(&mut self.rng, &self.job.store.catalog(), pro)?;
         let mut outcome = self.charge(&request).await?;
         if matches!(outcome, Outcome::Refused) && self.top_up(0.6).await? {
             outcome = self.charge(&request).await?;
@@ -344,7 +346,8 @@ impl<'a> DemoAccount<'a> {
         if !self.plan().is_some_and(|plan| plan.can_buy_tokens) || !self.rng.random_bool(probability) {
             return Ok(false);
         }
-        let packs = &self.store().catalog().token_packs;
+        let catalog = self.store().catalog();
+        let packs = &catalog.token_packs;
         let Ok(pack) = packs.choose_weighted(&mut self.rng, |p| 10_000 / p.price_cents.max(1)) else {
             return Ok(false);
         };

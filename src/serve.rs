@@ -5,7 +5,7 @@ use tracing_subscriber::EnvFilter;
 
 use crate::app::{App, AppOptions, RequestLimits};
 use crate::auth::Role;
-use crate::cli::{Command, EventsCommand, TailArgs, TokenArgs};
+use crate::cli::{CatalogCommand, Command, EventsCommand, ExportArgs, ImportArgs, TailArgs, TokenArgs};
 use crate::clock::Clock;
 use crate::config::{DatabaseArgs, ServeArgs};
 use crate::error::{Error, Result};
@@ -27,6 +27,8 @@ pub async fn run(command: Command) -> Result<i32> {
         Command::Token(args) => token(args).await.map(|()| 0),
         Command::DemoData(args) => crate::demo::run(args).await,
         Command::Events(EventsCommand::Tail(args)) => tail_events(args).await.map(|()| 0),
+        Command::Catalog(CatalogCommand::Export(args)) => export_catalog(args).await,
+        Command::Catalog(CatalogCommand::Import(args)) => import_catalog(args).await,
     }
 }
 
@@ -65,12 +67,14 @@ async fn serve(args: ServeArgs) -> Result<()> {
         None => None,
     };
     let scheduler = tokio::spawn(schedule(app.clone(), std::time::Duration::from_secs(args.scheduler_seconds)));
+    let catalog = app.spawn_catalog_watcher();
     let webhooks = app.spawn_webhook_worker()?;
     axum::serve(listener, app.router())
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| Error::internal(format!("server: {e}")))?;
     scheduler.abort();
+    catalog.abort();
     // An attempt cut off here keeps its lease; after it, any process retries it.
     webhooks.abort();
     if let Some(metrics) = metrics {
@@ -192,5 +196,55 @@ async fn tail_events(args: TailArgs) -> Result<()> {
         if events.is_empty() {
             tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         }
+    }
+}
+
+/// `credits catalog export`: a version's document, as TOML.
+async fn export_catalog(args: ExportArgs) -> Result<i32> {
+    let store = Store::open(&args.database.options(), Default::default()).await?;
+    let version = args.version.unwrap_or_else(|| store.catalog().version);
+    match store.catalog_at(version).await? {
+        Some(catalog) => {
+            print!("{}", crate::domain::catalog::print_document(catalog.document()));
+            Ok(0)
+        }
+        None => {
+            eprintln!("no catalog version {version}");
+            Ok(1)
+        }
+    }
+}
+
+/// `credits catalog import FILE [--dry-run]`: one change, validated whole;
+/// a refused file changes nothing (exit 1, the reason printed).
+async fn import_catalog(args: ImportArgs) -> Result<i32> {
+    let text = std::fs::read_to_string(&args.file)
+        .map_err(|e| Error::internal(format!("cannot read {}: {e}", args.file.display())))?;
+    let store = Store::open(&args.database.options(), Default::default()).await?;
+    let document = match crate::domain::catalog::parse_document(&text) {
+        Ok(document) => document,
+        Err(error) => {
+            eprintln!("{}: {error}; nothing was changed", args.file.display());
+            return Ok(1);
+        }
+    };
+    let change = crate::domain::catalog::CatalogChange::Import(Box::new(document));
+    match store.change_catalog("import", change, Clock::system().now(), args.dry_run).await {
+        Ok(changed) => {
+            for line in changed.diff.lines() {
+                println!("{line}");
+            }
+            let verb = if args.dry_run { "would make" } else { "made" };
+            match changed.diff.is_empty() {
+                true => println!("nothing to change: the catalog stays version {}", changed.version),
+                false => println!("{verb} catalog version {}", changed.version),
+            }
+            Ok(0)
+        }
+        Err(Error::Domain(error)) => {
+            eprintln!("{}: {error}; nothing was changed", args.file.display());
+            Ok(1)
+        }
+        Err(other) => Err(other),
     }
 }

@@ -101,7 +101,7 @@ pub async fn load(store: &Store, plan: &Plan) -> Result<Loaded, BoxError> {
     // Paid pool first (indexes below TEMPLATES), then the free pool.
     for pro in [true, false] {
         for _ in 0..TEMPLATES {
-            templates.push(template(&mut rng, catalog, pro, &mut kinds)?);
+            templates.push(template(&mut rng, &catalog, pro, &mut kinds)?);
         }
     }
     let mut events = events(&mut rng, plan);
@@ -165,7 +165,7 @@ pub async fn load(store: &Store, plan: &Plan) -> Result<Loaded, BoxError> {
 fn template(rng: &mut StdRng, catalog: &Catalog, pro: bool, kinds: &mut Vec<Kind>) -> Result<Template, BoxError> {
     let mut request = credits::demo::generation(rng, catalog, pro)?;
     request.options.clear();
-    let priced = price(catalog, &request).map_err(|e| format!("pricing {request:?}: {e:?}"))?;
+    let priced = price(catalog, &request, chrono::Utc::now()).map_err(|e| format!("pricing {request:?}: {e:?}"))?;
     let key = (priced.studio, priced.tool.clone(), priced.model_id.clone());
     let kind = match kinds.iter().position(|k| *k == key) {
         Some(kind) => kind,

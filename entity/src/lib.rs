@@ -1,6 +1,7 @@
 //! SeaORM entities: one module per table. The rules live in `credits::domain`;
 //! these are only the rows.
 pub mod accounts;
+pub mod catalog_versions;
 pub mod credit_lots;
 pub mod events;
 pub mod idempotency_records;

@@ -20,6 +20,9 @@ pub struct Model {
     pub closed_at_ms: Option<i64>,
     /// The usage event a capture recorded.
     pub usage_event_id: Option<i64>,
+    /// The price per unit the hold reserved at, which its capture pays.
+    pub unit_price: Option<i64>,
+    pub catalog_version: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

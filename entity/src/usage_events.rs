@@ -22,6 +22,10 @@ pub struct Model {
     pub idempotency_key: String,
     /// The lots paid from, as JSON `[[lot_id, credits], ...]`.
     pub lot_split: String,
+    /// Thousandths of a credit per unit, as priced.
+    pub unit_price: i64,
+    /// The catalog version that priced it.
+    pub catalog_version: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

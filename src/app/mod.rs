@@ -42,6 +42,9 @@ mod websocket;
 
 pub const BODY_LIMIT_BYTES_DEFAULT: usize = 256 * 1024;
 pub const REQUEST_TIMEOUT_SECONDS_DEFAULT: u64 = 30;
+/// How often a process checks the catalog's version (the safety net beside
+/// PostgreSQL's notifications, and SQLite's way to see the import command's).
+pub const CATALOG_CHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// What one request may take: the bounds that hold before any GraphQL limit.
 #[derive(Clone, Copy, Debug)]
@@ -99,6 +102,12 @@ impl App {
         let schema = graphql::schema(store.clone(), auth.clone(), clock.clone());
         let webhook_worker = options.webhooks.worker;
         Ok(App { store, auth, clock, schema, generated_secret, limits: options.limits, webhook_worker })
+    }
+
+    /// Keeps the catalog current with other processes' changes (a check a
+    /// second, and PostgreSQL's notifications); runs until aborted.
+    pub fn spawn_catalog_watcher(&self) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(self.store.clone().watch_catalog(CATALOG_CHECK_EVERY))
     }
 
     /// Starts the webhook delivery worker; it runs until the handle is aborted.

@@ -2,6 +2,7 @@
 //! meaning per code (see the README's table). Pure: the GraphQL layer maps a
 //! code to its `UserErrorCode`, the request layer (`crate::error`) wraps these
 //! beside the failures of a request itself.
+use super::catalog::CatalogKind;
 use super::money::Credits;
 use super::spend_limits::SpendLimitKind;
 
@@ -63,6 +64,11 @@ pub enum DomainError {
     UnknownPlan { code: String },
     #[error("no token pack {id}")]
     UnknownPack { id: String },
+    /// A tool, model, plan or token pack the catalog no longer (or not yet)
+    /// offers: retired, or without a price in effect. Its code is the one of
+    /// an unknown entry of its kind.
+    #[error("{message}")]
+    Unavailable { kind: super::catalog::CatalogKind, message: String },
     #[error("{message}")]
     InvalidInput { field: &'static str, message: String },
     #[error("idempotency key {key} was already used for a different request")]
@@ -116,6 +122,12 @@ impl DomainError {
             DomainError::UnknownModel { .. } => ErrorCode::UnknownModel,
             DomainError::UnknownPlan { .. } => ErrorCode::UnknownPlan,
             DomainError::UnknownPack { .. } => ErrorCode::UnknownPack,
+            DomainError::Unavailable { kind, .. } => match kind {
+                CatalogKind::Tool => ErrorCode::UnknownTool,
+                CatalogKind::Model => ErrorCode::UnknownModel,
+                CatalogKind::Plan => ErrorCode::UnknownPlan,
+                CatalogKind::TokenPack => ErrorCode::UnknownPack,
+            },
             DomainError::InvalidInput { .. } => ErrorCode::InvalidInput,
             DomainError::IdempotencyConflict { .. } => ErrorCode::IdempotencyConflict,
             DomainError::NotFound { .. } => ErrorCode::NotFound,
@@ -132,6 +144,12 @@ impl DomainError {
         match self {
             DomainError::InvalidInput { field, .. } => Some(field),
             DomainError::UnknownTool { .. } => Some("tool"),
+            DomainError::Unavailable { kind, .. } => Some(match kind {
+                CatalogKind::Tool => "tool",
+                CatalogKind::Model => "modelId",
+                CatalogKind::Plan => "planCode",
+                CatalogKind::TokenPack => "packId",
+            }),
             DomainError::UnknownModel { .. } | DomainError::ProModelRequiresSubscription { .. } => Some("modelId"),
             DomainError::UnknownPlan { .. } => Some("planCode"),
             DomainError::UnknownPack { .. } => Some("packId"),

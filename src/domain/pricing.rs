@@ -2,7 +2,9 @@
 //! quote and the charge that follows it always agree.
 use serde::{Deserialize, Serialize};
 
-use super::catalog::{Catalog, PriceUnit, StudioKind};
+use chrono::{DateTime, Utc};
+
+use super::catalog::{Catalog, CatalogKind, Model, PriceUnit, StudioKind, Tool};
 use super::error::DomainError;
 use super::money::Credits;
 
@@ -38,28 +40,80 @@ pub struct PricedGeneration {
     pub options: Vec<(String, String)>,
     pub credits_per_output: Credits,
     pub credits: Credits,
+    /// Thousandths of a credit per unit, as in effect when priced.
+    pub unit_price_millicredits: i64,
+    /// The catalog version that priced it.
+    pub catalog_version: i64,
 }
 
-pub fn price(catalog: &Catalog, request: &GenerationRequest) -> Result<PricedGeneration, DomainError> {
-    let tool = catalog.tool(&request.tool).ok_or_else(|| DomainError::UnknownTool { code: request.tool.clone() })?;
+/// Which price a generation pays: the one in effect at an instant, or the
+/// one a hold reserved at (whatever the catalog says since).
+#[derive(Clone, Copy, Debug)]
+pub enum PriceAt {
+    Now(DateTime<Utc>),
+    Held { unit_price_millicredits: i64, catalog_version: i64 },
+}
 
-    let (price_millicredits, model) = match (&request.model_id, tool.priced_per_model()) {
+/// The cost of `request` with the prices in effect at `now`.
+pub fn price(
+    catalog: &Catalog,
+    request: &GenerationRequest,
+    now: DateTime<Utc>,
+) -> Result<PricedGeneration, DomainError> {
+    price_at(catalog, request, PriceAt::Now(now))
+}
+
+fn unavailable(kind: CatalogKind, message: String) -> DomainError {
+    DomainError::Unavailable { kind, message }
+}
+
+/// The tool and model of `request`, offered and running together.
+fn offered<'c>(
+    catalog: &'c Catalog,
+    request: &GenerationRequest,
+) -> Result<(&'c Tool, Option<&'c Model>), DomainError> {
+    let tool = catalog.tool(&request.tool).ok_or_else(|| DomainError::UnknownTool { code: request.tool.clone() })?;
+    if catalog.is_retired(CatalogKind::Tool, &tool.code) {
+        return Err(unavailable(CatalogKind::Tool, format!("tool {} was retired from the catalog", tool.code)));
+    }
+    match (&request.model_id, tool.priced_per_model()) {
         (Some(model_id), true) => {
             let model = catalog
                 .model(model_id)
                 .ok_or_else(|| DomainError::UnknownModel { message: format!("no model {model_id} in the catalog") })?;
-            let price = tool.model_price(model_id).ok_or_else(|| DomainError::UnknownModel {
-                message: format!("model {model_id} does not run tool {}", tool.code),
+            if catalog.is_retired(CatalogKind::Model, model_id) {
+                return Err(unavailable(CatalogKind::Model, format!("model {model_id} was retired from the catalog")));
+            }
+            if !model.tools.contains(&tool.code) {
+                let message = format!("model {model_id} does not run tool {}", tool.code);
+                return Err(DomainError::UnknownModel { message });
+            }
+            Ok((tool, Some(model)))
+        }
+        (None, true) => Err(DomainError::invalid("modelId", format!("tool {} needs a modelId", tool.code))),
+        (Some(_), false) => Err(DomainError::invalid("modelId", format!("tool {} runs without a model", tool.code))),
+        (None, false) => Ok((tool, None)),
+    }
+}
+
+pub fn price_at(catalog: &Catalog, request: &GenerationRequest, at: PriceAt) -> Result<PricedGeneration, DomainError> {
+    let (tool, model, price_millicredits, catalog_version) = match at {
+        PriceAt::Now(now) => {
+            let (tool, model) = offered(catalog, request)?;
+            let model_id = model.map(|m| m.id.as_str());
+            let price = catalog.unit_price(tool, model_id, now.timestamp_millis()).ok_or_else(|| {
+                let what = model_id.map_or(String::new(), |id| format!(" with model {id}"));
+                let message = format!("tool {}{what} has no price in effect yet", tool.code);
+                unavailable(if model.is_some() { CatalogKind::Model } else { CatalogKind::Tool }, message)
             })?;
-            (price, Some(model))
+            (tool, model, price, catalog.version)
         }
-        (None, true) => {
-            return Err(DomainError::invalid("modelId", format!("tool {} needs a modelId", tool.code)));
+        PriceAt::Held { unit_price_millicredits, catalog_version } => {
+            let tool =
+                catalog.tool(&request.tool).ok_or_else(|| DomainError::UnknownTool { code: request.tool.clone() })?;
+            let model = request.model_id.as_deref().and_then(|id| catalog.model(id));
+            (tool, model, unit_price_millicredits, catalog_version)
         }
-        (Some(_), false) => {
-            return Err(DomainError::invalid("modelId", format!("tool {} runs without a model", tool.code)));
-        }
-        (None, false) => (tool.tool_price_millicredits.unwrap_or(0), None),
     };
 
     if !(1..=COUNT_MAX).contains(&request.count) {
@@ -96,6 +150,8 @@ pub fn price(catalog: &Catalog, request: &GenerationRequest) -> Result<PricedGen
         options: options.chosen,
         credits_per_output,
         credits,
+        unit_price_millicredits: price_millicredits,
+        catalog_version,
     })
 }
 

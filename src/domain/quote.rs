@@ -86,6 +86,8 @@ mod tests {
             options: vec![],
             credits_per_output: Credits::new(credits),
             credits: Credits::new(credits),
+            unit_price_millicredits: credits * 1_000,
+            catalog_version: 1,
         }
     }
 

@@ -114,6 +114,12 @@ pub const ENDPOINT_ID: TextInput = identifier("endpointId", NUMERIC_ID_LENGTH_MA
 pub const WEBHOOK_ENDPOINT_AS_ID: TextInput = TextInput { field: "id", ..ENDPOINT_ID };
 /// `evt_` and a numeric id.
 pub const EVENT_ID: TextInput = identifier("eventId", NUMERIC_ID_LENGTH_MAX + 4);
+/// The code or id of a tool, model, plan or token pack an admin writes
+/// (as `id`, a model's and a pack's, reported on `id`).
+pub const CATALOG_CODE: TextInput = identifier("code", CODE_LENGTH_MAX);
+/// The display name of a catalog entry (the schema's `name` is `OPTION`'s
+/// row; an entry's name is longer).
+pub const CATALOG_NAME: TextInput = identifier("name", 200);
 
 /// Every string input of the API. A test reads the schema and fails when a
 /// `String` or `ID` input field or argument has no row here.
@@ -140,6 +146,7 @@ pub const TEXT_INPUTS: &[TextInput] = &[
     EVENT_TYPE_FILTER,
     ENDPOINT_ID,
     EVENT_ID,
+    CATALOG_CODE,
 ];
 
 /// Account ids come from the identity provider and name rows, logs and

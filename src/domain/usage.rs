@@ -39,4 +39,8 @@ pub struct UsageEvent {
     pub idempotency_key: String,
     /// `(lot id, credits)` in the order the lots were drawn.
     pub lot_split: Vec<(i64, Credits)>,
+    /// Thousandths of a credit per unit, as charged.
+    pub unit_price_millicredits: i64,
+    /// The catalog version that priced it.
+    pub catalog_version: i64,
 }

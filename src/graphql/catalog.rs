@@ -1,9 +1,12 @@
 //! The public catalog: plans, token packs, studios with their tools, models,
-//! prices and options. Served from memory; anyone may read it.
+//! prices (those in effect now) and options, retired entries left out.
+//! Served from memory; anyone may read it.
 use async_graphql::{ComplexObject, Context, Enum, ID, Object, SimpleObject};
 
-use super::context::{GraphqlResult, store};
-use crate::domain::catalog::{self, Catalog, PriceUnit as DomainUnit, StudioKind as DomainKind};
+use chrono::{DateTime, Utc};
+
+use super::context::{GraphqlResult, now, store};
+use crate::domain::catalog::{self, Catalog, CatalogKind, PriceUnit as DomainUnit, StudioKind as DomainKind};
 
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
 #[graphql(remote = "DomainKind")]
@@ -119,17 +122,24 @@ impl Tool {
     }
 }
 
-impl From<&catalog::Tool> for Tool {
-    fn from(tool: &catalog::Tool) -> Self {
-        let tool_level = tool.tool_price_millicredits.map(|price| (None, price));
-        let per_model = tool.model_prices_millicredits.iter().map(|(model, price)| (Some(model.clone()), *price));
+impl Tool {
+    /// `tool` with the prices of `catalog` in effect at `now` (of models still offered).
+    pub fn priced(catalog: &Catalog, tool: &catalog::Tool, now: DateTime<Utc>) -> Self {
+        let now_ms = now.timestamp_millis();
+        let models = tool.model_prices_millicredits.iter().map(|(model, _)| Some(model.as_str()));
+        let keys = if tool.requires_model { models.collect() } else { vec![None] };
+        let prices_millicredits = keys
+            .into_iter()
+            .filter(|model| model.is_none_or(|id| !catalog.is_retired(CatalogKind::Model, id)))
+            .filter_map(|model| catalog.unit_price(tool, model, now_ms).map(|price| (model.map(str::to_owned), price)))
+            .collect();
         Tool {
             code: tool.code.clone(),
             name: tool.name.clone(),
             studio: tool.studio.into(),
             unit: tool.unit.into(),
             requires_model: tool.priced_per_model(),
-            prices_millicredits: tool_level.into_iter().chain(per_model).collect(),
+            prices_millicredits,
         }
     }
 }
@@ -165,15 +175,18 @@ impl Studio {
     }
 
     async fn tools(&self, ctx: &Context<'_>) -> GraphqlResult<Vec<Tool>> {
-        Ok(store(ctx)?.catalog().tools.iter().filter(|t| t.studio == self.kind).map(Tool::from).collect())
+        let (catalog, now) = (store(ctx)?.catalog(), now(ctx)?);
+        let offered = catalog.tools.iter().filter(|t| !catalog.is_retired(CatalogKind::Tool, &t.code));
+        Ok(offered.filter(|t| t.studio == self.kind).map(|tool| Tool::priced(&catalog, tool, now)).collect())
     }
 
     async fn models(&self, ctx: &Context<'_>) -> GraphqlResult<Vec<Model>> {
-        Ok(store(ctx)?.catalog().models.iter().filter(|m| m.studio == self.kind).map(Model::from).collect())
+        let catalog = store(ctx)?.catalog();
+        Ok(offered_models(&catalog).filter(|m| m.studio == self.kind).map(Model::from).collect())
     }
 
     async fn options(&self, ctx: &Context<'_>) -> GraphqlResult<Vec<GenerationOption>> {
-        let catalog: &Catalog = store(ctx)?.catalog();
+        let catalog = store(ctx)?.catalog();
         Ok(catalog
             .studio_options(self.kind)
             .map(|option| GenerationOption {
@@ -192,6 +205,10 @@ impl Studio {
     }
 }
 
+fn offered_models(catalog: &Catalog) -> impl Iterator<Item = &catalog::Model> {
+    catalog.models.iter().filter(|m| !catalog.is_retired(CatalogKind::Model, &m.id))
+}
+
 #[derive(Default)]
 pub struct CatalogQuery;
 
@@ -199,7 +216,8 @@ pub struct CatalogQuery;
 impl CatalogQuery {
     /// Every plan, Free first.
     async fn plans(&self, ctx: &Context<'_>) -> GraphqlResult<Vec<Plan>> {
-        Ok(store(ctx)?.catalog().plans.iter().map(Plan::from).collect())
+        let catalog = store(ctx)?.catalog();
+        Ok(catalog.plans.iter().filter(|p| !catalog.is_retired(CatalogKind::Plan, &p.code)).map(Plan::from).collect())
     }
 
     /// The catalog: studios with their tools (and prices), models and options.
@@ -220,10 +238,8 @@ impl CatalogQuery {
         pro: Option<bool>,
     ) -> GraphqlResult<Vec<Model>> {
         let studio = studio.map(DomainKind::from);
-        Ok(store(ctx)?
-            .catalog()
-            .models
-            .iter()
+        let catalog = store(ctx)?.catalog();
+        Ok(offered_models(&catalog)
             .filter(|m| studio.is_none_or(|s| m.studio == s) && pro.is_none_or(|p| m.pro == p))
             .map(Model::from)
             .collect())
@@ -231,6 +247,8 @@ impl CatalogQuery {
 
     /// Token top-ups subscribers can buy.
     async fn token_packs(&self, ctx: &Context<'_>) -> GraphqlResult<Vec<TokenPack>> {
-        Ok(store(ctx)?.catalog().token_packs.iter().map(TokenPack::from).collect())
+        let catalog = store(ctx)?.catalog();
+        let offered = catalog.token_packs.iter().filter(|p| !catalog.is_retired(CatalogKind::TokenPack, &p.id));
+        Ok(offered.map(TokenPack::from).collect())
     }
 }

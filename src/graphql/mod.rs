@@ -5,6 +5,7 @@ use async_graphql::{MergedObject, Schema};
 
 pub mod account;
 pub mod catalog;
+pub mod catalog_admin;
 pub mod checks;
 pub mod columns;
 pub mod context;
@@ -43,6 +44,7 @@ pub struct Query(
     platform::PlatformUsageQuery,
     events::EventsQuery,
     webhooks::WebhooksQuery,
+    catalog_admin::CatalogAdminQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -56,6 +58,7 @@ pub struct Mutation(
     spend_limits::SpendLimitsMutation,
     top_ups::TopUpsMutation,
     webhooks::WebhooksMutation,
+    catalog_admin::CatalogAdminMutation,
 );
 
 pub type CreditsSchema = Schema<Query, Mutation, live::LiveSubscription>;

@@ -74,7 +74,7 @@ impl QuoteQuery {
         query_check(input.check())?;
         query_check(ACCOUNT_ID.check_optional(account_id.as_deref().map(String::as_str)))?;
         let request = GenerationRequest::from(input);
-        let priced = price(store.catalog(), &request).map_err(|e| graphql_error(Error::Domain(e)))?;
+        let priced = price(&store.catalog(), &request, now(ctx)?).map_err(|e| graphql_error(Error::Domain(e)))?;
         let account = match (caller(ctx)?, account_id) {
             (_, Some(id)) => {
                 require_account_access(ctx, &id)?;
@@ -96,7 +96,7 @@ impl QuoteQuery {
                     spent_today: spend_limit.daily_spent.unwrap_or_default(),
                 }
             }
-            None => Payer::new_account(store.catalog(), store.rules()),
+            None => Payer::new_account(&store.catalog(), store.rules()),
         };
         let verdict = verdict(&priced, &payer);
         Ok(Quote {

@@ -76,6 +76,15 @@ impl UsageEvent {
     async fn credits(&self) -> i64 {
         self.0.credits.get()
     }
+    /// The price it was charged at: thousandths of a credit per unit, like
+    /// `ToolPrice.millicreditsPerUnit`.
+    async fn unit_price(&self) -> i64 {
+        self.0.unit_price_millicredits
+    }
+    /// The catalog version that priced it.
+    async fn catalog_version(&self) -> i64 {
+        self.0.catalog_version
+    }
     async fn status(&self) -> UsageStatus {
         self.0.status.into()
     }

@@ -87,7 +87,8 @@ pub struct AutoTopUp {
 
 impl AutoTopUp {
     pub fn new(store: &Store, settings: &Settings, now: DateTime<Utc>) -> AutoTopUp {
-        let pack = settings.pack_id.as_deref().and_then(|id| store.catalog().token_pack(id));
+        let catalog = store.catalog();
+        let pack = settings.pack_id.as_deref().and_then(|id| catalog.token_pack(id));
         AutoTopUp {
             enabled: settings.enabled,
             threshold: settings.threshold.get(),

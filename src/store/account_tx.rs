@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use entity::{accounts, credit_lots, ledger_entries, reservations, subscriptions};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, FromQueryResult, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 
 use futures_util::FutureExt;
@@ -23,6 +23,7 @@ use crate::domain::events::{Event, announces_expiry};
 use crate::domain::holds::{Reservation, ReservationStatus};
 use crate::domain::lots::Lot;
 use crate::domain::money::Credits;
+use crate::domain::pricing::{GenerationRequest, PricedGeneration, price};
 use crate::domain::subscription::{Entitlement, Subscription};
 use crate::domain::text::validate_account_id;
 use crate::domain::wallet::{WalletInputs, WalletView, summarize};
@@ -40,6 +41,9 @@ pub struct AccountTx {
     /// This account's turn, held until the transaction ends.
     _turn: Turn,
     store: Store,
+    /// The catalog version current when the account was locked: everything
+    /// this transaction prices or entitles uses it, and only it.
+    catalog: std::sync::Arc<Catalog>,
     pub account: accounts::Model,
     pub now: DateTime<Utc>,
     /// Lots with credits left (expired ones are emptied by settlement).
@@ -91,8 +95,8 @@ impl AccountTx {
         account_id: &str,
         now: DateTime<Utc>,
     ) -> Result<AccountTx> {
-        let account = match lock_account(&tx, account_id).await? {
-            Some(account) => account,
+        let (account, catalog_version) = match lock_account(&tx, account_id).await? {
+            Some(locked) => locked,
             None => {
                 let new_account = accounts::ActiveModel {
                     id: Set(account_id.to_owned()),
@@ -111,12 +115,14 @@ impl AccountTx {
                     .ok_or_else(|| Error::internal(format!("account {account_id} vanished inside its transaction")))?
             }
         };
+        let catalog = store.catalog_for(&tx, catalog_version).await?;
         let Holdings { lots, subscription, holds, unnoticed } = load(&tx, account_id).await?;
         let balance = lots.iter().map(|lot| lot.remaining).sum();
         let mut account_tx = AccountTx {
             tx,
             _turn: turn,
             store: store.clone(),
+            catalog,
             account,
             now,
             lots,
@@ -145,7 +151,17 @@ impl AccountTx {
     }
 
     pub fn catalog(&self) -> &Catalog {
-        self.store.catalog()
+        &self.catalog
+    }
+
+    /// `priced` as this transaction's catalog prices it: priced again when
+    /// the catalog changed between the caller's snapshot and the lock, so a
+    /// change committed before the lock is never missed.
+    pub fn reprice(&self, priced: PricedGeneration, request: &GenerationRequest) -> Result<PricedGeneration> {
+        if priced.catalog_version == self.catalog.version {
+            return Ok(priced);
+        }
+        Ok(price(&self.catalog, request, self.now)?)
     }
 
     pub fn rules(&self) -> &crate::domain::rules::Rules {
@@ -157,12 +173,13 @@ impl AccountTx {
     }
 
     pub fn entitlement(&self) -> Entitlement {
-        Entitlement::of(self.store.catalog(), self.subscription.as_ref())
+        Entitlement::of(&self.catalog, self.subscription.as_ref())
     }
 
     pub fn wallet(&self) -> WalletView {
         let held = self.holds.iter().map(|hold| hold.credits).sum();
-        wallet_view(&self.store, &self.account, &self.lots, self.subscription.as_ref(), held, self.now)
+        let catalog = &self.catalog;
+        wallet_view(&self.store, catalog, &self.account, &self.lots, self.subscription.as_ref(), held, self.now)
     }
 
     /// Credits on the lots now, for the ledger's running balance.
@@ -253,10 +270,25 @@ impl Store {
     }
 }
 
+#[derive(FromQueryResult)]
+struct Locked {
+    #[sea_orm(nested)]
+    account: accounts::Model,
+    catalog_version: Option<i64>,
+}
+
 /// The lock that serializes every movement of an account's credits across
-/// server processes (PostgreSQL; SQLite has one writer).
-async fn lock_account(tx: &DatabaseTransaction, account_id: &str) -> Result<Option<accounts::Model>> {
-    Ok(accounts::Entity::find_by_id(account_id).lock_exclusive().one(tx).await?)
+/// server processes (PostgreSQL; SQLite has one writer), and the current
+/// catalog version, read in the same statement: any change committed before
+/// the lock is seen, at no extra round trip.
+async fn lock_account(tx: &DatabaseTransaction, account_id: &str) -> Result<Option<(accounts::Model, Option<i64>)>> {
+    let locked = accounts::Entity::find_by_id(account_id)
+        .expr_as(super::catalog::current_version_expr(), "catalog_version")
+        .lock_exclusive()
+        .into_model::<Locked>()
+        .one(tx)
+        .await?;
+    Ok(locked.map(|locked| (locked.account, locked.catalog_version)))
 }
 
 /// What an account holds, as stored: its lots with credits left, its
@@ -306,6 +338,7 @@ pub(super) async fn load(db: &impl ConnectionTrait, account_id: &str) -> Result<
 /// The wallet of an account whose latest subscription is `subscription`.
 pub(super) fn wallet_view(
     store: &Store,
+    catalog: &Catalog,
     account: &accounts::Model,
     lots: &[Lot],
     subscription: Option<&Subscription>,
@@ -313,7 +346,7 @@ pub(super) fn wallet_view(
     now: DateTime<Utc>,
 ) -> WalletView {
     let rules = store.rules();
-    let entitlement = Entitlement::of(store.catalog(), subscription);
+    let entitlement = Entitlement::of(catalog, subscription);
     summarize(WalletInputs {
         lots,
         held,

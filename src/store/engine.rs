@@ -105,6 +105,23 @@ impl Engine {
         }
     }
 
+    /// Tells other processes that a catalog version was made in `tx`.
+    pub async fn announce_catalog(&self, tx: &DatabaseTransaction, version: i64) -> Result<()> {
+        match self {
+            // One process: nobody else to tell (a command's change is found by the check).
+            Engine::Sqlite(_) => Ok(()),
+            Engine::Postgres(_) => postgres::announce_catalog(tx, version).await,
+        }
+    }
+
+    /// What announces other processes' catalog changes, where there is one.
+    pub async fn catalog_listener(&self) -> Result<Option<postgres::CatalogListener>> {
+        match self {
+            Engine::Sqlite(_) => Ok(None),
+            Engine::Postgres(postgres) => postgres.catalog_listener().await.map(Some),
+        }
+    }
+
     /// Every row of `sql` given to `each` with `state` as it is read; then `state`.
     pub async fn fold<S: Send + 'static>(&self, sql: &Sql, state: S, each: Each<S>) -> Result<S> {
         match self {

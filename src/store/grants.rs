@@ -54,7 +54,7 @@ impl Store {
     ) -> Result<Granted> {
         idempotency::validate_key(&text::IDEMPOTENCY_KEY, idempotency_key)?;
         idempotency::validate_key(&text::PAYMENT_REFERENCE, payment_reference)?;
-        let pack = self.catalog().token_pack(pack_id).ok_or_else(|| DomainError::UnknownPack { id: pack_id.into() })?;
+        let pack = self.catalog().offered_pack(pack_id)?.clone();
         let tokens = Credits::new(pack.tokens);
         let fingerprint = rows::to_json(&PurchaseRequest { pack_id, payment_reference })?;
         let (payment_reference, pack_id) = (payment_reference.to_owned(), pack_id.to_owned());

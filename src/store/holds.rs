@@ -18,7 +18,7 @@ use crate::domain::holds::{Reservation, ReservationStatus, capture_split, valida
 use crate::domain::ledger::LedgerKind;
 use crate::domain::lots::draw;
 use crate::domain::money::Credits;
-use crate::domain::pricing::{GenerationRequest, price};
+use crate::domain::pricing::{GenerationRequest, PriceAt, price, price_at};
 use crate::domain::text;
 use crate::domain::wallet::WalletView;
 use crate::error::Result;
@@ -48,7 +48,7 @@ impl Store {
     ) -> Result<HoldChange> {
         idempotency::validate_key(&text::IDEMPOTENCY_KEY, idempotency_key)?;
         let ttl_seconds = validate_ttl(ttl_seconds, self.rules().hold_ttl_seconds)?;
-        let priced = price(self.catalog(), request)?;
+        let priced = price(&self.catalog(), request, now)?;
         let fingerprint = rows::to_json(&(request, ttl_seconds))?;
         let (key, fingerprint, request) = (idempotency_key.to_owned(), fingerprint, request.clone());
         self.write(account_id, now, move |account| {
@@ -57,6 +57,7 @@ impl Store {
                     let reservation = find(account.tx(), parse_id(&id)?).await?;
                     return Ok(HoldChange { reservation, wallet: account.wallet() });
                 }
+                let priced = account.reprice(priced, &request)?;
                 let entitlement = account.entitlement();
                 entitlement.allows(&priced)?;
                 account.admit_spend(priced.credits)?;
@@ -74,6 +75,8 @@ impl Store {
                     created_at_ms: Set(to_ms(now)),
                     closed_at_ms: Set(None),
                     usage_event_id: Set(None),
+                    unit_price: Set(Some(priced.unit_price_millicredits)),
+                    catalog_version: Set(Some(priced.catalog_version)),
                 };
                 let id = reservations::Entity::insert(row).exec(account.tx()).await?.last_insert_id;
                 for (lot_id, credits) in &split {
@@ -110,16 +113,18 @@ impl Store {
                     return Err(closed(&hold).into());
                 }
                 let (charged_split, _) = capture_split(&hold.lot_split, charged)?;
-                let request: GenerationRequest = rows::from_json(
-                    &reservations::Entity::find_by_id(id)
-                        .one(account.tx())
-                        .await?
-                        .map(|row| row.generation)
-                        .unwrap_or_default(),
-                )?;
+                let row = reservations::Entity::find_by_id(id).one(account.tx()).await?;
+                let row = row.ok_or_else(|| DomainError::NotFound { what: "reservation", id: id.to_string() })?;
+                let request: GenerationRequest = rows::from_json(&row.generation)?;
                 // The catalog may have changed since the reservation: what was
-                // held is what is charged, whatever the price now.
-                let mut priced = price(account.catalog(), &request)?;
+                // held is what is charged, at the price it reserved at.
+                let at = match (row.unit_price, row.catalog_version) {
+                    (Some(unit_price_millicredits), Some(catalog_version)) => {
+                        PriceAt::Held { unit_price_millicredits, catalog_version }
+                    }
+                    _ => PriceAt::Now(account.now),
+                };
+                let mut priced = price_at(account.catalog(), &request, at)?;
                 priced.credits = charged;
                 let before = account.wallet();
                 let event = usage::insert(account, &priced, &hold.idempotency_key, &charged_split).await?;

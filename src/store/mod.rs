@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend};
@@ -17,7 +18,7 @@ use crate::error::Result;
 mod account_tx;
 pub mod analytics;
 pub mod audit;
-mod catalog;
+pub mod catalog;
 mod engine;
 mod grants;
 pub mod holds;
@@ -67,7 +68,8 @@ pub struct Store {
     reader: DatabaseConnection,
     /// The webhook worker's: see `engine::Connections`.
     background: DatabaseConnection,
-    catalog: Arc<Catalog>,
+    /// The catalog version in effect, swapped whole (`catalog.rs`).
+    catalog: Arc<ArcSwap<Catalog>>,
     rules: Arc<Rules>,
     changes: broadcast::Sender<String>,
     /// SQL statements run, for the N+1 test and `/metrics`.
@@ -87,7 +89,7 @@ impl Store {
     pub async fn open(options: &DatabaseOptions, rules: Rules) -> Result<Store> {
         let engine::Connections { mut writer, mut reader, mut background } = engine::connect(options).await?;
         migration::Migrator::up(&writer, None).await?;
-        let catalog = Arc::new(catalog::load(&reader).await?);
+        let catalog = Arc::new(ArcSwap::from_pointee(catalog::load(&reader).await?));
         let (changes, _) = broadcast::channel(1024);
         let statements = Arc::new(AtomicU64::new(0));
         for connection in [&mut writer, &mut reader, &mut background] {
@@ -112,10 +114,6 @@ impl Store {
             outbox,
             webhooks: Arc::default(),
         })
-    }
-
-    pub fn catalog(&self) -> &Catalog {
-        &self.catalog
     }
 
     pub fn rules(&self) -> &Rules {

@@ -37,10 +37,11 @@ impl Store {
                 && !holds.iter().any(|hold| hold.timed_out(now));
             if settled {
                 let held = holds.iter().map(|hold| hold.credits).sum();
+                let catalog = self.catalog();
                 return Ok(AccountSnapshot {
                     id: account.id.clone(),
-                    wallet: wallet_view(self, &account, &lots, subscription.as_ref(), held, now),
-                    entitlement: Entitlement::of(self.catalog(), subscription.as_ref()),
+                    wallet: wallet_view(self, &catalog, &account, &lots, subscription.as_ref(), held, now),
+                    entitlement: Entitlement::of(&catalog, subscription.as_ref()),
                     subscription,
                     auto_top_up: super::top_ups::settings(&account),
                 });

@@ -34,8 +34,9 @@ impl Store {
     ) -> Result<Charge> {
         idempotency::validate_key(&text::IDEMPOTENCY_KEY, idempotency_key)?;
         // Priced before anything is opened: bad input never reaches the database.
-        let priced = price(self.catalog(), request)?;
+        let priced = price(&self.catalog(), request, now)?;
         let fingerprint = super::rows::to_json(request)?;
+        let request = request.clone();
         let key = idempotency_key.to_owned();
         let result = self
             .write(account_id, now, move |account| {
@@ -46,6 +47,7 @@ impl Store {
                         let usage_event = usage::find(account.tx(), event_id).await?;
                         return Ok(Charge { usage_event, wallet: account.wallet(), crossed_low_balance: false });
                     }
+                    let priced = account.reprice(priced, &request)?;
                     let entitlement = account.entitlement();
                     entitlement.allows(&priced)?;
                     account.admit_spend(priced.credits)?;

@@ -9,7 +9,6 @@ use futures_util::FutureExt;
 use super::account_tx::subscription_event;
 use super::{AccountTx, Store, rows};
 use crate::clock::to_ms;
-use crate::domain::error::DomainError;
 use crate::domain::events::EventType;
 use crate::domain::periods::period_containing;
 use crate::domain::subscription::{
@@ -40,9 +39,9 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<SubscriptionChange> {
         idempotency::validate_key(&text::PAYMENT_REFERENCE, payment_reference)?;
-        let plan = self.catalog().plan(plan_code).ok_or_else(|| DomainError::UnknownPlan { code: plan_code.into() })?;
+        let plan = self.catalog().offered_plan(plan_code)?.clone();
         // Refused before the account is opened: nothing to read for it.
-        subscribable(plan)?;
+        subscribable(&plan)?;
         let key = format!("payment:{payment_reference}");
         let (plan, payment_reference) = (plan.clone(), payment_reference.to_owned());
         self.write(account_id, now, move |account| {

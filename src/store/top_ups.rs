@@ -47,7 +47,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<TopUpChange> {
         idempotency::validate_key(&text::IDEMPOTENCY_KEY, idempotency_key)?;
-        self.catalog().token_pack(pack_id).ok_or_else(|| DomainError::UnknownPack { id: pack_id.into() })?;
+        self.catalog().offered_pack(pack_id)?;
         let (key, pack_id) = (idempotency_key.to_owned(), pack_id.to_owned());
         self.write(account_id, now, move |account| {
             async move {

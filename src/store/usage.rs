@@ -42,6 +42,8 @@ pub(crate) async fn insert(
         status: Set(UsageStatus::Charged.as_str().to_owned()),
         idempotency_key: Set(idempotency_key.to_owned()),
         lot_split: Set(to_json(&split_json)?),
+        unit_price: Set(priced.unit_price_millicredits),
+        catalog_version: Set(priced.catalog_version),
     };
     let id = usage_events::Entity::insert(row).exec(account.tx()).await?.last_insert_id;
     Ok(UsageEvent {
@@ -58,6 +60,8 @@ pub(crate) async fn insert(
         status: UsageStatus::Charged,
         idempotency_key: idempotency_key.to_owned(),
         lot_split: split.to_vec(),
+        unit_price_millicredits: priced.unit_price_millicredits,
+        catalog_version: priced.catalog_version,
     })
 }
 
@@ -79,6 +83,8 @@ pub(crate) fn event(row: usage_events::Model) -> Result<UsageEvent> {
         units: row.units,
         credits: Credits::new(row.credits),
         idempotency_key: row.idempotency_key,
+        unit_price_millicredits: row.unit_price,
+        catalog_version: row.catalog_version,
     })
 }
 

@@ -7,6 +7,7 @@ mod support;
 mod auth;
 mod browser;
 mod catalog;
+mod catalog_admin;
 mod concurrency;
 mod defaults;
 mod demo;

@@ -86,3 +86,36 @@ async fn assert_days(app: &TestApp, today: (i64, i64, i64)) {
         );
     }
 }
+
+/// The migrations applied before the catalog had versions.
+const BEFORE_CATALOG_VERSIONS: u32 = 6;
+
+#[tokio::test]
+async fn usage_recorded_before_catalog_versions_gets_version_1_and_the_seed_price() {
+    let database = TestDatabase::new().await;
+    let db = credits::store::connect_for_tests(&database.options).await.unwrap();
+    Migrator::up(&db, Some(BEFORE_CATALOG_VERSIONS)).await.unwrap();
+    let at = start_time().timestamp_millis() - 3_600_000;
+    db.execute_unprepared(&format!(
+        "INSERT INTO usage_events (account_id, created_at_ms, studio, tool, model_id, count, units, options, credits,
+                                   status, idempotency_key, lot_split)
+         VALUES ('upgraded', {at}, 'IMAGE', 'text-to-image', 'sdxl', 2, NULL, '[]', 6, 'CHARGED', 'old-1', '[]'),
+                ('upgraded', {at} + 1, 'IMAGE', 'upscale', NULL, 1, NULL, '[]', 2, 'CHARGED', 'old-2', '[]')"
+    ))
+    .await
+    .unwrap();
+    db.close().await.unwrap();
+    let app = TestApp::start_on(database).await;
+    let query = "query($id: ID!) { account(id: $id) { usage(first: 10) { edges { node {
+        tool credits unitPrice catalogVersion } } } } }";
+    let data = app.as_service(query, json!({ "id": "upgraded" })).await;
+    let events: Vec<Value> =
+        data["account"]["usage"]["edges"].as_array().unwrap().iter().map(|e| e["node"].clone()).collect();
+    assert_eq!(
+        events,
+        [
+            json!({ "tool": "upscale", "credits": 2, "unitPrice": 2000, "catalogVersion": 1 }),
+            json!({ "tool": "text-to-image", "credits": 6, "unitPrice": 3000, "catalogVersion": 1 }),
+        ]
+    );
+}

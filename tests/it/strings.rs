@@ -220,6 +220,44 @@ static ACCOUNT_EVENTS: Operation = query(
         account(id: $id) { events(after: $after, filter: $events) { edges { cursor } } } }",
 );
 
+static UPSERT_TOOL: Operation = mutation(
+    "upsertTool",
+    Role::Admin,
+    |_| json!({ "code": "strings-tool", "name": "Tool", "studio": "IMAGE", "unit": "OUTPUT", "requiresModel": true }),
+);
+static UPSERT_MODEL: Operation = mutation(
+    "upsertModel",
+    Role::Admin,
+    |_| json!({ "id": "strings-model", "name": "Model", "studio": "IMAGE", "pro": false, "tools": ["text-to-image"] }),
+);
+static SET_PRICE: Operation = mutation(
+    "setPrice",
+    Role::Admin,
+    |_| json!({ "tool": "text-to-image", "modelId": "sdxl", "millicreditsPerUnit": 3000 }),
+);
+static UPSERT_OPTION: Operation = mutation(
+    "upsertOptionMultiplier",
+    Role::Admin,
+    |_| json!({ "studio": "IMAGE", "name": "resolution", "value": "4096", "multiplierPermille": 1000 }),
+);
+static UPSERT_PLAN: Operation = mutation(
+    "upsertPlan",
+    Role::Admin,
+    |_| json!({ "code": "STRINGS", "name": "Plan", "priceCents": 100, "monthlyCredits": 100, "proAccess": true, "canBuyTokens": true }),
+);
+static UPSERT_PACK: Operation =
+    mutation("upsertTokenPack", Role::Admin, |_| json!({ "id": "strings-pack", "tokens": 10, "priceCents": 100 }));
+static RETIRE: Operation = mutation("retire", Role::Admin, |_| json!({ "kind": "TOKEN_PACK", "id": "no-such-pack" }));
+static CATALOG_CHANGES: Operation = query(
+    "catalogChanges",
+    Role::Admin,
+    "query($after: String) { catalogChanges(after: $after) { edges { cursor } } }",
+);
+
+/// The catalog operations, whose `name`, `value` and `id` are their own.
+const CATALOG_OPERATIONS: [&str; 7] =
+    ["upsertTool", "upsertModel", "setPrice", "upsertOptionMultiplier", "upsertPlan", "upsertTokenPack", "retire"];
+
 /// A string input's limit as the README gives it: the field an error
 /// names, the most characters, the class.
 #[derive(Clone, Copy, Debug)]
@@ -248,6 +286,11 @@ const TYPES: Limit = Limit("types", 64, Class::Identifier);
 const ENDPOINT_AS_ID: Limit = Limit("id", 20, Class::Identifier);
 const ENDPOINT_ID: Limit = Limit("endpointId", 20, Class::Identifier);
 const EVENT_ID: Limit = Limit("eventId", 24, Class::Identifier);
+const CODE: Limit = Limit("code", 64, Class::Identifier);
+const CATALOG_ID: Limit = Limit("id", 64, Class::Identifier);
+const NAME: Limit = Limit("name", 200, Class::Identifier);
+const OPTION_NAME: Limit = Limit("name", 64, Class::Identifier);
+const OPTION_VALUE: Limit = Limit("value", 64, Class::Identifier);
 
 /// One string input of one operation: where it is in the variables, its
 /// limit, and how the operation answers a value at that limit.
@@ -337,6 +380,23 @@ fn cases() -> Vec<Case> {
         cases.push(case(operation, "/events/accountId", ACCOUNT_ID, Accepted));
     }
     cases.push(case(&UPDATE_ENDPOINT, "/input/eventTypes/0", EVENT_TYPES, Refused("INVALID_INPUT")));
+    let no_such_entry = Refused("INVALID_INPUT");
+    cases.extend([
+        case(&UPSERT_TOOL, "/input/code", CODE, Accepted),
+        case(&UPSERT_TOOL, "/input/name", NAME, Accepted),
+        case(&UPSERT_MODEL, "/input/id", CATALOG_ID, Accepted),
+        case(&UPSERT_MODEL, "/input/name", NAME, Accepted),
+        case(&UPSERT_MODEL, "/input/tools/0", TOOLS, no_such_entry),
+        case(&SET_PRICE, "/input/tool", TOOL, no_such_entry),
+        case(&SET_PRICE, "/input/modelId", MODEL_ID, no_such_entry),
+        case(&UPSERT_OPTION, "/input/name", OPTION_NAME, Accepted),
+        case(&UPSERT_OPTION, "/input/value", OPTION_VALUE, Accepted),
+        case(&UPSERT_PLAN, "/input/code", CODE, Accepted),
+        case(&UPSERT_PLAN, "/input/name", NAME, Accepted),
+        case(&UPSERT_PACK, "/input/id", CATALOG_ID, Accepted),
+        case(&RETIRE, "/input/id", CATALOG_ID, no_such_entry),
+        case(&CATALOG_CHANGES, "/after", AFTER, not_a_cursor),
+    ]);
     cases
 }
 
@@ -464,9 +524,10 @@ fn the_table_reaches_every_string_input_of_every_operation() {
     for StringInput { field: operation, input, .. } in inputs {
         // An option's name and value are reported as `options`, `account(id)` as
         // `accountId`; a webhook endpoint's `id` as itself.
+        let catalog = CATALOG_OPERATIONS.contains(&operation.as_str());
         let field = match input.as_str() {
-            "name" | "value" => "options",
-            "id" if !operation.contains("Webhook") => "accountId",
+            "name" | "value" if !catalog => "options",
+            "id" if !operation.contains("Webhook") && !catalog => "accountId",
             other => other,
         };
         let subscription = operation == "walletUpdated" && field == "accountId";

@@ -11,6 +11,7 @@ fn tool(code: &str, studio: StudioKind, unit: PriceUnit, tool_price: Option<i64>
         name: code.into(),
         studio,
         unit,
+        requires_model: !models.is_empty(),
         tool_price_millicredits: tool_price,
         model_prices_millicredits: models.iter().map(|(id, price)| (id.to_string(), *price)).collect(),
     }
@@ -89,7 +90,7 @@ fn with_options(request: GenerationRequest, options: &[(&str, &str)]) -> Generat
 }
 
 fn priced(request: &GenerationRequest) -> PricedGeneration {
-    price(&catalog(), request).unwrap_or_else(|e| panic!("{request:?} should be priced: {e}"))
+    price(&catalog(), request, chrono::Utc::now()).unwrap_or_else(|e| panic!("{request:?} should be priced: {e}"))
 }
 
 fn credits(request: &GenerationRequest) -> i64 {
@@ -97,7 +98,7 @@ fn credits(request: &GenerationRequest) -> i64 {
 }
 
 fn error(request: &GenerationRequest) -> DomainError {
-    match price(&catalog(), request) {
+    match price(&catalog(), request, chrono::Utc::now()) {
         Ok(priced) => panic!("{request:?} should fail, got {priced:?}"),
         Err(e) => e,
     }
@@ -111,7 +112,7 @@ fn assert_invalid(request: &GenerationRequest, field: &str) {
 
 /// The credits for a valid request, or the field at fault.
 fn outcome(request: &GenerationRequest) -> Result<i64, &'static str> {
-    match price(&catalog(), request) {
+    match price(&catalog(), request, chrono::Utc::now()) {
         Ok(priced) => Ok(priced.credits.get()),
         Err(e) => {
             assert_eq!(e.code(), ErrorCode::InvalidInput, "{request:?}: {e}");
@@ -411,6 +412,8 @@ fn a_priced_generation_describes_what_was_asked() {
         options: Vec::new(),
         credits_per_output: Credits::new(75),
         credits: Credits::new(150),
+        unit_price_millicredits: 10_000,
+        catalog_version: 1,
     };
     assert_eq!(priced, expected);
 }

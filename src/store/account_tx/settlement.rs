@@ -103,7 +103,7 @@ impl AccountTx {
     /// Grants the allowance of a new billing period, expiring at its end.
     pub async fn grant_allowance(&mut self, plan_code: &str, subscription_id: i64, end: DateTime<Utc>) -> Result<()> {
         let plan =
-            self.store.catalog().plan(plan_code).cloned().ok_or_else(|| {
+            self.catalog.plan(plan_code).cloned().ok_or_else(|| {
                 Error::internal(format!("subscription {subscription_id} is on unknown plan {plan_code}"))
             })?;
         let allowance = self.rule_grant(Credits::new(plan.monthly_credits));

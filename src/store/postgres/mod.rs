@@ -13,8 +13,11 @@ use super::engine::Each;
 use super::sql::Sql;
 use crate::error::Result;
 
+mod catalog_listener;
 mod gates;
 mod reads;
+
+pub use catalog_listener::{CatalogListener, announce as announce_catalog};
 
 pub use gates::Turn;
 
@@ -48,6 +51,10 @@ impl Postgres {
         let turn = self.gates.wait(account_id).await;
         self.waiting.fetch_sub(1, Ordering::Relaxed);
         turn
+    }
+
+    pub async fn catalog_listener(&self) -> Result<CatalogListener> {
+        CatalogListener::open(&self.pool).await
     }
 
     pub async fn fold<S: Send + 'static>(&self, sql: &Sql, state: S, mut each: Each<S>) -> Result<S> {

@@ -46,7 +46,7 @@ impl Store {
             return Err(DomainError::invalid("monthlyLimit", message).into());
         }
         if let Some(pack_id) = &request.pack_id {
-            self.catalog().token_pack(pack_id).ok_or_else(|| DomainError::UnknownPack { id: pack_id.clone() })?;
+            self.catalog().offered_pack(pack_id)?;
         }
         self.write(account_id, now, move |account| {
             async move {
