@@ -9,6 +9,7 @@ mod m20261125_000003_rollup_counts;
 mod m20261125_000004_ledger_indexes;
 mod m20261125_000005_rollup_key;
 mod m20261206_000006_events;
+mod m20261207_000002_rollover_refunds;
 pub mod seed;
 
 pub struct Migrator;
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000004_ledger_indexes::Migration),
             Box::new(m20261125_000005_rollup_key::Migration),
             Box::new(m20261206_000006_events::Migration),
+            Box::new(m20261207_000002_rollover_refunds::Migration),
         ]
     }
 }

@@ -19,6 +19,12 @@ pub struct Plan {
     pub monthly_credits: i64,
     pub pro_access: bool,
     pub can_buy_tokens: bool,
+    /// Percent of the unused allowance carried into the next period.
+    #[serde(default)]
+    pub rollover_percent: i64,
+    /// At most this many credits carried; none: no cap.
+    #[serde(default)]
+    pub rollover_cap: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]

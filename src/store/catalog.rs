@@ -74,6 +74,8 @@ pub(crate) async fn load(db: &DatabaseConnection) -> Result<Catalog> {
             monthly_credits: row.monthly_credits,
             pro_access: row.pro_access,
             can_buy_tokens: row.can_buy_tokens,
+            rollover_percent: row.rollover_percent,
+            rollover_cap: row.rollover_cap,
         })
         .collect();
     let token_packs = token_packs::Entity::find()
