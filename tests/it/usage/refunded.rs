@@ -34,6 +34,9 @@ fn refunds_of(i: usize) -> Vec<(Option<i64>, &'static str)> {
     }
 }
 
+/// A zone, the start of the range and the refund causes to count.
+type Case = (&'static str, DateTime<Utc>, Option<&'static [&'static str]>);
+
 /// Per local day: (generations, credits, refunded credits of `causes`).
 type Days = BTreeMap<String, (i64, i64, i64)>;
 
@@ -93,7 +96,7 @@ async fn refunded_credits_add_up_by_day_cause_and_zone() {
     let epoch = DateTime::<Utc>::UNIX_EPOCH;
     // A mid-day start reads its first day's part from the events.
     let mid_day = start_time() + Duration::hours(13);
-    let cases: [(&str, DateTime<Utc>, Option<&[&str]>); 5] = [
+    let cases: [Case; 5] = [
         ("UTC", epoch, None),
         ("America/New_York", epoch, None),
         ("Asia/Tokyo", epoch, Some(&["TIMEOUT"])),
