@@ -231,8 +231,9 @@ impl Model {
     /// Charged (not wholly refunded) usage: how many events, and their
     /// credits net of refunds.
     pub fn usage_totals(&self, a: usize) -> Value {
-        let charged: Vec<&Event> =
-            self.accounts[a].events.iter().filter(|event| event.refunded < event.credits).collect();
+        // A charge of nothing (a hold captured for 0) has nothing to refund.
+        let wholly = |event: &Event| event.refunded > 0 && event.refunded == event.credits;
+        let charged: Vec<&Event> = self.accounts[a].events.iter().filter(|event| !wholly(event)).collect();
         let credits: i64 = charged.iter().map(|event| event.credits - event.refunded).sum();
         json!({ "totalCount": charged.len(), "totalCredits": credits })
     }
