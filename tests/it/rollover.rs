@@ -6,6 +6,7 @@
 use chrono::Duration;
 use serde_json::{Value, json};
 
+use crate::events::events_of;
 use crate::support::{TestApp, error_code, pro_image};
 
 /// A month from the start time: the first renewal of a plan subscribed then.
@@ -91,6 +92,16 @@ async fn carried_credits_are_forfeited_when_the_subscription_ends() {
     assert_eq!(cancelled["errors"], json!([]));
     assert_eq!((cancelled["wallet"]["rollover"].clone(), rollover_lots(&cancelled["wallet"])), (json!(0), vec![]));
     assert_eq!(amounts(&app.ledger("now").await, "FORFEIT"), vec![-200]);
+    let expired: Vec<Value> = events_of(&app, "now")
+        .await
+        .into_iter()
+        .filter(|event| event["type"] == "credits.expired")
+        .map(|event| json!([event["data"]["source"], event["data"]["expired"]]))
+        .collect();
+    // March's allowance at the renewal; then, at the cancellation, the
+    // carried credits and April's allowance.
+    let (march, april) = (json!(["SUBSCRIPTION", 1000]), json!(["SUBSCRIPTION", 1000]));
+    assert_eq!(expired, vec![march, json!(["ROLLOVER", 200]), april]);
     // Cancelled at period end: the carried credits last until then, Pro included.
     app.cancel("later", true).await;
     let paid = app.consume("later", pro_image(5), "pro-1").await;
