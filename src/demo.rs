@@ -309,7 +309,14 @@ impl<'a> DemoAccount<'a> {
         if self.rng.random_bool(REFUND_SHARE) {
             let later = self.now + Duration::minutes(self.rng.random_range(1..=10));
             self.advance_to(later);
-            self.store().refund(&event_id.to_string(), Some("demo: the generation failed"), self.now).await?;
+            let causes = crate::domain::refunds::RefundCause::ALL;
+            let request = crate::store::refunds::RefundRequest {
+                usage_event_id: event_id.to_string(),
+                reason: Some("demo: the generation failed".to_owned()),
+                cause: causes[self.rng.random_range(0..causes.len())],
+                credits: None,
+            };
+            self.store().refund(request, self.now).await?;
             self.job.count(Tally::Refunds);
         }
         Ok(())

@@ -18,6 +18,7 @@ pub mod token_packs;
 pub mod tools;
 pub mod top_ups;
 pub mod usage_events;
+pub mod usage_refunds;
 pub mod usage_rollups;
 pub mod webhook_deliveries;
 pub mod webhook_endpoints;

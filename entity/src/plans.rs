@@ -12,6 +12,10 @@ pub struct Model {
     pub pro_access: bool,
     pub can_buy_tokens: bool,
     pub position: i32,
+    /// Percent of the allowance left unused at renewal carried into the next period.
+    pub rollover_percent: i64,
+    /// At most this many credits carried; NULL: no cap.
+    pub rollover_cap: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

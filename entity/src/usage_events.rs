@@ -17,7 +17,7 @@ pub struct Model {
     /// The generation options as JSON `[[name, value], ...]`.
     pub options: String,
     pub credits: i64,
-    /// CHARGED or REFUNDED.
+    /// CHARGED, PARTIALLY_REFUNDED or REFUNDED.
     pub status: String,
     pub idempotency_key: String,
     /// The lots paid from, as JSON `[[lot_id, credits], ...]`.
@@ -26,6 +26,8 @@ pub struct Model {
     pub unit_price: i64,
     /// The catalog version that priced it.
     pub catalog_version: i64,
+    /// Credits refunded so far (the sum of its `usage_refunds`).
+    pub refunded_credits: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

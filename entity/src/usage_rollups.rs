@@ -22,6 +22,12 @@ pub struct Model {
     pub events: i64,
     pub outputs: i64,
     pub credits: i64,
+    /// Credits refunded of the bucket's generations, by refund cause.
+    pub refunded_provider_error: i64,
+    pub refunded_timeout: i64,
+    pub refunded_output_moderated: i64,
+    pub refunded_user_cancelled: i64,
+    pub refunded_other: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

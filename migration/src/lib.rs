@@ -10,6 +10,7 @@ mod m20261125_000004_ledger_indexes;
 mod m20261125_000005_rollup_key;
 mod m20261206_000006_events;
 mod m20261207_000001_catalog_versions;
+mod m20261207_000002_rollover_refunds;
 mod m20261207_000003_spend_limits;
 pub mod seed;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000005_rollup_key::Migration),
             Box::new(m20261206_000006_events::Migration),
             Box::new(m20261207_000001_catalog_versions::Migration),
+            Box::new(m20261207_000002_rollover_refunds::Migration),
             Box::new(m20261207_000003_spend_limits::Migration),
         ]
     }

@@ -33,6 +33,12 @@ pub struct Plan {
     /// Takes no new subscriptions; existing ones renew until cancelled.
     #[serde(default, skip_serializing_if = "is_false")]
     pub retired: bool,
+    /// Percent of the unused allowance carried into the next period.
+    #[serde(default)]
+    pub rollover_percent: i64,
+    /// At most this many credits carried; none: no cap.
+    #[serde(default)]
+    pub rollover_cap: Option<i64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]

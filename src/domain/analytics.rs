@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::catalog::StudioKind;
+use super::refunds::RefundCause;
 use super::text;
 use crate::error::DomainError;
 
@@ -76,6 +77,9 @@ pub struct UsageFilter {
     pub studios: Option<Vec<StudioKind>>,
     pub tools: Option<Vec<String>>,
     pub model_ids: Option<Vec<String>>,
+    /// Which refunds `refunded_credits` counts (all when none); it selects
+    /// no events: every other figure is the same with or without it.
+    pub refund_causes: Option<Vec<RefundCause>>,
 }
 
 impl UsageFilter {
@@ -89,6 +93,7 @@ impl UsageFilter {
         if too_long(self.studios.as_ref().map(Vec::len))
             || too_long(self.tools.as_ref().map(Vec::len))
             || too_long(self.model_ids.as_ref().map(Vec::len))
+            || too_long(self.refund_causes.as_ref().map(Vec::len))
         {
             return Err(DomainError::invalid(
                 "filter",
@@ -111,6 +116,10 @@ impl UsageFilter {
             studios.sort();
             studios.dedup();
         }
+        if let Some(causes) = &mut canonical.refund_causes {
+            causes.sort();
+            causes.dedup();
+        }
         let text = format!("{:?}", canonical);
         let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
         format!("{hash:016x}")
@@ -126,7 +135,10 @@ pub struct Bucket {
     pub model_id: Option<String>,
     pub generations: i64,
     pub outputs: i64,
+    /// Net of refunds: what was charged and not given back.
     pub credits: i64,
+    /// Refunded of the bucket's generations (of the filter's causes).
+    pub refunded_credits: i64,
 }
 
 #[cfg(test)]

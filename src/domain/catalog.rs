@@ -122,6 +122,11 @@ pub struct Plan {
     pub monthly_credits: i64,
     pub pro_access: bool,
     pub can_buy_tokens: bool,
+    /// Percent of the allowance left unused at renewal carried into the
+    /// next period (`domain::carry_over`).
+    pub rollover_percent: i64,
+    /// At most this many credits carried; none: no cap.
+    pub rollover_cap: Option<i64>,
 }
 
 impl Plan {
@@ -293,6 +298,8 @@ impl Catalog {
                 monthly_credits: 0,
                 pro_access: false,
                 can_buy_tokens: false,
+                rollover_percent: 0,
+                rollover_cap: None,
             })
         })
     }

@@ -89,7 +89,7 @@ pub fn balance_crossings(before: Credits, after: Credits, threshold: Credits) ->
 
 /// Lots whose expiry is announced: what a plan or an admin granted for a time.
 pub fn announces_expiry(source: CreditSource) -> bool {
-    matches!(source, CreditSource::Subscription | CreditSource::Promo)
+    matches!(source, CreditSource::Subscription | CreditSource::Promo | CreditSource::Rollover)
 }
 
 /// Whether `lot`'s expiry is within the notice window at `now`.

@@ -16,10 +16,14 @@ pub enum LedgerKind {
     Release,
     /// A refunded generation's credits given back to their lot.
     Refund,
+    /// Unused allowance carried into a new period, as a ROLLOVER lot.
+    RolloverGrant,
+    /// Carried credits lost because the subscription ended or changed plan.
+    Forfeit,
 }
 
 impl LedgerKind {
-    pub const ALL: [LedgerKind; 9] = [
+    pub const ALL: [LedgerKind; 11] = [
         LedgerKind::DailyGrant,
         LedgerKind::SubscriptionGrant,
         LedgerKind::Purchase,
@@ -29,6 +33,8 @@ impl LedgerKind {
         LedgerKind::Hold,
         LedgerKind::Release,
         LedgerKind::Refund,
+        LedgerKind::RolloverGrant,
+        LedgerKind::Forfeit,
     ];
 
     /// The input that asks for a movement of this kind: the field an error
@@ -36,7 +42,7 @@ impl LedgerKind {
     pub fn input_field(self) -> &'static str {
         match self {
             LedgerKind::DailyGrant => "accountId",
-            LedgerKind::SubscriptionGrant => "planCode",
+            LedgerKind::SubscriptionGrant | LedgerKind::RolloverGrant | LedgerKind::Forfeit => "planCode",
             LedgerKind::Purchase => "packId",
             LedgerKind::PromoGrant => "credits",
             LedgerKind::Consume | LedgerKind::Hold => "generation",
@@ -57,6 +63,8 @@ impl LedgerKind {
             LedgerKind::Hold => "HOLD",
             LedgerKind::Release => "RELEASE",
             LedgerKind::Refund => "REFUND",
+            LedgerKind::RolloverGrant => "ROLLOVER_GRANT",
+            LedgerKind::Forfeit => "FORFEIT",
         }
     }
 

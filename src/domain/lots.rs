@@ -14,6 +14,8 @@ pub enum CreditSource {
     Subscription,
     Tokens,
     Promo,
+    /// Unused allowance carried into the next period (`carry_over`).
+    Rollover,
 }
 
 impl CreditSource {
@@ -23,13 +25,20 @@ impl CreditSource {
             CreditSource::Subscription => "SUBSCRIPTION",
             CreditSource::Tokens => "TOKENS",
             CreditSource::Promo => "PROMO",
+            CreditSource::Rollover => "ROLLOVER",
         }
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        [CreditSource::DailyFree, CreditSource::Subscription, CreditSource::Tokens, CreditSource::Promo]
-            .into_iter()
-            .find(|source| source.as_str() == value)
+        [
+            CreditSource::DailyFree,
+            CreditSource::Subscription,
+            CreditSource::Tokens,
+            CreditSource::Promo,
+            CreditSource::Rollover,
+        ]
+        .into_iter()
+        .find(|source| source.as_str() == value)
     }
 }
 

@@ -1,6 +1,7 @@
 //! The rules of money (DESIGN.md, section 1) as pure functions and types:
 //! nothing here knows GraphQL, HTTP or the database.
 pub mod analytics;
+pub mod carry_over;
 pub mod catalog;
 pub mod error;
 pub mod events;
@@ -11,6 +12,7 @@ pub mod money;
 pub mod periods;
 pub mod pricing;
 pub mod quote;
+pub mod refunds;
 pub mod rules;
 pub mod series;
 pub mod settle;

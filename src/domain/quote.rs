@@ -99,6 +99,8 @@ mod tests {
             monthly_credits: 3_000,
             pro_access,
             can_buy_tokens: true,
+            rollover_percent: 0,
+            rollover_cap: None,
         };
         Payer {
             entitlement: Entitlement { plan, active },

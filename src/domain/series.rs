@@ -189,8 +189,12 @@ pub struct Line {
     pub generations: Vec<i64>,
     pub outputs: Vec<i64>,
     pub credits: Vec<i64>,
+    pub refunded_credits: Vec<i64>,
     pub total_credits: i64,
 }
+
+/// Generations, outputs, credits and refunded credits.
+type Figures = (i64, i64, i64, i64);
 
 impl Line {
     fn zero(key: LineKey, periods: usize) -> Line {
@@ -199,20 +203,22 @@ impl Line {
             generations: vec![0; periods],
             outputs: vec![0; periods],
             credits: vec![0; periods],
+            refunded_credits: vec![0; periods],
             total_credits: 0,
         }
     }
 
-    fn add(&mut self, at: usize, (generations, outputs, credits): (i64, i64, i64)) {
+    fn add(&mut self, at: usize, (generations, outputs, credits, refunded): Figures) {
         self.generations[at] += generations;
         self.outputs[at] += outputs;
         self.credits[at] += credits;
+        self.refunded_credits[at] += refunded;
         self.total_credits += credits;
     }
 
     fn absorb(&mut self, line: &Line) {
         for at in 0..self.credits.len() {
-            self.add(at, (line.generations[at], line.outputs[at], line.credits[at]));
+            self.add(at, (line.generations[at], line.outputs[at], line.credits[at], line.refunded_credits[at]));
         }
     }
 }
@@ -224,6 +230,7 @@ pub struct Series {
     pub generations: i64,
     pub outputs: i64,
     pub credits: i64,
+    pub refunded_credits: i64,
 }
 
 impl Series {
@@ -235,7 +242,7 @@ impl Series {
         if request.by.is_none() {
             lines.insert(LineKey::All, Line::zero(LineKey::All, periods.len()));
         }
-        let mut totals = (0, 0, 0);
+        let mut totals: Figures = (0, 0, 0, 0);
         for mut bucket in buckets {
             // Every bucket starts a period of the range: both come from the
             // same local midnights of the same zone.
@@ -244,7 +251,7 @@ impl Series {
                 continue;
             };
             let key = LineKey::of(request.by, &mut bucket);
-            let figures = (bucket.generations, bucket.outputs, bucket.credits);
+            let figures = (bucket.generations, bucket.outputs, bucket.credits, bucket.refunded_credits);
             // A year of days has a few dozen lines and thousands of buckets:
             // the key is copied once per line, not once per bucket.
             match lines.get_mut(&key) {
@@ -255,7 +262,7 @@ impl Series {
                     lines.insert(key, line);
                 }
             }
-            totals = (totals.0 + figures.0, totals.1 + figures.1, totals.2 + figures.2);
+            totals = (totals.0 + figures.0, totals.1 + figures.1, totals.2 + figures.2, totals.3 + figures.3);
         }
         let mut lines: Vec<Line> = lines.into_values().collect();
         lines.sort_unstable_by(|a, b| b.total_credits.cmp(&a.total_credits).then_with(|| a.key.cmp(&b.key)));
@@ -266,7 +273,8 @@ impl Series {
             }
             lines.push(other);
         }
-        Series { periods, lines, generations: totals.0, outputs: totals.1, credits: totals.2 }
+        let (generations, outputs, credits, refunded_credits) = totals;
+        Series { periods, lines, generations, outputs, credits, refunded_credits }
     }
 }
 
@@ -329,6 +337,7 @@ mod tests {
             generations: 1,
             outputs: 2,
             credits,
+            refunded_credits: 1,
         };
         let buckets =
             vec![bucket(0, "a", 5), bucket(1, "b", 5), bucket(1, "c", 9), bucket(0, "d", 1), bucket(1, "d", 1)];
@@ -339,7 +348,9 @@ mod tests {
             lines,
             vec![("model:c".into(), vec![0, 9], 9), ("model:a".into(), vec![5, 0], 5), ("other".into(), vec![1, 6], 7),]
         );
-        assert_eq!((series.generations, series.outputs, series.credits), (5, 10, 21));
+        assert_eq!((series.generations, series.outputs, series.credits, series.refunded_credits), (5, 10, 21, 5));
+        let other = series.lines.last().unwrap();
+        assert_eq!((other.key.key(), other.refunded_credits.clone()), ("other".into(), vec![1, 2]));
         let all = Series::new(&request(Period::Day, None, 8, "UTC"), periods, Vec::new());
         assert_eq!(all.lines, vec![Line::zero(LineKey::All, 2)]);
     }

@@ -190,6 +190,8 @@ mod tests {
             monthly_credits: if paid { 1_000 } else { 0 },
             pro_access,
             can_buy_tokens: paid,
+            rollover_percent: 0,
+            rollover_cap: None,
         }
     }
 

@@ -7,6 +7,8 @@ use super::money::Credits;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UsageStatus {
     Charged,
+    /// Some of its credits were refunded, not all.
+    PartiallyRefunded,
     Refunded,
 }
 
@@ -14,12 +16,15 @@ impl UsageStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             UsageStatus::Charged => "CHARGED",
+            UsageStatus::PartiallyRefunded => "PARTIALLY_REFUNDED",
             UsageStatus::Refunded => "REFUNDED",
         }
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        [UsageStatus::Charged, UsageStatus::Refunded].into_iter().find(|s| s.as_str() == value)
+        [UsageStatus::Charged, UsageStatus::PartiallyRefunded, UsageStatus::Refunded]
+            .into_iter()
+            .find(|s| s.as_str() == value)
     }
 }
 
@@ -35,6 +40,8 @@ pub struct UsageEvent {
     pub units: Option<i64>,
     pub options: Vec<(String, String)>,
     pub credits: Credits,
+    /// Credits refunded so far, over all its refunds.
+    pub refunded_credits: Credits,
     pub status: UsageStatus,
     pub idempotency_key: String,
     /// `(lot id, credits)` in the order the lots were drawn.

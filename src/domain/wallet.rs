@@ -18,6 +18,8 @@ pub struct WalletView {
     pub subscription_percent_left: f64,
     pub tokens: Credits,
     pub promo: Credits,
+    /// Carried over from the last period.
+    pub rollover: Credits,
     pub held: Credits,
     pub low_balance: bool,
     pub low_balance_threshold: Credits,
@@ -60,6 +62,7 @@ pub fn summarize(inputs: WalletInputs<'_>) -> WalletView {
         subscription_percent_left,
         tokens: of(CreditSource::Tokens),
         promo: of(CreditSource::Promo),
+        rollover: of(CreditSource::Rollover),
         held: inputs.held,
         low_balance: balance < inputs.low_balance_threshold,
         low_balance_threshold: inputs.low_balance_threshold,

@@ -34,6 +34,11 @@ pub struct Plan {
     pub monthly_credits: i64,
     pub pro_access: bool,
     pub can_buy_tokens: bool,
+    /// Percent of the allowance left unused when a period renews that is
+    /// carried into the next one, as a ROLLOVER lot.
+    pub rollover_percent: i64,
+    /// At most this many credits are carried; null: no cap.
+    pub rollover_cap: Option<i64>,
 }
 
 impl From<&catalog::Plan> for Plan {
@@ -45,6 +50,8 @@ impl From<&catalog::Plan> for Plan {
             monthly_credits: plan.monthly_credits,
             pro_access: plan.pro_access,
             can_buy_tokens: plan.can_buy_tokens,
+            rollover_percent: plan.rollover_percent,
+            rollover_cap: plan.rollover_cap,
         }
     }
 }

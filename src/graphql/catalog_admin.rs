@@ -73,6 +73,11 @@ pub struct UpsertPlanInput {
     pub monthly_credits: i64,
     pub pro_access: bool,
     pub can_buy_tokens: bool,
+    /// Percent of the unused allowance carried into the next period (0-100).
+    #[graphql(default = 0)]
+    pub rollover_percent: i64,
+    /// At most this many credits carried; absent or null: no cap.
+    pub rollover_cap: Option<i64>,
 }
 
 #[derive(InputObject)]
@@ -285,6 +290,8 @@ impl CatalogAdminMutation {
             monthly_credits: input.monthly_credits,
             pro_access: input.pro_access,
             can_buy_tokens: input.can_buy_tokens,
+            rollover_percent: input.rollover_percent,
+            rollover_cap: input.rollover_cap,
         };
         change(ctx, "upsertPlan", CatalogChange::Plan(input)).await
     }

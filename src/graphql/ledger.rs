@@ -21,6 +21,8 @@ pub enum LedgerEntryKind {
     Hold,
     Release,
     Refund,
+    RolloverGrant,
+    Forfeit,
 }
 
 /// One movement of credits on one lot.

@@ -9,6 +9,7 @@ use async_graphql::dataloader::{DataLoader, Loader};
 
 use super::context::GraphqlResult;
 use super::errors::graphql_error;
+use super::refunds::UsageRefund;
 use super::wallet::CreditLot;
 use super::webhooks::{WebhookDelivery, WebhookEndpoint};
 use crate::error::Error;
@@ -24,6 +25,19 @@ impl Loader<i64> for LotLoader {
     async fn load(&self, ids: &[i64]) -> Result<HashMap<i64, CreditLot>, Arc<Error>> {
         let lots = self.0.lots_by_ids(ids).await.map_err(Arc::new)?;
         Ok(lots.iter().map(|lot| (lot.id, CreditLot::from(lot))).collect())
+    }
+}
+
+/// The refunds of a page of usage events, in one query.
+pub struct RefundLoader(pub Store);
+
+impl Loader<i64> for RefundLoader {
+    type Value = Vec<UsageRefund>;
+    type Error = Arc<Error>;
+
+    async fn load(&self, event_ids: &[i64]) -> Result<HashMap<i64, Vec<UsageRefund>>, Arc<Error>> {
+        let refunds = self.0.refunds_of_events(event_ids).await.map_err(Arc::new)?;
+        Ok(refunds.into_iter().map(|(id, refunds)| (id, refunds.iter().map(UsageRefund::from).collect())).collect())
     }
 }
 

@@ -67,6 +67,7 @@ pub fn schema(store: Store, auth: Auth, clock: Clock) -> CreditsSchema {
     Schema::build(Query::default(), Mutation::default(), live::LiveSubscription)
         .data(DataLoader::new(loaders::LotLoader(store.clone()), tokio::spawn))
         .data(DataLoader::new(loaders::DeliveryLoader(store.clone()), tokio::spawn))
+        .data(DataLoader::new(loaders::RefundLoader(store.clone()), tokio::spawn))
         .data(DataLoader::new(loaders::EndpointLoader(store.clone()), tokio::spawn))
         .data(store)
         .data(auth)

@@ -15,7 +15,7 @@ use super::series::{SeriesArgs, UsageInterval, UsageSeries, usage_series};
 use super::usage::{UsageBucket, UsageDimension, UsageFilterInput, domain_filter, usage_summary};
 use crate::store::analytics::Scope;
 
-/// Generations, outputs and credits of one group, over every account.
+/// Generations, outputs, credits and refunded credits of one group, over every account.
 #[derive(SimpleObject, Clone, Debug)]
 pub struct PlatformUsageBucket {
     /// Start of the day, week (Monday) or month in the requested time zone.
@@ -25,7 +25,10 @@ pub struct PlatformUsageBucket {
     pub model: Option<Arc<Model>>,
     pub generations: BigInt,
     pub outputs: BigInt,
+    /// Net of refunds.
     pub credits: BigInt,
+    /// Refunded of the bucket's generations (of the filter's `refundCauses`).
+    pub refunded_credits: BigInt,
 }
 
 impl From<UsageBucket> for PlatformUsageBucket {
@@ -38,6 +41,7 @@ impl From<UsageBucket> for PlatformUsageBucket {
             generations: BigInt(bucket.generations),
             outputs: BigInt(bucket.outputs),
             credits: BigInt(bucket.credits),
+            refunded_credits: BigInt(bucket.refunded_credits),
         }
     }
 }

@@ -39,7 +39,10 @@ pub struct UsageSeries {
     pub series: Vec<UsageSeriesLine>,
     pub generations: i32,
     pub outputs: i32,
+    /// Net of refunds.
     pub credits: i32,
+    /// Refunded of the range's generations (of the filter's `refundCauses`).
+    pub refunded_credits: i32,
 }
 
 /// One studio's, tool's or model's usage per period (or everything's, or the rest's).
@@ -56,8 +59,11 @@ pub struct UsageSeriesLine {
     pub model: Option<Arc<Model>>,
     pub generations: Column<i32>,
     pub outputs: Column<i32>,
+    /// Net of refunds.
     pub credits: Column<i32>,
     pub total_credits: i32,
+    /// Refunded of each period's generations (of the filter's `refundCauses`).
+    pub refunded_credits: Column<i32>,
 }
 
 const TOP_DEFAULT: i32 = 8;
@@ -115,12 +121,14 @@ fn answer(ctx: &Context<'_>, series: Series) -> GraphqlResult<UsageSeries> {
             outputs: ints(&line.outputs, "a period's outputs")?,
             credits: ints(&line.credits, "a period's credits")?,
             total_credits: int(line.total_credits, "a line's credits")?,
+            refunded_credits: ints(&line.refunded_credits, "a period's refunded credits")?,
         })
     };
     Ok(UsageSeries {
         generations: int(series.generations, "generations")?,
         outputs: int(series.outputs, "outputs")?,
         credits: int(series.credits, "credits")?,
+        refunded_credits: int(series.refunded_credits, "refunded credits")?,
         series: series.lines.into_iter().map(line).collect::<GraphqlResult<_>>()?,
         periods: Column(series.periods),
     })

@@ -6,8 +6,9 @@ use super::catalog::{Model, StudioKind};
 use super::checks::{Checked, checked};
 use super::context::{GraphqlResult, now, require_backend, store};
 use super::errors::{UserError, payload, payloads};
-use super::loaders::{LotLoader, load_one};
+use super::loaders::{LotLoader, RefundLoader, load_one};
 use super::quote::GenerationInput;
+use super::refunds::UsageRefund;
 use super::wallet::{CreditLot, Wallet};
 use crate::domain::pricing::GenerationRequest;
 use crate::domain::usage::{UsageEvent as Event, UsageStatus as DomainStatus};
@@ -16,6 +17,8 @@ use crate::domain::usage::{UsageEvent as Event, UsageStatus as DomainStatus};
 #[graphql(remote = "DomainStatus")]
 pub enum UsageStatus {
     Charged,
+    /// Some of its credits were refunded, not all.
+    PartiallyRefunded,
     Refunded,
 }
 
@@ -94,6 +97,17 @@ impl UsageEvent {
     /// The lots the credits came from, in spending order.
     async fn lot_split(&self) -> Vec<LotShare> {
         self.0.lot_split.iter().map(|(lot, c)| LotShare { lot_id: ID(lot.to_string()), credits: c.get() }).collect()
+    }
+    /// Credits refunded so far, over all its refunds.
+    async fn refunded_credits(&self) -> i64 {
+        self.0.refunded_credits.get()
+    }
+    /// Its refunds, oldest first (batched per page).
+    async fn refunds(&self, ctx: &Context<'_>) -> GraphqlResult<Vec<UsageRefund>> {
+        if !self.0.refunded_credits.is_positive() {
+            return Ok(Vec::new());
+        }
+        Ok(load_one::<RefundLoader>(ctx, self.0.id).await?.unwrap_or_default())
     }
 }
 

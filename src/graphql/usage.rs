@@ -15,6 +15,7 @@ use super::checks::query_check;
 use super::context::{GraphqlResult, now, store};
 use super::errors::graphql_error;
 use super::pagination::{Cursors, PageArgs, page};
+use super::refunds::RefundCause;
 use super::scalars::int;
 use super::spending::UsageEvent;
 use crate::domain::analytics::{Bucket, Dimension, GroupBy, UsageFilter};
@@ -45,6 +46,10 @@ pub struct UsageFilterInput {
     pub studios: Option<Vec<StudioKind>>,
     pub tools: Option<Vec<String>>,
     pub model_ids: Option<Vec<ID>>,
+    /// Which refunds `refundedCredits` counts: those of these causes (all
+    /// when omitted). It selects no generations: every other figure, and
+    /// the events `usage` lists, are the same with or without it.
+    pub refund_causes: Option<Vec<RefundCause>>,
 }
 
 fn invalid(field: &'static str, message: impl Into<String>) -> async_graphql::Error {
@@ -59,6 +64,7 @@ pub(super) fn domain_filter(filter: Option<UsageFilterInput>) -> GraphqlResult<U
         studios: filter.studios.map(|s| s.into_iter().map(Into::into).collect()),
         tools: filter.tools,
         model_ids: filter.model_ids.map(|ids| ids.into_iter().map(|id| id.0).collect()),
+        refund_causes: filter.refund_causes.map(|causes| causes.into_iter().map(Into::into).collect()),
     };
     filter.validate().map_err(|e| graphql_error(Error::Domain(e)))?;
     Ok(filter)
@@ -75,7 +81,8 @@ fn group_by(dimensions: &[UsageDimension]) -> GraphqlResult<GroupBy> {
     GroupBy::new(&dimensions).map_err(|e| graphql_error(Error::Domain(e)))
 }
 
-/// Generations, outputs and credits of one group.
+/// Generations, outputs, credits and refunded credits of one group. A
+/// generation wholly refunded counts only in `refundedCredits`.
 #[derive(SimpleObject, Clone, Debug)]
 pub struct UsageBucket {
     /// Start of the day, week (Monday) or month in the requested time zone.
@@ -85,7 +92,10 @@ pub struct UsageBucket {
     pub model: Option<Arc<Model>>,
     pub generations: i64,
     pub outputs: i64,
+    /// Net of refunds: charged and not given back.
     pub credits: i64,
+    /// Refunded of the bucket's generations (of the filter's `refundCauses`).
+    pub refunded_credits: i64,
 }
 
 fn buckets(ctx: &Context<'_>, buckets: Vec<Bucket>) -> GraphqlResult<Vec<UsageBucket>> {
@@ -109,6 +119,7 @@ fn buckets(ctx: &Context<'_>, buckets: Vec<Bucket>) -> GraphqlResult<Vec<UsageBu
             generations: b.generations,
             outputs: b.outputs,
             credits: b.credits,
+            refunded_credits: b.refunded_credits,
         })
         .collect())
 }

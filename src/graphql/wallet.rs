@@ -17,6 +17,7 @@ pub enum CreditSource {
     Subscription,
     Tokens,
     Promo,
+    Rollover,
 }
 
 /// Credits granted from one source, with what is left of them.
@@ -63,6 +64,9 @@ pub struct Wallet {
     pub tokens: i64,
     /// Credits from admin grants.
     pub promo: i64,
+    /// Unused allowance carried over from the last period (a ROLLOVER lot),
+    /// spendable until the end of this one while subscribed.
+    pub rollover: i64,
     /// Reserved by holds of generations that are still running.
     pub held: i64,
     pub low_balance: bool,
@@ -85,6 +89,7 @@ impl From<&WalletView> for Wallet {
             subscription_percent_left: (view.subscription_percent_left * 100.0).round() / 100.0,
             tokens: view.tokens.get(),
             promo: view.promo.get(),
+            rollover: view.rollover.get(),
             held: view.held.get(),
             low_balance: view.low_balance,
             low_balance_threshold: view.low_balance_threshold.get(),

@@ -40,7 +40,7 @@ struct Count {
 /// database answers with nothing to transfer whatever its size. Sums are
 /// taken once per table and joined (hash joins), never per row in a
 /// correlated subquery: a check stays linear in the size of the ledger.
-const CHECKS: [(&str, &str); 7] = [
+const CHECKS: [(&str, &str); 10] = [
     (
         "lot {subject}: the ledger sums to {actual}, the lot holds {expected}",
         "SELECT l.account_id, l.id AS subject, l.remaining AS expected,
@@ -87,7 +87,7 @@ const CHECKS: [(&str, &str); 7] = [
                     JOIN ledger_entries e ON e.reservation_id = r.id
                     WHERE r.usage_event_id IS NOT NULL AND e.kind IN ('HOLD', 'RELEASE')
                     GROUP BY r.usage_event_id) captured ON captured.usage_event_id = u.id
-         WHERE u.status = 'CHARGED'
+         WHERE u.status IN ('CHARGED', 'PARTIALLY_REFUNDED')
            AND u.credits <> COALESCE(consumed.taken, 0) + COALESCE(captured.taken, 0)",
     ),
     (
@@ -113,6 +113,33 @@ const CHECKS: [(&str, &str); 7] = [
          FROM usage_events u JOIN ledger_entries e ON e.usage_event_id = u.id AND e.kind = 'REFUND'
          GROUP BY u.account_id, u.id, u.credits
          HAVING CAST(COALESCE(SUM(e.amount), 0) AS BIGINT) > u.credits",
+    ),
+    (
+        "usage event {subject}: {expected} credits refunded, the ledger gave back {actual}",
+        "SELECT u.account_id, u.id AS subject, u.refunded_credits AS expected,
+                CAST(COALESCE(back.credits, 0) AS BIGINT) AS actual
+         FROM usage_events u
+         LEFT JOIN (SELECT usage_event_id, SUM(amount) AS credits FROM ledger_entries
+                    WHERE kind = 'REFUND' AND usage_event_id IS NOT NULL
+                    GROUP BY usage_event_id) back ON back.usage_event_id = u.id
+         WHERE u.refunded_credits <> COALESCE(back.credits, 0)",
+    ),
+    (
+        "usage event {subject}: {expected} credits refunded, its refunds add up to {actual}",
+        "SELECT u.account_id, u.id AS subject, u.refunded_credits AS expected,
+                CAST(COALESCE(refunds.credits, 0) AS BIGINT) AS actual
+         FROM usage_events u
+         LEFT JOIN (SELECT usage_event_id, SUM(credits) AS credits FROM usage_refunds
+                    GROUP BY usage_event_id) refunds ON refunds.usage_event_id = u.id
+         WHERE u.refunded_credits <> COALESCE(refunds.credits, 0)",
+    ),
+    (
+        "usage event {subject}: its status does not say {actual} of {expected} credits refunded",
+        "SELECT account_id, id AS subject, credits AS expected, refunded_credits AS actual
+         FROM usage_events
+         WHERE (status = 'CHARGED' AND refunded_credits > 0)
+            OR (status = 'PARTIALLY_REFUNDED' AND (refunded_credits = 0 OR refunded_credits >= credits))
+            OR (status = 'REFUNDED' AND refunded_credits < credits)",
     ),
 ];
 

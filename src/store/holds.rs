@@ -11,6 +11,7 @@ use sea_orm::{
 use super::account_tx::Origin;
 use super::idempotency::{self, Prior};
 use super::spending::Charge;
+use super::usage::RollupChange;
 use super::{Store, rows, usage};
 use crate::clock::to_ms;
 use crate::domain::error::DomainError;
@@ -129,7 +130,7 @@ impl Store {
                 let before = account.wallet();
                 let event = usage::insert(account, &priced, &hold.idempotency_key, &charged_split).await?;
                 account.close_hold(id, ReservationStatus::Captured, Some((charged, event.id))).await?;
-                usage::add_to_rollup(account.tx(), &event, 1).await?;
+                usage::add_to_rollup(account.tx(), &event, RollupChange::charge(&event)).await?;
                 let wallet = account.wallet();
                 Ok(Charge {
                     usage_event: event,

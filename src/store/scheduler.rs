@@ -14,6 +14,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Select};
 
 use super::Store;
 use crate::clock::to_ms;
+use crate::domain::events::announces_expiry;
 use crate::domain::holds::ReservationStatus;
 use crate::domain::lots::CreditSource;
 use crate::domain::subscription::SubscriptionStatus;
@@ -56,7 +57,10 @@ impl Store {
     async fn due_accounts(&self, now: DateTime<Utc>) -> Result<BTreeSet<String>> {
         let at = to_ms(now);
         let notice_until = to_ms(now + Duration::hours(self.rules().expiry_notice_hours));
-        let announced = [CreditSource::Subscription.as_str(), CreditSource::Promo.as_str()];
+        let announced = [CreditSource::Subscription, CreditSource::Promo, CreditSource::Rollover]
+            .into_iter()
+            .filter(|&source| announces_expiry(source))
+            .map(CreditSource::as_str);
         let live_lots = || {
             credit_lots::Entity::find()
                 .select_only()

@@ -3,6 +3,7 @@ use chrono::{DateTime, Utc};
 use futures_util::FutureExt;
 
 use super::idempotency::{self, Prior};
+use super::usage::RollupChange;
 use super::{Store, usage};
 use crate::domain::ledger::LedgerKind;
 use crate::domain::lots::draw;
@@ -62,7 +63,7 @@ impl Store {
                         };
                         account.take(*lot_id, *credits, LedgerKind::Consume, origin).await?;
                     }
-                    usage::add_to_rollup(account.tx(), &usage_event, 1).await?;
+                    usage::add_to_rollup(account.tx(), &usage_event, RollupChange::charge(&usage_event)).await?;
                     idempotency::record(account, &key, OPERATION, &fingerprint, &usage_event.id.to_string()).await?;
                     let wallet = account.wallet();
                     let crossed_low_balance = !before.low_balance && wallet.low_balance;

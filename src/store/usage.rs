@@ -15,6 +15,7 @@ use crate::domain::catalog::StudioKind;
 use crate::domain::error::DomainError;
 use crate::domain::money::Credits;
 use crate::domain::pricing::PricedGeneration;
+use crate::domain::refunds::RefundCause;
 use crate::domain::usage::{UsageEvent, UsageStatus};
 use crate::error::{Error, Result};
 
@@ -44,6 +45,7 @@ pub(crate) async fn insert(
         lot_split: Set(to_json(&split_json)?),
         unit_price: Set(priced.unit_price_millicredits),
         catalog_version: Set(priced.catalog_version),
+        refunded_credits: Set(0),
     };
     let id = usage_events::Entity::insert(row).exec(account.tx()).await?.last_insert_id;
     Ok(UsageEvent {
@@ -57,6 +59,7 @@ pub(crate) async fn insert(
         units: priced.units,
         options: priced.options.clone(),
         credits: priced.credits,
+        refunded_credits: Credits::ZERO,
         status: UsageStatus::Charged,
         idempotency_key: idempotency_key.to_owned(),
         lot_split: split.to_vec(),
@@ -82,6 +85,7 @@ pub(crate) fn event(row: usage_events::Model) -> Result<UsageEvent> {
         count: row.count,
         units: row.units,
         credits: Credits::new(row.credits),
+        refunded_credits: Credits::new(row.refunded_credits),
         idempotency_key: row.idempotency_key,
         unit_price_millicredits: row.unit_price,
         catalog_version: row.catalog_version,
@@ -96,17 +100,49 @@ pub(crate) async fn find(db: &impl ConnectionTrait, id: i64) -> Result<UsageEven
     event(row)
 }
 
-/// Adds (`sign` 1) or takes back (`sign` -1, a refund) an event in its hourly
-/// and its daily rollup, in one upsert: no read-modify-write race, whatever
-/// runs beside it.
-pub(crate) async fn add_to_rollup(db: &impl ConnectionTrait, event: &UsageEvent, sign: i64) -> Result<()> {
+/// What a charge or a refund changes in an event's rollups.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RollupChange {
+    pub events: i64,
+    pub outputs: i64,
+    pub credits: i64,
+    /// Credits refunded, and why.
+    pub refunded: Option<(RefundCause, i64)>,
+}
+
+impl RollupChange {
+    /// A charged event: one generation, its outputs and its credits.
+    pub fn charge(event: &UsageEvent) -> Self {
+        RollupChange { events: 1, outputs: event.count, credits: event.credits.get(), refunded: None }
+    }
+
+    /// `credits` of `event` refunded for `cause`: they leave its credits
+    /// and join the refunded ones; the refund that leaves nothing charged
+    /// also takes the generation and its outputs out.
+    pub fn refund(event: &UsageEvent, credits: Credits, cause: RefundCause, whole: bool) -> Self {
+        let (events, outputs) = if whole { (-1, -event.count) } else { (0, 0) };
+        RollupChange { events, outputs, credits: -credits.get(), refunded: Some((cause, credits.get())) }
+    }
+}
+
+/// The rollup column of the credits refunded for `cause`.
+fn refunded_column(cause: RefundCause) -> usage_rollups::Column {
+    use usage_rollups::Column as C;
+    match cause {
+        RefundCause::ProviderError => C::RefundedProviderError,
+        RefundCause::Timeout => C::RefundedTimeout,
+        RefundCause::OutputModerated => C::RefundedOutputModerated,
+        RefundCause::UserCancelled => C::RefundedUserCancelled,
+        RefundCause::Other => C::RefundedOther,
+    }
+}
+
+/// Applies `change` to an event's hourly and daily rollup, in one upsert:
+/// no read-modify-write race, whatever runs beside it.
+pub(crate) async fn add_to_rollup(db: &impl ConnectionTrait, event: &UsageEvent, change: RollupChange) -> Result<()> {
     // A new bucket can only come from a charge; a refund always finds its bucket.
-    let inserted = std::cmp::max(sign, 0);
-    // A charged event's credits are positive and bounded: a bug if not.
-    let signed = |factor: i64| {
-        event.credits.checked_mul(factor).ok_or_else(|| Error::internal(format!("usage event {} credits", event.id)))
-    };
-    let (credits_inserted, credits_added) = (signed(inserted)?, signed(sign)?);
+    let new = change.refunded.is_none();
+    let inserted = |value: i64| if new { value } else { 0 };
     let rows = [HOUR_MS, DAY_MS].map(|bucket_ms| usage_rollups::ActiveModel {
         account_id: Set(event.account_id.clone()),
         bucket_ms: Set(bucket_ms),
@@ -114,18 +150,28 @@ pub(crate) async fn add_to_rollup(db: &impl ConnectionTrait, event: &UsageEvent,
         studio: Set(event.studio.as_str().to_owned()),
         tool: Set(event.tool.clone()),
         model_id: Set(event.model_id.clone().unwrap_or_default()),
-        events: Set(inserted),
-        outputs: Set(event.count * inserted),
-        credits: Set(credits_inserted.get()),
+        events: Set(inserted(change.events)),
+        outputs: Set(inserted(change.outputs)),
+        credits: Set(inserted(change.credits)),
+        refunded_provider_error: Set(0),
+        refunded_timeout: Set(0),
+        refunded_output_moderated: Set(0),
+        refunded_user_cancelled: Set(0),
+        refunded_other: Set(0),
     });
     use usage_rollups::Column as C;
-    let on_conflict =
-        OnConflict::columns([C::AccountId, C::BucketMs, C::BucketStartMs, C::Studio, C::Tool, C::ModelId])
-            .value(C::Events, Expr::col((usage_rollups::Entity, C::Events)).add(sign))
-            .value(C::Outputs, Expr::col((usage_rollups::Entity, C::Outputs)).add(event.count * sign))
-            .value(C::Credits, Expr::col((usage_rollups::Entity, C::Credits)).add(credits_added.get()))
-            .to_owned();
-    usage_rollups::Entity::insert_many(rows).on_conflict(on_conflict).exec_without_returning(db).await?;
+    let added = |column: C, by: i64| (column, Expr::col((usage_rollups::Entity, column)).add(by));
+    let mut on_conflict =
+        OnConflict::columns([C::AccountId, C::BucketMs, C::BucketStartMs, C::Studio, C::Tool, C::ModelId]);
+    on_conflict.values([
+        added(C::Events, change.events),
+        added(C::Outputs, change.outputs),
+        added(C::Credits, change.credits),
+    ]);
+    if let Some((cause, credits)) = change.refunded {
+        on_conflict.values([added(refunded_column(cause), credits)]);
+    }
+    usage_rollups::Entity::insert_many(rows).on_conflict(on_conflict.to_owned()).exec_without_returning(db).await?;
     Ok(())
 }
 

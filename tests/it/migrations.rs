@@ -119,3 +119,72 @@ async fn usage_recorded_before_catalog_versions_gets_version_1_and_the_seed_pric
         ]
     );
 }
+
+/// The migrations applied before refunds had causes and parts.
+const BEFORE_REFUND_CAUSES: u32 = 6;
+
+#[tokio::test]
+async fn events_refunded_before_refunds_had_causes_become_one_refund_of_other() {
+    let database = TestDatabase::new().await;
+    let db = credits::store::connect_for_tests(&database.options).await.unwrap();
+    Migrator::up(&db, Some(BEFORE_REFUND_CAUSES)).await.unwrap();
+    // A promo of 50, a charge of 6 and its refund, as the earlier schema kept
+    // them: the rollups had taken the refunded generation out again.
+    let charged_ms = (start_time() - Duration::days(1)).timestamp_millis();
+    let refunded_ms = charged_ms + 60_000;
+    let (hour_ms, day_ms) = (charged_ms - charged_ms % 3_600_000, charged_ms - charged_ms % 86_400_000);
+    for sql in [
+        format!("INSERT INTO accounts (id, created_at_ms) VALUES ('old', {charged_ms})"),
+        format!(
+            "INSERT INTO credit_lots (id, account_id, source, granted, remaining, expires_at_ms, pro_eligible,
+                                      reference, created_at_ms)
+             VALUES (1, 'old', 'PROMO', 50, 50, NULL, FALSE, 'welcome', {charged_ms})"
+        ),
+        format!(
+            "INSERT INTO usage_events (id, account_id, created_at_ms, studio, tool, model_id, count, units, options,
+                                       credits, status, idempotency_key, lot_split)
+             VALUES (1, 'old', {charged_ms}, 'IMAGE', 'text-to-image', 'sdxl', 2, NULL, '[]', 6, 'REFUNDED', 'k',
+                     '[[1,6]]')"
+        ),
+        format!(
+            "INSERT INTO ledger_entries (account_id, created_at_ms, kind, lot_id, amount, balance_after,
+                                         usage_event_id, reservation_id, reference)
+             VALUES ('old', {charged_ms}, 'PROMO_GRANT', 1, 50, 50, NULL, NULL, 'welcome'),
+                    ('old', {charged_ms}, 'CONSUME', 1, -6, 44, 1, NULL, 'k'),
+                    ('old', {refunded_ms}, 'REFUND', 1, 6, 50, 1, NULL, 'refund')"
+        ),
+        format!(
+            "INSERT INTO usage_rollups (account_id, bucket_ms, bucket_start_ms, studio, tool, model_id,
+                                        events, outputs, credits)
+             VALUES ('old', 3600000, {hour_ms}, 'IMAGE', 'text-to-image', 'sdxl', 0, 0, 0),
+                    ('old', 86400000, {day_ms}, 'IMAGE', 'text-to-image', 'sdxl', 0, 0, 0)"
+        ),
+    ] {
+        db.execute_unprepared(&sql).await.unwrap();
+    }
+    if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        // The ids written above: what the server inserts next comes after them.
+        for table in ["credit_lots", "usage_events"] {
+            db.execute_unprepared(&format!("SELECT setval(pg_get_serial_sequence('{table}', 'id'), 1)")).await.unwrap();
+        }
+    }
+    db.close().await.unwrap();
+
+    let app = TestApp::start_on(database).await;
+    let query = "query($filter: UsageFilter) { account(id: \"old\") {
+        usage(first: 5) { edges { node { status refundedCredits refunds { credits cause createdAt } } } }
+        usageSummary(groupBy: [DAY], filter: $filter) { generations credits refundedCredits } } }";
+    let data = app.as_service(query, json!({})).await;
+    let event = &data["account"]["usage"]["edges"][0]["node"];
+    let refunded_at = DateTime::from_timestamp_millis(refunded_ms).unwrap();
+    assert_eq!(
+        event,
+        &json!({ "status": "REFUNDED", "refundedCredits": 6,
+                 "refunds": [{ "credits": 6, "cause": "OTHER", "createdAt": refunded_at.to_rfc3339() }] })
+    );
+    let summary = json!([{ "generations": 0, "credits": 0, "refundedCredits": 6 }]);
+    assert_eq!(data["account"]["usageSummary"], summary);
+    let other = app.as_service(query, json!({ "filter": { "refundCauses": ["TIMEOUT"] } })).await;
+    assert_eq!(other["account"]["usageSummary"], json!([]), "no refund of that cause, nothing charged");
+    app.assert_ledger_clean().await;
+}

@@ -36,11 +36,12 @@ async fn a_share_of_an_expired_lot_is_not_refunded() {
     let wallet = &refund["wallet"];
     assert_eq!((wallet["subscriptionCredits"].clone(), wallet["dailyFree"].clone()), (json!(1000), json!(50)));
     // As for a released hold: the expired lot's share comes back and expires
-    // at once, so the ledger accounts for every credit of the refund.
+    // at once, so the ledger accounts for every credit of the refund (the
+    // lot that expires last gets its credits back first).
     let ledger = app.ledger("s").await;
     let refund_entries: Vec<(&str, i64)> =
         ledger.iter().take(3).map(|e| (e["kind"].as_str().unwrap(), e["amount"].as_i64().unwrap())).collect();
-    assert_eq!(refund_entries, [("REFUND", 10), ("EXPIRE", -50), ("REFUND", 50)], "{ledger:#?}");
+    assert_eq!(refund_entries, [("EXPIRE", -50), ("REFUND", 50), ("REFUND", 10)], "{ledger:#?}");
     app.assert_ledger_clean().await;
 }
 

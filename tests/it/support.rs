@@ -282,11 +282,20 @@ impl TestApp {
     }
 
     pub async fn refund(&self, usage_event_id: &Value) -> Value {
+        self.refund_with(usage_event_id, json!({})).await
+    }
+
+    /// A refund with more of its input: `cause`, `credits`.
+    pub async fn refund_with(&self, usage_event_id: &Value, more: Value) -> Value {
         let query = format!(
             "mutation($input: RefundUsageInput!) {{ refundUsage(input: $input) {{
-                refundedCredits usageEvent {{ {USAGE_EVENT} }} wallet {{ {WALLET} }} errors {{ {ERRORS} }} }} }}"
+                refundedCredits refund {{ credits cause createdAt }} usageEvent {{ {USAGE_EVENT} }}
+                wallet {{ {WALLET} }} errors {{ {ERRORS} }} }} }}"
         );
-        let input = json!({ "usageEventId": usage_event_id, "reason": "generation failed" });
+        let mut input = json!({ "usageEventId": usage_event_id, "reason": "generation failed" });
+        for (field, value) in more.as_object().into_iter().flatten() {
+            input[field] = value.clone();
+        }
         self.as_service(&query, json!({ "input": input })).await["refundUsage"].clone()
     }
 
@@ -307,10 +316,11 @@ impl TestApp {
 }
 
 pub const WALLET: &str = "balance proBalance dailyFree dailyFreeResetsAt subscriptionCredits subscriptionAllowance
-    subscriptionPercentLeft tokens promo held lowBalance lots { id source granted remaining expiresAt proEligible }";
+    subscriptionPercentLeft tokens promo rollover held lowBalance lots { id source granted remaining expiresAt proEligible }";
 pub const ERRORS: &str = "code message field needed available";
 pub const RESERVATION: &str = "id credits status expiresAt usageEventId lotSplit { lotId credits }";
-pub const USAGE_EVENT: &str = "id credits count status tool studio model { id pro } lotSplit { lotId credits }";
+pub const USAGE_EVENT: &str =
+    "id credits refundedCredits count status tool studio model { id pro } lotSplit { lotId credits }";
 pub const SUBSCRIPTION: &str =
     "plan { code monthlyCredits } status currentPeriodStart currentPeriodEnd cancelAtPeriodEnd";
 

@@ -7,6 +7,7 @@ use migration::seed;
 
 use super::document::{MILLICREDITS_PER_UNIT_MAX, MULTIPLIER_PERMILLE_MAX, diff, instant_ms};
 use super::{Catalog, CatalogDiff, CatalogKind, Document, Model, Plan, PriceUnit, StudioKind, TokenPack};
+use crate::domain::carry_over;
 use crate::domain::error::DomainError;
 use crate::domain::money::ACCOUNT_CREDITS_MAX;
 use crate::domain::text::{CATALOG_CODE, CATALOG_NAME, MODEL_ID, OPTION, TOOL, TOOLS, TextInput};
@@ -304,6 +305,7 @@ impl Plan {
         check_code("code", &self.code, &self.name)?;
         in_range("priceCents", self.price_cents, 0..=i64::from(i32::MAX))?;
         in_range("monthlyCredits", self.monthly_credits, 0..=ACCOUNT_CREDITS_MAX.get())?;
+        carry_over::validate(self.rollover_percent, self.rollover_cap)?;
         if self.code == Plan::FREE && (self.price_cents != 0 || self.monthly_credits != 0) {
             return Err(DomainError::invalid("priceCents", "the FREE plan costs nothing and grants no allowance"));
         }
@@ -315,6 +317,8 @@ impl Plan {
             pro_access: self.pro_access,
             can_buy_tokens: self.can_buy_tokens,
             retired: false,
+            rollover_percent: self.rollover_percent,
+            rollover_cap: self.rollover_cap,
         };
         match document.plans.iter_mut().find(|p| p.code == plan.code) {
             Some(existing) => *existing = plan,

@@ -184,6 +184,8 @@ fn document_plan(plan: &seed::Plan) -> Plan {
         monthly_credits: plan.monthly_credits,
         pro_access: plan.pro_access,
         can_buy_tokens: plan.can_buy_tokens,
+        rollover_percent: plan.rollover_percent,
+        rollover_cap: plan.rollover_cap,
     }
 }
 

@@ -173,12 +173,18 @@ impl AccountTx {
     }
 
     pub(super) async fn expire(&mut self, lot_id: i64, reason: &str) -> Result<()> {
+        self.expire_as(lot_id, LedgerKind::Expire, reason).await
+    }
+
+    /// Empties a lot that ends, recorded as `kind` (an expiry, or carried
+    /// credits forfeited).
+    pub(super) async fn expire_as(&mut self, lot_id: i64, kind: LedgerKind, reason: &str) -> Result<()> {
         let Some(lot) = self.lots.iter().find(|lot| lot.id == lot_id) else {
             return Ok(());
         };
         let (remaining, source) = (lot.remaining, lot.source);
         if remaining.is_positive() {
-            self.take(lot_id, remaining, LedgerKind::Expire, Origin::reference(reason)).await?;
+            self.take(lot_id, remaining, kind, Origin::reference(reason)).await?;
             if source != CreditSource::DailyFree {
                 let data =
                     json!({ "lotId": lot_id.to_string(), "source": source.as_str(), "expired": remaining.get() });

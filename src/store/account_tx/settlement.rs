@@ -9,6 +9,8 @@ use super::AccountTx;
 use crate::clock::to_ms;
 use serde_json::json;
 
+use crate::domain::carry_over;
+use crate::domain::catalog::Plan;
 use crate::domain::events::{Event, EventType, timestamp};
 use crate::domain::holds::{Reservation, ReservationStatus};
 use crate::domain::ledger::LedgerKind;
@@ -97,15 +99,35 @@ impl AccountTx {
             current.current_period_end = end;
         }
         self.emit(subscription_event(EventType::SubscriptionRenewed, &subscription.plan_code, start, end));
+        // Carried first, so that at the same expiry it is spent first (ties by id).
+        let plan = self.plan_of(&subscription.plan_code, subscription.id)?;
+        let unused = carry_over::unused_allowance(&self.lots, subscription.current_period_end);
+        let carried = self.rule_grant(carry_over::carried(&plan, unused));
+        if carried.is_positive() {
+            let reference = format!("subscription {} carry-over", subscription.id);
+            self.grant(
+                CreditSource::Rollover,
+                carried,
+                Some(end),
+                plan.pro_access,
+                LedgerKind::RolloverGrant,
+                &reference,
+            )
+            .await?;
+        }
         self.grant_allowance(&subscription.plan_code, subscription.id, end).await
+    }
+
+    fn plan_of(&self, plan_code: &str, subscription_id: i64) -> Result<Plan> {
+        self.catalog
+            .plan(plan_code)
+            .cloned()
+            .ok_or_else(|| Error::internal(format!("subscription {subscription_id} is on unknown plan {plan_code}")))
     }
 
     /// Grants the allowance of a new billing period, expiring at its end.
     pub async fn grant_allowance(&mut self, plan_code: &str, subscription_id: i64, end: DateTime<Utc>) -> Result<()> {
-        let plan =
-            self.catalog.plan(plan_code).cloned().ok_or_else(|| {
-                Error::internal(format!("subscription {subscription_id} is on unknown plan {plan_code}"))
-            })?;
+        let plan = self.plan_of(plan_code, subscription_id)?;
         let allowance = self.rule_grant(Credits::new(plan.monthly_credits));
         if allowance.is_positive() {
             let reference = format!("subscription {subscription_id}");
@@ -122,7 +144,8 @@ impl AccountTx {
         Ok(())
     }
 
-    /// Ends the active subscription; its allowance expires with it.
+    /// Ends the active subscription; its allowance expires with it and its
+    /// carried credits are forfeited.
     pub async fn end_subscription(&mut self, status: SubscriptionStatus, at: DateTime<Utc>) -> Result<()> {
         let Some(subscription) = self.subscription.as_mut().filter(|s| s.is_active()) else {
             return Ok(());
@@ -141,28 +164,30 @@ impl AccountTx {
             .filter(subscriptions::Column::Id.eq(id))
             .exec(&self.tx)
             .await?;
-        // The allowance expires now, also the credits of it that are held or
-        // spent: a release or refund later must not bring them back.
-        let source = CreditSource::Subscription.as_str();
+        // The allowance and the carried credits end now, also those of them
+        // that are held or spent: a release or refund later must not bring
+        // them back.
+        let sources = [CreditSource::Subscription, CreditSource::Rollover];
         credit_lots::Entity::update_many()
             .col_expr(credit_lots::Column::ExpiresAtMs, Expr::value(to_ms(at)))
             .filter(credit_lots::Column::AccountId.eq(self.account.id.clone()))
-            .filter(credit_lots::Column::Source.eq(source))
+            .filter(credit_lots::Column::Source.is_in(sources.map(CreditSource::as_str)))
             .filter(credit_lots::Column::ExpiresAtMs.gt(to_ms(at)))
             .exec(&self.tx)
             .await?;
-        for lot in self.lots.iter_mut().filter(|lot| lot.source == CreditSource::Subscription) {
+        for lot in self.lots.iter_mut().filter(|lot| carry_over::ends_with_subscription(lot.source)) {
             lot.expires_at = lot.expires_at.map(|expires_at| std::cmp::min(expires_at, at));
         }
-        let live: Vec<i64> = self
+        let live: Vec<(i64, CreditSource)> = self
             .lots
             .iter()
-            .filter(|lot| lot.source == CreditSource::Subscription && lot.remaining.is_positive())
-            .map(|lot| lot.id)
+            .filter(|lot| carry_over::ends_with_subscription(lot.source) && lot.remaining.is_positive())
+            .map(|lot| (lot.id, lot.source))
             .collect();
         let reason = format!("subscription {id} {}", status.as_str().to_lowercase());
-        for lot_id in live {
-            self.expire(lot_id, &reason).await?;
+        for (lot_id, source) in live {
+            let kind = if source == CreditSource::Rollover { LedgerKind::Forfeit } else { LedgerKind::Expire };
+            self.expire_as(lot_id, kind, &reason).await?;
         }
         self.emit(event);
         Ok(())

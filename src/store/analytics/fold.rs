@@ -18,6 +18,7 @@ pub struct Row<'a> {
     pub events: i64,
     pub outputs: i64,
     pub credits: i64,
+    pub refunded: i64,
 }
 
 impl Row<'_> {
@@ -28,6 +29,7 @@ impl Row<'_> {
             events: -self.events,
             outputs: -self.outputs,
             credits: -self.credits,
+            refunded: -self.refunded,
             ..self
         }
     }
@@ -74,6 +76,9 @@ impl Names {
 
 type Key = (Option<NaiveDate>, u32, u32, u32);
 
+/// Generations, outputs, credits and refunded credits.
+type Counts = (i64, i64, i64, i64);
+
 /// Rows merged into buckets a row at a time, as they arrive: nothing of a
 /// row is kept but its numbers, and its names the first time they come.
 /// The buckets come out ordered by time, then by credits (most first),
@@ -82,7 +87,7 @@ pub struct Folding {
     group: GroupBy,
     time_zone: Tz,
     names: Names,
-    buckets: FoldHashMap<Key, (i64, i64, i64)>,
+    buckets: FoldHashMap<Key, Counts>,
     /// Rows come mostly in time order, a moved hour's alternating between
     /// two days: the periods of the last two days are kept.
     last_periods: [Option<(i64, Option<NaiveDate>)>; 2],
@@ -105,27 +110,28 @@ impl Folding {
         };
         let names = &mut self.names;
         let key = (period, names.id(row.studio), names.id(row.tool), names.id(row.model_id));
-        self.count(key, (row.events, row.outputs, row.credits));
+        self.count(key, (row.events, row.outputs, row.credits, row.refunded));
     }
 
-    /// Adds events, outputs and credits to a bucket.
-    fn count(&mut self, key: Key, (events, outputs, credits): (i64, i64, i64)) {
+    /// Adds events, outputs, credits and refunded credits to a bucket.
+    fn count(&mut self, key: Key, (events, outputs, credits, refunded): Counts) {
         let totals = self.buckets.entry(key).or_default();
-        *totals = (totals.0 + events, totals.1 + outputs, totals.2 + credits);
+        *totals = (totals.0 + events, totals.1 + outputs, totals.2 + credits, totals.3 + refunded);
     }
 
     pub fn finish(self) -> Vec<Bucket> {
         let Folding { group, time_zone, names, buckets, .. } = self;
-        let mut folded: Vec<(Key, (i64, i64, i64))> =
-            buckets.into_iter().filter(|(_, (events, _, _))| *events != 0).collect();
+        // A bucket of wholly refunded generations is kept for its refunds.
+        let mut folded: Vec<(Key, Counts)> =
+            buckets.into_iter().filter(|(_, (events, _, _, refunded))| *events != 0 || *refunded != 0).collect();
         let names_of = |key: &Key| (names.name(key.1), names.name(key.2), names.name(key.3));
-        folded.sort_unstable_by(|(a, (_, _, a_credits)), (b, (_, _, b_credits))| {
+        folded.sort_unstable_by(|(a, (_, _, a_credits, _)), (b, (_, _, b_credits, _))| {
             a.0.cmp(&b.0).then(b_credits.cmp(a_credits)).then_with(|| names_of(a).cmp(&names_of(b)))
         });
         let mut midnight: Option<(NaiveDate, DateTime<Utc>)> = None;
         folded
             .into_iter()
-            .map(|(key, (generations, outputs, credits))| {
+            .map(|(key, (generations, outputs, credits, refunded_credits))| {
                 let (studio, tool, model_id) = names_of(&key);
                 Bucket {
                     period_start: key.0.map(|d| match midnight {
@@ -138,6 +144,7 @@ impl Folding {
                     generations,
                     outputs,
                     credits,
+                    refunded_credits,
                 }
             })
             .collect()

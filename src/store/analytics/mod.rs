@@ -10,6 +10,7 @@ use super::Store;
 use super::engine::Columns;
 use super::sql::Sql;
 use crate::domain::analytics::{Bucket, DAY_MS, GroupBy, HOUR_MS, UsageFilter};
+use crate::domain::refunds::RefundCause;
 
 mod fold;
 mod plan;
@@ -176,10 +177,20 @@ fn piece_select(sql: &mut Sql, scope: Scope<'_>, filter: &UsageFilter, layout: L
         true => ("bucket_start_ms", "model_id"),
         false => ("created_at_ms", "COALESCE(model_id, '')"),
     };
-    let counts = match (rollups, aggregate) {
-        (true, true) => ["CAST(SUM(events) AS BIGINT)", "CAST(SUM(outputs) AS BIGINT)", "CAST(SUM(credits) AS BIGINT)"],
-        (true, false) => ["events", "outputs", "credits"],
-        (false, _) => ["COUNT(*)", "CAST(SUM(count) AS BIGINT)", "CAST(SUM(credits) AS BIGINT)"],
+    let refunded = refunded_credits(filter, rollups);
+    let counts: [String; 4] = match (rollups, aggregate) {
+        (true, true) => {
+            ["events", "outputs", "credits", &refunded].map(|count| format!("CAST(SUM({count}) AS BIGINT)"))
+        }
+        (true, false) => ["events", "outputs", "credits", &refunded].map(str::to_owned),
+        // A wholly refunded event counts only in its refunded credits.
+        (false, _) => [
+            "CASE WHEN status = 'REFUNDED' THEN 0 ELSE 1 END",
+            "CASE WHEN status = 'REFUNDED' THEN 0 ELSE count END",
+            "credits - refunded_credits",
+            &refunded,
+        ]
+        .map(|count| format!("CAST(SUM({count}) AS BIGINT)")),
     };
     // Every column is a bigint, and so is what is worked out from them:
     // only a sum (numeric on PostgreSQL) and a constant are cast. A cast
@@ -205,14 +216,14 @@ fn piece_select(sql: &mut Sql, scope: Scope<'_>, filter: &UsageFilter, layout: L
         _ => 0,
     };
     let taken_from = format!("CAST({taken_from} AS BIGINT)");
-    let counts = [counts[0], counts[1], counts[2], &taken_from];
-    let counts = counts[..if layout.moved { 4 } else { 3 }].iter();
+    let counts = [counts[0].as_str(), &counts[1], &counts[2], &counts[3], &taken_from];
+    let counts = counts[..if layout.moved { 5 } else { 4 }].iter();
     let selected: Vec<String> = grouped.iter().chain(counts).map(|column| column.to_string()).collect();
     sql.push(&format!("SELECT {} FROM ", selected.join(", ")));
     match piece.source {
         Source::Rollup { bucket_ms } => sql.push("usage_rollups WHERE bucket_ms = ").value(bucket_ms),
         Source::Moved(part) => moved_hours(sql, scope, piece, part).push(" AND bucket_ms = ").value(HOUR_MS),
-        Source::Events => sql.push("usage_events WHERE status = 'CHARGED'"),
+        Source::Events => sql.push("usage_events WHERE credits >= 0"),
     };
     if !matches!(piece.source, Source::Moved(_)) {
         sql.push(&format!(" AND {time} >= "))
@@ -239,6 +250,26 @@ fn piece_select(sql: &mut Sql, scope: Scope<'_>, filter: &UsageFilter, layout: L
         sql.push(&format!(" GROUP BY {}", grouped.join(", ")));
     }
     // Otherwise every row, folded as it comes.
+}
+
+/// The refunded credits of a rollup row or an event, of the filter's
+/// refund causes. The causes are the domain's own names, never input text.
+fn refunded_credits(filter: &UsageFilter, rollups: bool) -> String {
+    let causes = filter.refund_causes.clone().unwrap_or_else(|| RefundCause::ALL.to_vec());
+    if rollups {
+        let columns: Vec<String> =
+            causes.iter().map(|cause| format!("refunded_{}", cause.as_str().to_lowercase())).collect();
+        return if columns.is_empty() { "0".into() } else { columns.join(" + ") };
+    }
+    if filter.refund_causes.is_none() {
+        return "refunded_credits".into();
+    }
+    let names: Vec<String> = causes.iter().map(|cause| format!("'{}'", cause.as_str())).collect();
+    let names = if names.is_empty() { "''".to_owned() } else { names.join(", ") };
+    format!(
+        "(SELECT COALESCE(SUM(r.credits), 0) FROM usage_refunds r \
+          WHERE r.usage_event_id = usage_events.id AND r.cause IN ({names}))"
+    )
 }
 
 /// The days of `piece` joined to the hourly rollups of `part` of each: a
@@ -298,7 +329,7 @@ impl Sink for ByAccount {
 }
 
 /// Which grouped columns an analytics query selects, in this order, before
-/// its three counts (events, outputs, credits) and, when some of its rows
+/// its four counts (events, outputs, credits, refunded credits) and, when some of its rows
 /// are moved, the day they are taken back from (relative to their own; 0
 /// for none).
 #[derive(Clone, Copy, Debug)]
@@ -352,8 +383,9 @@ impl Layout {
             events: number(column)?,
             outputs: number(column + 1)?,
             credits: number(column + 2)?,
+            refunded: number(column + 3)?,
         };
-        let taken_from = if self.moved { number(column + 3)? } else { 0 };
+        let taken_from = if self.moved { number(column + 4)? } else { 0 };
         Ok((text(account)?, row, taken_from))
     }
 }

@@ -24,6 +24,9 @@ pub struct Plan {
     pub monthly_credits: i64,
     pub pro_access: bool,
     pub can_buy_tokens: bool,
+    #[serde(default)]
+    pub rollover_percent: i64,
+    pub rollover_cap: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -181,11 +184,17 @@ impl Generation {
     }
 
     /// The usage event a charge of this generation records, as compared.
-    pub fn usage_event(&self, credits: i64, refunded: bool) -> Value {
+    pub fn usage_event(&self, credits: i64, refunded: i64) -> Value {
+        let status = match refunded {
+            0 => "CHARGED",
+            _ if refunded < credits => "PARTIALLY_REFUNDED",
+            _ => "REFUNDED",
+        };
         json!({
             "credits": credits,
+            "refundedCredits": refunded,
             "count": self.outputs(),
-            "status": if refunded { "REFUNDED" } else { "CHARGED" },
+            "status": status,
             "tool": self.tool,
             "studio": self.studio(),
             "model": self.model.map(|id| json!({ "id": id, "pro": self.pro() })),

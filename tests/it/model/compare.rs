@@ -31,8 +31,16 @@ pub fn lot_fields(lot: &Value) -> Value {
 fn wallet_fields(wallet: &Value) -> Value {
     let lots = wallet["lots"].as_array().map_or_else(Vec::new, |lots| lots.iter().map(lot_fields).collect());
     let mut fields = json!({ "lots": lots, "dailyFreeResetsAt": normalize_time(&wallet["dailyFreeResetsAt"]) });
-    let exact =
-        ["balance", "proBalance", "dailyFree", "subscriptionCredits", "subscriptionAllowance", "tokens", "promo"];
+    let exact = [
+        "balance",
+        "proBalance",
+        "dailyFree",
+        "subscriptionCredits",
+        "subscriptionAllowance",
+        "tokens",
+        "promo",
+        "rollover",
+    ];
     for field in exact.into_iter().chain(["held", "lowBalance"]) {
         fields[field] = wallet[field].clone();
     }
@@ -92,7 +100,7 @@ fn split_credits(shown: &Value) -> Value {
 /// A usage event from the server against the model's event `e`.
 pub fn check_event(model: &mut Model, a: usize, e: usize, event: &Value, context: &str) -> Result<(), TestCaseError> {
     let mut shown = json!({ "lotSplit": split_credits(&event["lotSplit"]) });
-    for field in ["credits", "count", "status", "tool", "studio", "model"] {
+    for field in ["credits", "refundedCredits", "count", "status", "tool", "studio", "model"] {
         shown[field] = event[field].clone();
     }
     prop_assert_eq!(shown, model.event_json(a, e), "usage event: {}", context);

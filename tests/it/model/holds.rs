@@ -2,9 +2,10 @@
 //! charge draws on the lots in spending order; a hold draws the same way,
 //! then is captured (the first lots drawn pay, the rest goes back), released
 //! (all goes back) or times out (released by the first access at or after its
-//! time limit); a refund gives a charge back once. Credits going back to a
-//! lot that is no longer open (past its expiry, or the allowance of a
-//! subscription that ended) are lost.
+//! time limit); refunds give a charge back, whole or in parts that add up to
+//! at most the charge, to the lot that expires last first. Credits going
+//! back to a lot that is no longer open (past its expiry, or the allowance
+//! of a subscription that ended) are lost.
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
@@ -23,7 +24,9 @@ pub struct Event {
     pub credits: i64,
     /// `(lot seq, credits)` in spending order.
     pub split: Vec<(u64, i64)>,
-    pub refunded: bool,
+    /// Credits refunded so far, and to which lots.
+    pub refunded: i64,
+    pub returned: Vec<(u64, i64)>,
     pub real_id: Option<String>,
 }
 
@@ -48,7 +51,7 @@ pub struct Hold {
 impl Model {
     fn record_event(&mut self, a: usize, generation: Generation, credits: i64, split: Vec<(u64, i64)>) -> usize {
         let events = &mut self.accounts[a].events;
-        events.push(Event { generation, credits, split, refunded: false, real_id: None });
+        events.push(Event { generation, credits, split, refunded: 0, returned: Vec::new(), real_id: None });
         events.len() - 1
     }
 
@@ -156,14 +159,46 @@ impl Model {
         }
     }
 
-    pub fn refund(&mut self, a: usize, e: usize) -> Result<Success, Refusal> {
+    /// `requested` credits of event `e` back (all that is left when none).
+    pub fn refund(&mut self, a: usize, e: usize, requested: Option<i64>) -> Result<Success, Refusal> {
         self.settle(a);
-        if self.accounts[a].events[e].refunded {
+        let event = &self.accounts[a].events[e];
+        let left = event.credits - event.refunded;
+        if left == 0 {
             return Err(Refusal::new("ALREADY_REFUNDED"));
         }
-        let split = self.accounts[a].events[e].split.clone();
+        let amount = requested.unwrap_or(left);
+        if amount > left {
+            return Err(Refusal::new("INVALID_INPUT"));
+        }
+        // What each lot paid and has not had back, the lot that expires
+        // last first (never expiring before all), then the newest.
+        let mut open: Vec<(u64, i64)> = event
+            .split
+            .iter()
+            .map(|&(seq, paid)| {
+                let back: i64 = event.returned.iter().filter(|(s, _)| *s == seq).map(|(_, c)| c).sum();
+                (seq, paid - back)
+            })
+            .filter(|(_, open)| *open > 0)
+            .collect();
+        open.sort_by_key(|&(seq, _)| {
+            let lot = self.lot(a, seq);
+            std::cmp::Reverse((lot.expires_at.is_none(), lot.expires_at, lot.created_at, seq))
+        });
+        let mut rest = amount;
+        let mut split = Vec::new();
+        for (seq, open) in open {
+            let take = open.min(rest);
+            if take > 0 {
+                split.push((seq, take));
+                rest -= take;
+            }
+        }
         let credits = self.give_back(a, &split);
-        self.accounts[a].events[e].refunded = true;
+        let event = &mut self.accounts[a].events[e];
+        event.refunded += amount;
+        event.returned.extend(split);
         Ok(Success::Refunded { event: e, credits })
     }
 
@@ -193,9 +228,13 @@ impl Model {
         })
     }
 
-    /// Charged (not refunded) usage: how many events, and their credits.
+    /// Charged (not wholly refunded) usage: how many events, and their
+    /// credits net of refunds.
     pub fn usage_totals(&self, a: usize) -> Value {
-        let charged: Vec<&Event> = self.accounts[a].events.iter().filter(|event| !event.refunded).collect();
-        json!({ "totalCount": charged.len(), "totalCredits": charged.iter().map(|event| event.credits).sum::<i64>() })
+        // A charge of nothing (a hold captured for 0) has nothing to refund.
+        let wholly = |event: &Event| event.refunded > 0 && event.refunded == event.credits;
+        let charged: Vec<&Event> = self.accounts[a].events.iter().filter(|event| !wholly(event)).collect();
+        let credits: i64 = charged.iter().map(|event| event.credits - event.refunded).sum();
+        json!({ "totalCount": charged.len(), "totalCredits": credits })
     }
 }

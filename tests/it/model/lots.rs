@@ -14,6 +14,7 @@ pub const DAILY_FREE_LOT: &str = "DAILY_FREE";
 pub const ALLOWANCE_LOT: &str = "SUBSCRIPTION";
 pub const TOKENS_LOT: &str = "TOKENS";
 pub const PROMO_LOT: &str = "PROMO";
+pub const ROLLOVER_LOT: &str = "ROLLOVER";
 
 #[derive(Clone, Debug)]
 pub struct Lot {
@@ -25,8 +26,9 @@ pub struct Lot {
     pub expires_at: Option<DateTime<Utc>>,
     pub pro_eligible: bool,
     pub created_at: DateTime<Utc>,
-    /// An allowance whose subscription ended (changed or cancelled at once):
-    /// its credits expired then, whatever its `expires_at` says.
+    /// An allowance or carried credits whose subscription ended (changed or
+    /// cancelled at once): its credits expired then, whatever its
+    /// `expires_at` says.
     pub ended: bool,
     /// The lot's id in the server, once seen.
     pub real_id: Option<String>,
@@ -169,6 +171,7 @@ impl Model {
             "subscriptionAllowance": self.allowance(a),
             "tokens": of(TOKENS_LOT),
             "promo": of(PROMO_LOT),
+            "rollover": of(ROLLOVER_LOT),
             "held": held,
             "lowBalance": balance < LOW_BALANCE_THRESHOLD,
             "lots": live.iter().map(|lot| lot.expected()).collect::<Vec<_>>(),

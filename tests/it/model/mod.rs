@@ -38,7 +38,7 @@ mod rules;
 
 use compare::{bind, check_all, check_event, check_hold, check_outcome, lot_fields, observe, subscription_fields};
 use holds::HoldStatus;
-use ops::{Amount, Op};
+use ops::{Amount, Op, RefundAmount};
 use rules::{KeyKind, Model, Success};
 
 /// Steps between two full checks (every account, ledger, usage).
@@ -95,11 +95,18 @@ async fn run_op(app: &TestApp, model: &mut Model, op: &Op, step: usize, context:
             let payload = app.release(&real_id(&holds[h].real_id)).await;
             (account, payload, model.release(account, h))
         }
-        Op::Refund { account, event } => {
+        Op::Refund { account, event, amount, cause } => {
             let events = &model.accounts[account].events;
             let Some(e) = chosen(event, events.len()) else { return Ok(()) };
-            let payload = app.refund(&real_id(&events[e].real_id)).await;
-            (account, payload, model.refund(account, e))
+            let left = events[e].credits - events[e].refunded;
+            let credits = match amount {
+                RefundAmount::Left => None,
+                RefundAmount::Part(part) => Some(1 + part.index(left.max(1) as usize) as i64),
+                RefundAmount::More => Some(left + 1),
+            };
+            let input = json!({ "cause": cause, "credits": credits });
+            let payload = app.refund_with(&real_id(&events[e].real_id), input).await;
+            (account, payload, model.refund(account, e, credits))
         }
         Op::Retry { account, other_account, pick, other_input } => {
             let from = if other_account { (account + 1) % model.accounts.len() } else { account };

@@ -71,9 +71,12 @@ pub enum Op {
         account: usize,
         hold: Index,
     },
+    /// All that is left of the charge, or a part of it, or one more.
     Refund {
         account: usize,
         event: Index,
+        amount: RefundAmount,
+        cause: &'static str,
     },
     /// An earlier key of a charge or hold again, with the same request or
     /// (`other_input`) another; `other_account`: a key of the other account
@@ -136,6 +139,27 @@ fn ttl_seconds() -> impl Strategy<Value = Option<i64>> {
     ]
 }
 
+/// How much a refund asks for.
+#[derive(Clone, Copy, Debug)]
+pub enum RefundAmount {
+    /// `credits` omitted: all that is left.
+    Left,
+    /// 1 to all that is left.
+    Part(Index),
+    /// One more than is left: refused.
+    More,
+}
+
+pub const REFUND_CAUSES: [&str; 5] = ["PROVIDER_ERROR", "TIMEOUT", "OUTPUT_MODERATED", "USER_CANCELLED", "OTHER"];
+
+fn refund_amount() -> impl Strategy<Value = RefundAmount> {
+    prop_oneof![
+        2 => Just(RefundAmount::Left),
+        3 => any::<Index>().prop_map(RefundAmount::Part),
+        1 => Just(RefundAmount::More),
+    ]
+}
+
 fn amount() -> impl Strategy<Value = Amount> {
     prop_oneof![
         2 => Just(Amount::All),
@@ -156,7 +180,8 @@ fn op(accounts: usize) -> impl Strategy<Value = Op> {
         3 => (account.clone(), any::<Index>(), amount())
             .prop_map(|(account, hold, amount)| Op::Capture { account, hold, amount }),
         2 => (account.clone(), any::<Index>()).prop_map(|(account, hold)| Op::Release { account, hold }),
-        2 => (account.clone(), any::<Index>()).prop_map(|(account, event)| Op::Refund { account, event }),
+        3 => (account.clone(), any::<Index>(), refund_amount(), prop::sample::select(REFUND_CAUSES.to_vec()))
+            .prop_map(|(account, event, amount, cause)| Op::Refund { account, event, amount, cause }),
         3 => (account.clone(), prop::bool::weighted(0.2), any::<Index>(), prop::bool::weighted(0.2)).prop_map(
             |(account, other_account, pick, other_input)| Op::Retry { account, other_account, pick, other_input }
         ),

@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Months, Utc};
 use serde_json::{Value, json};
 
 use super::catalog::{Plan, catalog};
-use super::lots::{ALLOWANCE_LOT, PROMO_LOT, TOKENS_LOT, next_midnight, time};
+use super::lots::{ALLOWANCE_LOT, PROMO_LOT, ROLLOVER_LOT, TOKENS_LOT, next_midnight, time};
 use super::ops::Expiry;
 use super::rules::{Model, Refusal, Success};
 
@@ -53,6 +53,19 @@ impl Model {
                 current.start = start;
                 current.end = end;
             }
+            // The allowance left on the period that ended, never what was
+            // carried into it: a share of it, rounded down, capped.
+            let unused: i64 = self.accounts[a]
+                .lots
+                .iter()
+                .filter(|lot| lot.source == ALLOWANCE_LOT && lot.expires_at == Some(sub.end))
+                .map(|lot| lot.remaining)
+                .sum();
+            let share = unused * sub.plan.rollover_percent / 100;
+            let carried = sub.plan.rollover_cap.map_or(share, |cap| share.min(cap));
+            if carried > 0 {
+                self.add_lot(a, ROLLOVER_LOT, carried, Some(end), sub.plan.pro_access);
+            }
             self.add_lot(a, ALLOWANCE_LOT, sub.plan.monthly_credits, Some(end), sub.plan.pro_access);
         }
     }
@@ -70,9 +83,11 @@ impl Model {
         if let Some(sub) = account.sub.as_mut() {
             sub.status = status;
         }
-        for lot in account.lots.iter_mut().filter(|lot| lot.source == ALLOWANCE_LOT) {
+        let now = self.now;
+        for lot in account.lots.iter_mut().filter(|lot| [ALLOWANCE_LOT, ROLLOVER_LOT].contains(&lot.source)) {
             lot.remaining = 0;
             lot.ended = true;
+            lot.expires_at = lot.expires_at.map(|at| at.min(now));
         }
     }
 

@@ -2,6 +2,7 @@
 //! summaries and the platform view in `summaries`, chart series in `series`,
 //! the CSV export in `export`.
 mod export;
+mod refunded;
 mod series;
 mod summaries;
 

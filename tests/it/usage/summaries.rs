@@ -193,9 +193,12 @@ async fn summaries_in_any_zone_count_each_generation_on_its_local_day() {
                 let mut expected = std::collections::BTreeMap::<DayModel, (i64, i64)>::new();
                 for (i, c) in charges.iter().enumerate() {
                     let inside = range.is_none_or(|(from, to)| from <= c.at && c.at < to);
-                    if refunded.contains(&i) || !inside {
+                    if !inside {
                         continue;
                     }
+                    // A wholly refunded generation keeps its bucket (for its
+                    // refunded credits) and counts nothing else.
+                    let (generations, credits) = if refunded.contains(&i) { (0, 0) } else { (1, c.credits) };
                     let date = c.at.with_timezone(&tz).date_naive();
                     let start = match period {
                         0 => date,
@@ -207,7 +210,7 @@ async fn summaries_in_any_zone_count_each_generation_on_its_local_day() {
                     let midnight = tz.from_local_datetime(&start.and_hms_opt(0, 0, 0).unwrap()).earliest().unwrap();
                     let model = c.generation["modelId"].as_str().map(str::to_owned);
                     let bucket = expected.entry((midnight.with_timezone(&Utc).to_rfc3339(), model)).or_default();
-                    *bucket = (bucket.0 + 1, bucket.1 + c.credits);
+                    *bucket = (bucket.0 + generations, bucket.1 + credits);
                 }
                 // The platform's buckets are summed in SQL, the account's in Rust.
                 for account in [Some("zones"), None] {
@@ -220,7 +223,7 @@ async fn summaries_in_any_zone_count_each_generation_on_its_local_day() {
 }
 
 #[tokio::test]
-async fn summaries_group_by_studio_tool_and_model_and_leave_refunds_out() {
+async fn summaries_group_by_studio_tool_and_model_and_count_refunds_apart() {
     let app = TestApp::start().await;
     let charges = mixed_history();
     let events = charge_all(&app, "g", &charges).await;
@@ -259,7 +262,15 @@ async fn summaries_group_by_studio_tool_and_model_and_leave_refunds_out() {
             )
         })
         .collect();
-    assert_eq!(rows, vec![("2026-03-10T00:00:00+00:00", "IMAGE", 3, 8), ("2026-03-12T00:00:00+00:00", "IMAGE", 2, 4)]);
+    // The refunded image's day shows nothing charged (its refund apart).
+    assert_eq!(
+        rows,
+        vec![
+            ("2026-03-10T00:00:00+00:00", "IMAGE", 3, 8),
+            ("2026-03-12T00:00:00+00:00", "IMAGE", 2, 4),
+            ("2026-03-19T00:00:00+00:00", "IMAGE", 0, 0)
+        ]
+    );
     let totals = page(&app, json!({ "id": "g", "first": 1 })).await;
     assert_eq!((totals["totalCount"].clone(), totals["totalCredits"].clone()), (json!(6), json!(34)));
 }
