@@ -231,7 +231,7 @@ impl Store {
     /// another process's change (PostgreSQL), and every `every` (the safety
     /// net, and how SQLite learns of the import command's changes).
     pub async fn watch_catalog(self, every: std::time::Duration) {
-        let mut listener = match self.engine.catalog_listener().await {
+        let mut listener = match self.engine.catalog_listener(&self.background).await {
             Ok(listener) => listener,
             Err(error) => {
                 tracing::warn!(%error, "cannot listen for catalog changes: checking every {every:?} only");

@@ -114,11 +114,14 @@ impl Engine {
         }
     }
 
-    /// What announces other processes' catalog changes, where there is one.
-    pub async fn catalog_listener(&self) -> Result<Option<postgres::CatalogListener>> {
+    /// What announces other processes' catalog changes, where there is
+    /// one: on PostgreSQL, a listener holding one of `background`'s connections.
+    pub async fn catalog_listener(&self, background: &DatabaseConnection) -> Result<Option<postgres::CatalogListener>> {
         match self {
             Engine::Sqlite(_) => Ok(None),
-            Engine::Postgres(postgres) => postgres.catalog_listener().await.map(Some),
+            Engine::Postgres(_) => {
+                postgres::CatalogListener::open(background.get_postgres_connection_pool()).await.map(Some)
+            }
         }
     }
 
@@ -149,15 +152,18 @@ impl Engine {
 pub struct Connections {
     pub writer: DatabaseConnection,
     pub reader: DatabaseConnection,
-    /// The background work's (the webhook worker's): on PostgreSQL a pool of
-    /// its own, so that its few short transactions do not queue behind the
-    /// requests for a pooled connection; on SQLite the readers (its writes
-    /// share the one writer whatever connection they name).
+    /// The background work's (the webhook worker's and the catalog
+    /// listener's): on PostgreSQL a pool of its own, so that the worker's few
+    /// short transactions do not queue behind the requests for a pooled
+    /// connection, and the listener takes none of theirs; on SQLite the
+    /// readers (the worker's writes share the one writer whatever
+    /// connection they name).
     pub background: DatabaseConnection,
 }
 
-/// Connections the background work keeps on PostgreSQL.
-const BACKGROUND_CONNECTIONS: u32 = 2;
+/// Connections the background work keeps on PostgreSQL: the catalog
+/// listener's one and two for the webhook worker.
+const BACKGROUND_CONNECTIONS: u32 = 3;
 
 /// The connections of `options`. On PostgreSQL the writer and readers are one pool.
 pub async fn connect(options: &DatabaseOptions) -> Result<Connections> {

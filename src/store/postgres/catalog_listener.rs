@@ -1,7 +1,8 @@
 //! Catalog changes between processes: a change sends `NOTIFY` in its
 //! transaction (delivered only if it commits), and every process listens,
 //! so a change reaches them all within moments. The listener holds one
-//! connection of its own, outside the pool's count.
+//! connection of the background pool (`engine::Connections`), none of the
+//! requests'.
 use sea_orm::sqlx::PgPool;
 use sea_orm::sqlx::postgres::PgListener;
 use sea_orm::{ConnectionTrait, DatabaseTransaction};

@@ -53,10 +53,6 @@ impl Postgres {
         turn
     }
 
-    pub async fn catalog_listener(&self) -> Result<CatalogListener> {
-        CatalogListener::open(&self.pool).await
-    }
-
     pub async fn fold<S: Send + 'static>(&self, sql: &Sql, state: S, mut each: Each<S>) -> Result<S> {
         let each = move |state: &mut S, row: &PgRow| each(state, row).map_err(|e| DbErr::Custom(e.to_string()));
         Ok(reads::fold(&self.pool, &self.statements, sql.statement(), state, each).await?)
