@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Duration, Utc};
 use entity::{credit_lots, reservations, subscriptions, top_ups};
 use futures_util::FutureExt;
+use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Select};
 
 use super::Store;
@@ -65,8 +66,9 @@ impl Store {
             credit_lots::Entity::find()
                 .select_only()
                 .column(credit_lots::Column::AccountId)
-                .filter(credit_lots::Column::Remaining.gt(0))
-                .filter(credit_lots::Column::Source.ne(CreditSource::DailyFree.as_str()))
+                // As the partial index `credit_lots_live_expiry` is written:
+                // literals, which the planner can match to it (bound values it cannot).
+                .filter(Expr::cust(format!("remaining > 0 AND source <> '{}'", CreditSource::DailyFree.as_str())))
         };
         let periods = subscriptions::Entity::find()
             .select_only()

@@ -12,7 +12,7 @@ use sea_orm::sea_query::{Expr, LockBehavior, LockType};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::super::Store;
-use super::LANE;
+use super::{LANE, undispatched};
 use super::events::{enabled_endpoints, pending};
 use super::queue::{Claimed, Lease};
 use crate::clock::to_ms;
@@ -34,15 +34,15 @@ impl Store {
     pub async fn dispatch_events(&self, now: DateTime<Utc>, limit: u64, lease: Lease) -> Result<Dispatched> {
         // A read first: an idle worker polls every second, and a write
         // transaction each time would be a commit (on SQLite, a flush) for nothing.
-        let undispatched = events::Entity::find().filter(events::Column::Dispatched.eq(false));
-        if undispatched.one(self.background()).await?.is_none() {
+        let waiting = events::Entity::find().filter(undispatched()).one(self.background()).await?;
+        if waiting.is_none() {
             return Ok(Dispatched::default());
         }
         let secrets = self.webhooks.clone();
         self.transact(LANE, move |tx| {
             async move {
                 let rows = events::Entity::find()
-                    .filter(events::Column::Dispatched.eq(false))
+                    .filter(undispatched())
                     .order_by_asc(events::Column::Id)
                     .limit(limit)
                     .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)

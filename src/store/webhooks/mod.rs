@@ -33,6 +33,14 @@ pub struct WebhookSettings {
     pub deny_private: bool,
 }
 
+/// Events not yet fanned out, written as the partial index
+/// `events_undispatched` is: a literal, where a bound `false` would keep
+/// the planner off that index (SQLite plans a statement before it sees its
+/// values) and scan every event ever written, at each of the worker's passes.
+pub(super) fn undispatched() -> sea_orm::sea_query::SimpleExpr {
+    Expr::cust("dispatched = FALSE")
+}
+
 /// The serialized lane of webhook writes (on SQLite, every write shares the writer).
 pub(crate) const LANE: &str = "webhooks";
 

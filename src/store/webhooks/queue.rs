@@ -25,7 +25,7 @@ use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, Order, Query, 
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::super::Store;
-use super::LANE;
+use super::{LANE, undispatched};
 use crate::clock::to_ms;
 use crate::domain::webhooks::{DeliveryStatus, retry_delay};
 use crate::error::{Error, Result};
@@ -242,7 +242,7 @@ impl Store {
     /// or with a delivery still pending.
     pub async fn oldest_undelivered_event_ms(&self) -> Result<Option<i64>> {
         let undispatched = events::Entity::find()
-            .filter(events::Column::Dispatched.eq(false))
+            .filter(undispatched())
             .order_by_asc(events::Column::Id)
             .one(self.reader())
             .await?;
