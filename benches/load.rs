@@ -203,23 +203,30 @@ async fn run(args: &Args, options: &DatabaseOptions) -> Result<(), BoxError> {
 /// Charges that each write an event, without then with a webhook endpoint
 /// whose local receiver takes every event.
 async fn events_phase(args: &Args, server: &Server, token: &str, spread: &Target) -> Result<EventFigures, BoxError> {
-    let accounts: Vec<String> = spread.accounts.iter().take(args.clients * 4).cloned().collect();
-    let target = Target { accounts: Arc::new(accounts), run: format!("{}-events", spread.run), ..*spread };
+    // Each half on accounts of its own, alike at the start: a cycle's grant
+    // is a lot of its own that the charges leave for last, so an account
+    // reused by the second half would open every transaction with the first
+    // half's lots to read as well.
+    let count = args.clients * 4;
+    let halves: Vec<Arc<Vec<String>>> = (0..2)
+        .map(|half| Arc::new(spread.accounts.iter().cycle().skip(half * count).take(count).cloned().collect()))
+        .collect();
+    let target = Target { accounts: halves[0].clone(), run: format!("{}-events", spread.run), ..*spread };
     println!(
-        "\nevents: of 5 charges the last crosses its account's threshold, a grant crosses back (2 events a cycle):"
+        "\nevents: of 5 charges the last crosses its account's threshold, a grant crosses back (2 events a cycle);\n\
+         {count} accounts without an endpoint, {count} others with one:"
     );
     events::prepare(&server.base_url, token, &target.accounts).await?;
     let written = Arc::new(AtomicUsize::new(0));
     let without = events::drive("events, no endpoint", &server.base_url, token, &target, server.pid(), written.clone());
     let without = without.await?;
     without.print();
-    // The worker fans out what was written before the endpoint exists; the
-    // thresholds start afresh where the phase left each account.
+    // The worker fans out what was written before the endpoint exists.
     tokio::time::sleep(Duration::from_secs(2)).await;
+    let target = Target { accounts: halves[1].clone(), run: format!("{}-webhooks", spread.run), ..target };
     events::prepare(&server.base_url, token, &target.accounts).await?;
     let receiver = events::Receiver::start().await?;
     events::register(&server.base_url, token, &receiver).await?;
-    let target = Target { run: format!("{}-webhooks", spread.run), ..target };
     let written = Arc::new(AtomicUsize::new(0));
     let with = events::drive("events, endpoint", &server.base_url, token, &target, server.pid(), written.clone());
     let with = with.await?;

@@ -12,9 +12,9 @@ use sea_orm::sea_query::{Expr, LockBehavior, LockType};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::super::Store;
-use super::{LANE, undispatched};
 use super::events::{enabled_endpoints, pending};
 use super::queue::{Claimed, Lease};
+use super::{LANE, undispatched};
 use crate::clock::to_ms;
 use crate::domain::webhooks::wants;
 use crate::error::Result;

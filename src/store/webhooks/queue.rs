@@ -241,11 +241,8 @@ impl Store {
     /// When the oldest event not yet delivered was written: undispatched,
     /// or with a delivery still pending.
     pub async fn oldest_undelivered_event_ms(&self) -> Result<Option<i64>> {
-        let undispatched = events::Entity::find()
-            .filter(undispatched())
-            .order_by_asc(events::Column::Id)
-            .one(self.reader())
-            .await?;
+        let undispatched =
+            events::Entity::find().filter(undispatched()).order_by_asc(events::Column::Id).one(self.reader()).await?;
         let pending_event = webhook_deliveries::Entity::find()
             .filter(webhook_deliveries::Column::Status.eq(DeliveryStatus::Pending.as_str()))
             .order_by_asc(webhook_deliveries::Column::EventId)
