@@ -126,6 +126,8 @@ struct EventFigures {
 
 struct Results {
     events: EventFigures,
+    /// The spread phase again, every account with spend limits (issue 21).
+    limited: Option<Phase>,
     api: Vec<Phase>,
     limit: Vec<Phase>,
     plain: Vec<Phase>,
@@ -172,6 +174,7 @@ async fn run(args: &Args, options: &DatabaseOptions) -> Result<(), BoxError> {
         phase.print();
         api.push(phase);
     }
+    let limited = if args.events_only { None } else { Some(limits_phase(&server, &token, &spread, args).await?) };
     let events = events_phase(args, &server, &token, &spread).await?;
     let peak_rss_kb = stats::peak_rss_kb(server.pid());
     server.stop().await;
@@ -195,9 +198,25 @@ async fn run(args: &Args, options: &DatabaseOptions) -> Result<(), BoxError> {
     }
 
     let check = server::check(options)?;
-    let results = Results { events, api, limit, plain, peak_rss_kb, check };
+    let results = Results { events, limited, api, limit, plain, peak_rss_kb, check };
     summary(args, &results, started.elapsed());
     Ok(())
+}
+
+/// The spread phase again once every account has a daily and a
+/// per-generation spend limit that no charge reaches.
+async fn limits_phase(server: &Server, token: &str, spread: &Target, args: &Args) -> Result<Phase, BoxError> {
+    let setting = Instant::now();
+    http::limit_all(&server.base_url, token, spread.accounts.clone(), args.clients).await?;
+    println!(
+        "set spend limits on {} accounts in {:.1} s (not timed below)",
+        spread.accounts.len(),
+        setting.elapsed().as_secs_f64()
+    );
+    let target = Target { accounts: spread.accounts.clone(), run: format!("{}-limits", spread.run), ..*spread };
+    let phase = http::drive("spread, spend limits", &server.base_url, token, &target, server.pid()).await?;
+    phase.print();
+    Ok(phase)
 }
 
 /// Charges that each write an event, without then with a webhook endpoint
@@ -287,6 +306,10 @@ fn summary(args: &Args, results: &Results, total: Duration) {
         ));
         rows.push(("SQLite spread p99 < 25 ms".into(), format!("{:.2} ms", spread.p99_ms), spread.p99_ms < 25.0));
         rows.push(("SQLite API/limit, spread >= 50%".into(), format!("{ratio:.1}%"), ratio >= 50.0));
+    }
+    if let (Some(limited), Some(spread)) = (&results.limited, results.api.first()) {
+        let share = 100.0 * limited.per_second() / spread.per_second().max(1e-9);
+        rows.push(("spread with spend limits / without >= 95%".into(), format!("{share:.1}%"), share >= 95.0));
     }
     let events = &results.events;
     let share = 100.0 * events.with / events.without.max(1e-9);

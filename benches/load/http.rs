@@ -16,6 +16,10 @@ const GRANT: &str = "mutation($input: GrantCreditsInput!) {
   grantCredits(input: $input) { lot { id } errors { code message } }
 }";
 
+const SET_SPEND_LIMIT: &str = "mutation($input: SetSpendLimitInput!) {
+  setSpendLimit(input: $input) { errors { code message } }
+}";
+
 const CONSUME: &str = "mutation($input: ConsumeCreditsInput!) {
   consumeCredits(input: $input) { usageEvent { id credits } wallet { balance } errors { code } }
 }";
@@ -83,29 +87,59 @@ pub async fn grant_all(
     credits: i64,
     clients: usize,
 ) -> Result<(), BoxError> {
+    let input = move |account: &str| {
+        json!({
+            "accountId": account,
+            "credits": credits,
+            "reason": "load benchmark",
+            "idempotencyKey": format!("load-grant-{account}"),
+        })
+    };
+    mutate_all(base_url, token, accounts, clients, (GRANT, "grantCredits"), input).await
+}
+
+/// Sets a daily and a per-generation spend limit on each account, both
+/// far above what a run spends: every charge is counted and checked, none
+/// refused.
+pub async fn limit_all(
+    base_url: &str,
+    token: &str,
+    accounts: Arc<Vec<String>>,
+    clients: usize,
+) -> Result<(), BoxError> {
+    let input = |account: &str| json!({ "accountId": account, "daily": 1_000_000_000, "perGeneration": 1_000_000 });
+    mutate_all(base_url, token, accounts, clients, (SET_SPEND_LIMIT, "setSpendLimit"), input).await
+}
+
+/// Runs `mutation` (its text and field) once per account with the input
+/// `input` makes, from `clients` concurrent clients; the first error stops it.
+async fn mutate_all(
+    base_url: &str,
+    token: &str,
+    accounts: Arc<Vec<String>>,
+    clients: usize,
+    mutation: (&'static str, &'static str),
+    input: impl Fn(&str) -> Value + Clone + Send + 'static,
+) -> Result<(), BoxError> {
     let url = format!("{base_url}/graphql");
     let next = Arc::new(AtomicUsize::new(0));
+    let (query, field) = mutation;
     let mut tasks = Vec::new();
     for _ in 0..clients {
-        let (url, token, accounts, next) = (url.clone(), token.to_owned(), accounts.clone(), next.clone());
+        let (url, token, accounts, next, input) =
+            (url.clone(), token.to_owned(), accounts.clone(), next.clone(), input.clone());
         let client = client()?;
         tasks.push(tokio::spawn(async move {
             loop {
                 let index = next.fetch_add(1, Ordering::Relaxed);
                 let Some(account) = accounts.get(index) else { return Ok(()) };
-                let input = json!({
-                    "accountId": account,
-                    "credits": credits,
-                    "reason": "load benchmark",
-                    "idempotencyKey": format!("load-grant-{account}"),
-                });
-                match post(&client, &url, &token, GRANT, json!({ "input": input })).await {
+                match post(&client, &url, &token, query, json!({ "input": input(account) })).await {
                     Outcome::Done(body) => {
-                        if let Some(code) = user_error(&body, "grantCredits") {
-                            return Err(format!("granting to {account}: {code}"));
+                        if let Some(code) = user_error(&body, field) {
+                            return Err(format!("{field} for {account}: {code}"));
                         }
                     }
-                    Outcome::Failed(code) => return Err(format!("granting to {account}: {code}")),
+                    Outcome::Failed(code) => return Err(format!("{field} for {account}: {code}")),
                 }
             }
         }));
