@@ -38,61 +38,72 @@ impl Store {
         if waiting.is_none() {
             return Ok(Dispatched::default());
         }
-        let secrets = self.webhooks.clone();
-        self.transact(LANE, move |tx| {
-            async move {
-                let rows = events::Entity::find()
-                    .filter(undispatched())
-                    .order_by_asc(events::Column::Id)
-                    .limit(limit)
-                    .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-                    .all(tx)
-                    .await?;
-                if rows.is_empty() {
-                    return Ok(Dispatched::default());
+        let (rows, endpoints, inserted) = self
+            .transact(LANE, move |tx| {
+                async move {
+                    let rows = events::Entity::find()
+                        .filter(undispatched())
+                        .order_by_asc(events::Column::Id)
+                        .limit(limit)
+                        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+                        .all(tx)
+                        .await?;
+                    if rows.is_empty() {
+                        return Ok((rows, Vec::new(), Vec::new()));
+                    }
+                    let endpoints = enabled_endpoints(tx).await?;
+                    let pairs = matching(&rows, &endpoints);
+                    let lease_ms = to_ms(lease.until(now, pairs.len()));
+                    let deliveries = pairs.iter().map(|(event, endpoint)| {
+                        let mut delivery = pending(event.id, endpoint.id, to_ms(now));
+                        delivery.attempts = sea_orm::ActiveValue::Set(1);
+                        delivery.lease_until_ms = sea_orm::ActiveValue::Set(lease_ms);
+                        delivery
+                    });
+                    let inserted = if pairs.is_empty() {
+                        Vec::new()
+                    } else {
+                        webhook_deliveries::Entity::insert_many(deliveries).exec_with_returning(tx).await?
+                    };
+                    events::Entity::update_many()
+                        .col_expr(events::Column::Dispatched, Expr::value(true))
+                        .filter(events::Column::Id.is_in(rows.iter().map(|row| row.id)))
+                        .exec(tx)
+                        .await?;
+                    Ok((rows, endpoints, inserted))
                 }
-                let endpoints = enabled_endpoints(tx).await?;
-                let pairs: Vec<(&events::Model, &webhook_endpoints::Model)> = rows
-                    .iter()
-                    .flat_map(|event| {
-                        let matching = endpoints.iter().filter(|(_, types)| wants(types, &event.event_type));
-                        matching.map(move |(endpoint, _)| (event, endpoint))
-                    })
-                    .collect();
-                let lease_ms = to_ms(lease.until(now, pairs.len()));
-                let deliveries = pairs.iter().map(|(event, endpoint)| {
-                    let mut delivery = pending(event.id, endpoint.id, to_ms(now));
-                    delivery.attempts = sea_orm::ActiveValue::Set(1);
-                    delivery.lease_until_ms = sea_orm::ActiveValue::Set(lease_ms);
-                    delivery
-                });
-                let inserted = if pairs.is_empty() {
-                    Vec::new()
-                } else {
-                    webhook_deliveries::Entity::insert_many(deliveries).exec_with_returning(tx).await?
-                };
-                events::Entity::update_many()
-                    .col_expr(events::Column::Dispatched, Expr::value(true))
-                    .filter(events::Column::Id.is_in(rows.iter().map(|row| row.id)))
-                    .exec(tx)
-                    .await?;
-                // A row's order in RETURNING is not promised: match on the pair.
-                let ids: HashMap<(i64, i64), i64> =
-                    inserted.iter().map(|row| ((row.event_id, row.endpoint_id), row.id)).collect();
-                let mut opened = HashMap::new();
-                let claimed = pairs
-                    .into_iter()
-                    .filter_map(|(event, endpoint)| {
-                        let delivery_id = *ids.get(&(event.id, endpoint.id))?;
-                        let secret =
-                            opened.entry(endpoint.id).or_insert_with(|| secrets.secrets.open(&endpoint.secret)).clone();
-                        Some(Claimed::new(delivery_id, 1, event, endpoint, secret))
-                    })
-                    .collect();
-                Ok(Dispatched { events: rows.len(), claimed })
-            }
-            .boxed()
-        })
-        .await
+                .boxed()
+            })
+            .await?;
+        // Built after the commit, off SQLite's one writer: the secrets are
+        // opened once an endpoint, the bodies' data copied once a delivery.
+        // A row's order in RETURNING is not promised: match on the pair.
+        let ids: HashMap<(i64, i64), i64> =
+            inserted.iter().map(|row| ((row.event_id, row.endpoint_id), row.id)).collect();
+        let mut opened = HashMap::new();
+        let claimed = matching(&rows, &endpoints)
+            .into_iter()
+            .filter_map(|(event, endpoint)| {
+                let delivery_id = *ids.get(&(event.id, endpoint.id))?;
+                let secret =
+                    opened.entry(endpoint.id).or_insert_with(|| self.webhooks.secrets.open(&endpoint.secret)).clone();
+                Some(Claimed::new(delivery_id, 1, event, endpoint, secret))
+            })
+            .collect();
+        Ok(Dispatched { events: rows.len(), claimed })
     }
+}
+
+/// Each event with each enabled endpoint that asks for its type.
+fn matching<'a>(
+    events: &'a [events::Model],
+    endpoints: &'a [(webhook_endpoints::Model, Vec<String>)],
+) -> Vec<(&'a events::Model, &'a webhook_endpoints::Model)> {
+    events
+        .iter()
+        .flat_map(|event| {
+            let wanted = endpoints.iter().filter(|(_, types)| wants(types, &event.event_type));
+            wanted.map(move |(endpoint, _)| (event, endpoint))
+        })
+        .collect()
 }
