@@ -48,7 +48,7 @@ pub use scratch::BoxError;
 use scratch::{Choice, Scratch, args_or_exit, number};
 
 const USAGE: &str = "usage: cargo bench --bench load -- [--database sqlite|postgres] [--postgres-url URL]
-       [--clients N] [--seconds S] [--accounts N] [--phases all|events]";
+       [--clients N] [--seconds S] [--accounts N] [--phases all|events|charges]";
 
 /// Credits granted to each account: far more than a run can spend.
 const GRANT_CREDITS: i64 = 1_000_000;
@@ -60,10 +60,20 @@ struct Args {
     accounts: usize,
     /// Only the events phase (`--phases events`), for work on webhooks.
     events_only: bool,
+    /// Every phase but the events one (`--phases charges`), for work on
+    /// the charge itself.
+    charges_only: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args { database: Choice::default(), clients: 64, seconds: 10, accounts: 10_000, events_only: false };
+    let mut args = Args {
+        database: Choice::default(),
+        clients: 64,
+        seconds: 10,
+        accounts: 10_000,
+        events_only: false,
+        charges_only: false,
+    };
     let mut argv = std::env::args().skip(1);
     while let Some(flag) = argv.next() {
         // `cargo bench` passes --bench to every bench binary.
@@ -79,10 +89,11 @@ fn parse_args() -> Result<Args, String> {
             "--seconds" => args.seconds = number(&flag, &value)?.clamp(1, 3_600),
             "--accounts" => args.accounts = number(&flag, &value)?.clamp(1, 10_000_000) as usize,
             "--phases" => {
-                args.events_only = match value.as_str() {
-                    "all" => false,
-                    "events" => true,
-                    _ => return Err(format!("--phases is all or events\n{USAGE}")),
+                (args.events_only, args.charges_only) = match value.as_str() {
+                    "all" => (false, false),
+                    "events" => (true, false),
+                    "charges" => (false, true),
+                    _ => return Err(format!("--phases is all, events or charges\n{USAGE}")),
                 }
             }
             _ => return Err(format!("unknown flag {flag}\n{USAGE}")),
@@ -125,7 +136,7 @@ struct EventFigures {
 }
 
 struct Results {
-    events: EventFigures,
+    events: Option<EventFigures>,
     /// The spread phase again, every account with spend limits (issue 21).
     limited: Option<Phase>,
     api: Vec<Phase>,
@@ -175,7 +186,10 @@ async fn run(args: &Args, options: &DatabaseOptions) -> Result<(), BoxError> {
         api.push(phase);
     }
     let limited = if args.events_only { None } else { Some(limits_phase(&server, &token, &spread, args).await?) };
-    let events = events_phase(args, &server, &token, &spread).await?;
+    let events = match args.charges_only {
+        true => None,
+        false => Some(events_phase(args, &server, &token, &spread).await?),
+    };
     let peak_rss_kb = stats::peak_rss_kb(server.pid());
     server.stop().await;
 
@@ -311,19 +325,20 @@ fn summary(args: &Args, results: &Results, total: Duration) {
         let share = 100.0 * limited.per_second() / spread.per_second().max(1e-9);
         rows.push(("spread with spend limits / without >= 95%".into(), format!("{share:.1}%"), share >= 95.0));
     }
-    let events = &results.events;
-    let share = 100.0 * events.with / events.without.max(1e-9);
-    rows.push(("events: with endpoint / without >= 90%".into(), format!("{share:.1}%"), share >= 90.0));
-    rows.push((
-        "events: commit to delivery p99 < 1 s".into(),
-        format!("{:.0} ms", events.p99_ms),
-        events.p99_ms < 1_000.0,
-    ));
-    rows.push((
-        "events: each delivered".into(),
-        format!("{} / {}", events.delivered, events.expected),
-        events.delivered >= events.expected,
-    ));
+    if let Some(events) = &results.events {
+        let share = 100.0 * events.with / events.without.max(1e-9);
+        rows.push(("events: with endpoint / without >= 90%".into(), format!("{share:.1}%"), share >= 90.0));
+        rows.push((
+            "events: commit to delivery p99 < 1 s".into(),
+            format!("{:.0} ms", events.p99_ms),
+            events.p99_ms < 1_000.0,
+        ));
+        rows.push((
+            "events: each delivered".into(),
+            format!("{} / {}", events.delivered, events.expected),
+            events.delivered >= events.expected,
+        ));
+    }
     rows.push((
         "server peak RSS < 150 MB".into(),
         rss_mb.map_or("unknown".into(), |mb| format!("{mb:.1} MB")),

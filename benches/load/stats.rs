@@ -27,6 +27,8 @@ impl Tally {
 pub struct CpuUse {
     pub server: Option<Duration>,
     pub bench: Option<Duration>,
+    /// PostgreSQL's processes, together (nothing on SQLite).
+    pub postgres: Duration,
 }
 
 pub struct Phase {
@@ -105,9 +107,10 @@ impl Phase {
                 .unwrap_or_else(|| "-".into())
         };
         println!(
-            "  {:<34} CPU (of one core): server {}, bench process {}; load average {}",
+            "  {:<34} CPU (of one core): server {}, PostgreSQL {}, bench process {}; load average {}",
             "",
             share(self.cpu.server),
+            share(Some(self.cpu.postgres)),
             share(self.cpu.bench),
             load_average()
         );
@@ -140,24 +143,49 @@ pub fn peak_rss_kb(pid: u32) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// Measures the CPU of the server (if any) and of this process over `work`.
+/// CPU time of every PostgreSQL process (its backends and its own), by pid.
+fn postgres_cpu() -> BTreeMap<String, Duration> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return BTreeMap::new() };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|pid| pid.bytes().all(|b| b.is_ascii_digit()))
+        .filter(|pid| std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|comm| comm.trim() == "postgres"))
+        .filter_map(|pid| Some((pid.clone(), cpu_time(&pid)?)))
+        .collect()
+}
+
+/// Measures the CPU of the server (if any), of PostgreSQL and of this
+/// process over `work`.
 pub struct CpuMeter {
     server: Option<String>,
     server_start: Option<Duration>,
     bench_start: Option<Duration>,
+    postgres_start: BTreeMap<String, Duration>,
 }
 
 impl CpuMeter {
     pub fn start(server_pid: Option<u32>) -> CpuMeter {
         let server = server_pid.map(|pid| pid.to_string());
-        CpuMeter { server_start: server.as_deref().and_then(cpu_time), server, bench_start: cpu_time("self") }
+        CpuMeter {
+            server_start: server.as_deref().and_then(cpu_time),
+            server,
+            bench_start: cpu_time("self"),
+            postgres_start: postgres_cpu(),
+        }
     }
 
     pub fn stop(self) -> CpuUse {
         let server_end = self.server.as_deref().and_then(cpu_time);
+        // A backend started during the phase counts from zero; one that
+        // ended during it is not seen (the pools keep theirs open).
+        let postgres = postgres_cpu()
+            .into_iter()
+            .map(|(pid, end)| end.saturating_sub(self.postgres_start.get(&pid).copied().unwrap_or_default()))
+            .sum();
         CpuUse {
             server: server_end.zip(self.server_start).map(|(end, start)| end.saturating_sub(start)),
             bench: cpu_time("self").zip(self.bench_start).map(|(end, start)| end.saturating_sub(start)),
+            postgres,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Credits granted from one source; `remaining` never goes below zero (CHECK).
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Deserialize)]
 #[sea_orm(table_name = "credit_lots")]
 pub struct Model {
     #[sea_orm(primary_key)]

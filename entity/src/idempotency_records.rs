@@ -1,7 +1,7 @@
 //! The first outcome of a request that moved credits, by the key its caller chose.
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Deserialize)]
 #[sea_orm(table_name = "idempotency_records")]
 pub struct Model {
     #[sea_orm(primary_key)]

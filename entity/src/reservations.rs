@@ -1,7 +1,7 @@
 //! A hold of credits for a generation that has not finished yet.
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Deserialize)]
 #[sea_orm(table_name = "reservations")]
 pub struct Model {
     #[sea_orm(primary_key)]

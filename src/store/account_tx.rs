@@ -5,12 +5,10 @@
 //! database and appended to the ledger with the balance after it
 //! (`movements.rs`).
 use chrono::{DateTime, Utc};
-use entity::{accounts, credit_lots, ledger_entries, reservations, subscriptions};
+use entity::{accounts, idempotency_records, ledger_entries};
+use sea_orm::QueryTrait as _;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, FromQueryResult, QueryFilter,
-    QueryOrder, QuerySelect,
-};
+use sea_orm::{ActiveValue::Set, DatabaseTransaction, EntityTrait, FromQueryResult, QuerySelect};
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
@@ -19,8 +17,8 @@ use super::engine::{Staged, Turn};
 use super::{Store, rows};
 use crate::clock::to_ms;
 use crate::domain::catalog::Catalog;
-use crate::domain::events::{Event, announces_expiry};
-use crate::domain::holds::{Reservation, ReservationStatus};
+use crate::domain::events::Event;
+use crate::domain::holds::Reservation;
 use crate::domain::lots::Lot;
 use crate::domain::money::Credits;
 use crate::domain::pricing::{GenerationRequest, PricedGeneration, price};
@@ -29,15 +27,19 @@ use crate::domain::text::validate_account_id;
 use crate::domain::wallet::{WalletInputs, WalletView, summarize};
 use crate::error::{Error, Result};
 
+mod batch;
+mod holdings;
 mod movements;
 mod outbox;
 mod settlement;
 mod spend;
 
+pub use batch::Batched;
+pub(super) use holdings::{Holdings, Prefetch, load};
 pub use settlement::subscription_event;
 
 pub struct AccountTx {
-    tx: DatabaseTransaction,
+    tx: Batched,
     /// This account's turn, held until the transaction ends.
     _turn: Turn,
     store: Store,
@@ -69,6 +71,8 @@ pub struct AccountTx {
     account_changed: bool,
     /// A refusal that wrote a notice commits it (`spend.rs`).
     keeps_refusal: bool,
+    /// What opening read for the request (`Prefetch`).
+    prefetched: holdings::Prefetched,
 }
 
 /// Where a ledger entry comes from, besides its lot.
@@ -93,6 +97,7 @@ impl AccountTx {
         tx: DatabaseTransaction,
         turn: Turn,
         account_id: &str,
+        prefetch: &Prefetch,
         now: DateTime<Utc>,
     ) -> Result<AccountTx> {
         let (account, catalog_version) = match lock_account(&tx, account_id).await? {
@@ -116,10 +121,10 @@ impl AccountTx {
             }
         };
         let catalog = store.catalog_for(&tx, catalog_version).await?;
-        let Holdings { lots, subscription, holds, unnoticed } = load(&tx, account_id).await?;
+        let Holdings { lots, subscription, holds, unnoticed, prefetched } = load(&tx, account_id, prefetch).await?;
         let balance = lots.iter().map(|lot| lot.remaining).sum();
         let mut account_tx = AccountTx {
-            tx,
+            tx: Batched::new(tx, store.statements.clone()),
             _turn: turn,
             store: store.clone(),
             catalog,
@@ -137,13 +142,27 @@ impl AccountTx {
             unnoticed,
             account_changed: false,
             keeps_refusal: false,
+            prefetched,
         };
         account_tx.settle().await?;
         Ok(account_tx)
     }
 
-    pub fn tx(&self) -> &DatabaseTransaction {
+    /// The transaction: what goes through it sends the deferred writes
+    /// first (`batch.rs`).
+    pub fn tx(&self) -> &Batched {
         &self.tx
+    }
+
+    /// The record of `key`, if opening read it: `None` when it did not.
+    pub fn key_record(&self, key: &str) -> Option<Option<&idempotency_records::Model>> {
+        let (read, record) = self.prefetched.key_record.as_ref()?;
+        (read == key).then_some(record.as_ref())
+    }
+
+    /// The id opening took for this request's usage event, once.
+    pub fn take_usage_event_id(&mut self) -> Option<i64> {
+        self.prefetched.usage_event_id.take()
     }
 
     pub fn account_id(&self) -> &str {
@@ -200,7 +219,8 @@ impl AccountTx {
         self.notice_expiries().await?;
         if !self.entries.is_empty() {
             let entries = std::mem::take(&mut self.entries);
-            ledger_entries::Entity::insert_many(entries).exec_without_returning(&self.tx).await?;
+            let rows = entries.len() as u64;
+            self.tx.defer(&ledger_entries::Entity::insert_many(entries).into_query(), rows).await?;
         }
         let written = self.write_events().await?;
         self.save_account().await?;
@@ -252,11 +272,27 @@ impl Store {
         T: Send + 'static,
         F: for<'a> FnOnce(&'a mut AccountTx) -> BoxFuture<'a, Result<T>> + Send + 'static,
     {
+        self.write_prefetching(account_id, Prefetch::default(), now, work).await
+    }
+
+    /// `write`, with opening the account reading what `prefetch` asks in
+    /// the same round trip as the holdings.
+    pub(crate) async fn write_prefetching<T, F>(
+        &self,
+        account_id: &str,
+        prefetch: Prefetch,
+        now: DateTime<Utc>,
+        work: F,
+    ) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'a> FnOnce(&'a mut AccountTx) -> BoxFuture<'a, Result<T>> + Send + 'static,
+    {
         validate_account_id(account_id)?;
         let (store, id) = (self.clone(), account_id.to_owned());
         let job = Box::new(move |tx, turn| {
             async move {
-                match AccountTx::open(&store, tx, turn, &id, now).await {
+                match AccountTx::open(&store, tx, turn, &id, &prefetch, now).await {
                     Ok(mut account) => {
                         let result = work(&mut account).await;
                         account.finish(result).await
@@ -289,50 +325,6 @@ async fn lock_account(tx: &DatabaseTransaction, account_id: &str) -> Result<Opti
         .one(tx)
         .await?;
     Ok(locked.map(|locked| (locked.account, locked.catalog_version)))
-}
-
-/// What an account holds, as stored: its lots with credits left, its
-/// latest subscription (active or not) and its open holds.
-pub(super) struct Holdings {
-    pub lots: Vec<Lot>,
-    pub subscription: Option<Subscription>,
-    pub holds: Vec<Reservation>,
-    /// Lots whose expiry may need a notice and has not had its chance.
-    pub unnoticed: Vec<i64>,
-}
-
-/// Reads an account's holdings, under its lock (a write) or without it (a
-/// snapshot).
-pub(super) async fn load(db: &impl ConnectionTrait, account_id: &str) -> Result<Holdings> {
-    let lot_rows = credit_lots::Entity::find()
-        .filter(credit_lots::Column::AccountId.eq(account_id))
-        .filter(credit_lots::Column::Remaining.gt(0))
-        .all(db)
-        .await?;
-    let lots = lot_rows.iter().map(rows::lot).collect::<Result<Vec<_>>>()?;
-    let unnoticed = lots
-        .iter()
-        .zip(&lot_rows)
-        .filter(|(lot, row)| !row.expiry_noticed && lot.expires_at.is_some() && announces_expiry(lot.source))
-        .map(|(lot, _)| lot.id)
-        .collect();
-    let subscription = subscriptions::Entity::find()
-        .filter(subscriptions::Column::AccountId.eq(account_id))
-        .order_by_desc(subscriptions::Column::Id)
-        .one(db)
-        .await?
-        .as_ref()
-        .map(rows::subscription)
-        .transpose()?;
-    let holds = reservations::Entity::find()
-        .filter(reservations::Column::AccountId.eq(account_id))
-        .filter(reservations::Column::Status.eq(ReservationStatus::Open.as_str()))
-        .all(db)
-        .await?
-        .iter()
-        .map(rows::reservation)
-        .collect::<Result<Vec<_>>>()?;
-    Ok(Holdings { lots, subscription, holds, unnoticed })
 }
 
 /// The wallet of an account whose latest subscription is `subscription`.

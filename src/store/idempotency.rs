@@ -3,6 +3,7 @@
 //! retry with the same request gets that result back and moves nothing; the
 //! same key with another request is refused.
 use entity::idempotency_records;
+use sea_orm::QueryTrait as _;
 use sea_orm::{ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 
 use super::AccountTx;
@@ -30,11 +31,16 @@ pub fn validate_key(input: &TextInput, key: &str) -> Result<(), DomainError> {
 /// Looks the key up under the account's lock, so two racing requests with
 /// one key cannot both see it as new.
 pub async fn prior(account: &AccountTx, key: &str, operation: &str, request: &str) -> Result<Prior> {
-    let record = idempotency_records::Entity::find()
-        .filter(idempotency_records::Column::AccountId.eq(account.account_id()))
-        .filter(idempotency_records::Column::IdempotencyKey.eq(key))
-        .one(account.tx())
-        .await?;
+    let record = match account.key_record(key) {
+        Some(read) => read.cloned(),
+        None => {
+            idempotency_records::Entity::find()
+                .filter(idempotency_records::Column::AccountId.eq(account.account_id()))
+                .filter(idempotency_records::Column::IdempotencyKey.eq(key))
+                .one(account.tx())
+                .await?
+        }
+    };
     match record {
         None => Ok(Prior::New),
         Some(record) if record.operation == operation && record.request == request => {
@@ -54,6 +60,6 @@ pub async fn record(account: &AccountTx, key: &str, operation: &str, request: &s
         result_ref: Set(result_ref.to_owned()),
         created_at_ms: Set(to_ms(account.now)),
     };
-    idempotency_records::Entity::insert(row).exec_without_returning(account.tx()).await?;
+    account.tx().defer(&idempotency_records::Entity::insert(row).into_query(), 1).await?;
     Ok(())
 }

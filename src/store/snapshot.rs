@@ -7,7 +7,7 @@ use futures_util::FutureExt;
 use sea_orm::EntityTrait;
 
 use super::Store;
-use super::account_tx::{Holdings, load, wallet_view};
+use super::account_tx::{Holdings, Prefetch, load, wallet_view};
 use crate::domain::settle::settle;
 use crate::domain::subscription::{Entitlement, Subscription};
 use crate::domain::text::validate_account_id;
@@ -31,7 +31,7 @@ impl Store {
         validate_account_id(account_id)?;
         let db = self.reader();
         if let Some(account) = accounts::Entity::find_by_id(account_id).one(db).await? {
-            let Holdings { lots, subscription, holds, .. } = load(db, account_id).await?;
+            let Holdings { lots, subscription, holds, .. } = load(db, account_id, &Prefetch::default()).await?;
             let settled = settle(self.rules(), now, &lots, subscription.as_ref(), account.daily_free_day.as_deref())
                 .is_empty()
                 && !holds.iter().any(|hold| hold.timed_out(now));

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use entity::{ledger_entries, reservations, usage_events};
 use futures_util::FutureExt;
-use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, FromQueryResult, QueryFilter, QuerySelect, Select};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QuerySelect, Select};
 
 use super::{AccountTx, Store};
 use crate::clock::to_ms;
@@ -54,7 +54,7 @@ async fn shares<E: EntityTrait>(
     select: Select<E>,
     id: E::Column,
     credits: E::Column,
-    tx: &DatabaseTransaction,
+    tx: &impl ConnectionTrait,
 ) -> Result<Vec<(i64, Credits)>> {
     let rows =
         select.select_only().column_as(id, "id").column_as(credits, "credits").into_model::<Share>().all(tx).await?;

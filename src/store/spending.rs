@@ -12,7 +12,7 @@ use crate::domain::text;
 use crate::domain::usage::UsageEvent;
 use crate::domain::wallet::WalletView;
 use crate::error::{Error, Result};
-use crate::store::account_tx::Origin;
+use crate::store::account_tx::{Origin, Prefetch};
 
 #[derive(Clone, Debug)]
 pub struct Charge {
@@ -39,8 +39,9 @@ impl Store {
         let fingerprint = super::rows::to_json(request)?;
         let request = request.clone();
         let key = idempotency_key.to_owned();
+        let prefetch = Prefetch { key: Some(key.clone()), usage_event_id: true };
         let result = self
-            .write(account_id, now, move |account| {
+            .write_prefetching(account_id, prefetch, now, move |account| {
                 async move {
                     if let Prior::Replay(event_id) = idempotency::prior(account, &key, OPERATION, &fingerprint).await? {
                         let event_id =

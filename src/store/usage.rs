@@ -1,11 +1,13 @@
 //! Usage events and their rollups.
 use entity::{usage_events, usage_rollups};
+use sea_orm::QueryTrait as _;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect,
 };
 
+use super::account_tx::Batched;
 use super::keyset::{Direction, KeysetRead};
 use super::rows::{from_json, to_json};
 use super::{AccountTx, Store};
@@ -22,15 +24,18 @@ use crate::error::{Error, Result};
 pub const HOUR_MS: i64 = 3_600_000;
 pub const DAY_MS: i64 = 86_400_000;
 
+/// Records a charged generation: with the commit's other writes when
+/// opening the account took its id (`Prefetch`), at once otherwise.
 pub(crate) async fn insert(
-    account: &AccountTx,
+    account: &mut AccountTx,
     priced: &PricedGeneration,
     idempotency_key: &str,
     split: &[(i64, Credits)],
 ) -> Result<UsageEvent> {
     let split_json: Vec<(i64, i64)> = split.iter().map(|(lot, c)| (*lot, c.get())).collect();
+    let prefetched = account.take_usage_event_id();
     let row = usage_events::ActiveModel {
-        id: NotSet,
+        id: prefetched.map_or(NotSet, Set),
         account_id: Set(account.account_id().to_owned()),
         created_at_ms: Set(to_ms(account.now)),
         studio: Set(priced.studio.as_str().to_owned()),
@@ -47,7 +52,13 @@ pub(crate) async fn insert(
         catalog_version: Set(priced.catalog_version),
         refunded_credits: Set(0),
     };
-    let id = usage_events::Entity::insert(row).exec(account.tx()).await?.last_insert_id;
+    let id = match prefetched {
+        Some(id) => {
+            account.tx().defer(&usage_events::Entity::insert(row).into_query(), 1).await?;
+            id
+        }
+        None => usage_events::Entity::insert(row).exec(account.tx()).await?.last_insert_id,
+    };
     Ok(UsageEvent {
         id,
         account_id: account.account_id().to_owned(),
@@ -137,9 +148,10 @@ fn refunded_column(cause: RefundCause) -> usage_rollups::Column {
     }
 }
 
-/// Applies `change` to an event's hourly and daily rollup, in one upsert:
-/// no read-modify-write race, whatever runs beside it.
-pub(crate) async fn add_to_rollup(db: &impl ConnectionTrait, event: &UsageEvent, change: RollupChange) -> Result<()> {
+/// Applies `change` to an event's hourly and daily rollup, in one upsert
+/// (no read-modify-write race, whatever runs beside it), deferred with the
+/// transaction's other writes.
+pub(crate) async fn add_to_rollup(db: &Batched, event: &UsageEvent, change: RollupChange) -> Result<()> {
     // A new bucket can only come from a charge; a refund always finds its bucket.
     let new = change.refunded.is_none();
     let inserted = |value: i64| if new { value } else { 0 };
@@ -171,7 +183,9 @@ pub(crate) async fn add_to_rollup(db: &impl ConnectionTrait, event: &UsageEvent,
     if let Some((cause, credits)) = change.refunded {
         on_conflict.values([added(refunded_column(cause), credits)]);
     }
-    usage_rollups::Entity::insert_many(rows).on_conflict(on_conflict.to_owned()).exec_without_returning(db).await?;
+    let upsert = usage_rollups::Entity::insert_many(rows).on_conflict(on_conflict.to_owned());
+    // Each of the two rows is inserted or updated.
+    db.defer(&upsert.into_query(), 2).await?;
     Ok(())
 }
 

@@ -155,3 +155,40 @@ async fn bad_generations_are_refused_with_their_codes_and_change_nothing() {
     assert_eq!(app.balance("u").await, 50);
     assert!(app.ledger("u").await.iter().all(|e| e["kind"] == "DAILY_GRANT"));
 }
+
+/// Issue 22: a charge holds its account's lock for few round trips. On
+/// PostgreSQL: the lock, one read of everything the decision needs (lots,
+/// subscription, holds, the key's record, the usage event's id), and one
+/// batch of every write; then the commit. SQLite has no round trips to save
+/// and reads and writes statement by statement.
+#[tokio::test]
+async fn a_charge_makes_three_statements_under_its_lock_on_postgres() {
+    let app = TestApp::start().await;
+    let granted = app.grant("trips", json!({ "credits": 500, "reason": "gift", "idempotencyKey": "g1" })).await;
+    assert_eq!(granted["wallet"]["balance"], 550);
+    let first = app.consume("trips", image(2), "trip-1").await;
+    assert_eq!(first["errors"], json!([]), "{first}");
+    let before = app.app.store.statements_executed();
+    // Quotes, a backslash and more than ASCII: the batch writes its values
+    // in as literals.
+    let key = "trip-'2'\\\"é😀";
+    let charged = app.consume("trips", image(2), key).await;
+    let statements = app.app.store.statements_executed() - before;
+    assert_eq!(charged["errors"], json!([]), "{charged}");
+    let credits = charged["usageEvent"]["credits"].as_i64().expect("the charge's credits");
+    assert!(credits > 0);
+    assert_eq!(charged["wallet"]["balance"].as_i64(), first["wallet"]["balance"].as_i64().map(|b| b - credits));
+    // Written with the batch: the event, the ledger entry, the replay.
+    let wallet = app.wallet("trips").await;
+    assert_eq!(wallet["balance"], charged["wallet"]["balance"]);
+    let again = app.consume("trips", image(2), key).await;
+    assert_eq!(again["usageEvent"]["id"], charged["usageEvent"]["id"], "the key's record was written");
+    assert_eq!(again["wallet"]["balance"], charged["wallet"]["balance"]);
+    let postgres = crate::support::TestDatabase::postgres_url().is_some();
+    println!("statements for a charge: {statements}");
+    if postgres {
+        assert_eq!(statements, 3, "the lock, the read and the batch");
+    } else {
+        assert!(statements <= 12, "{statements} statements for a charge on SQLite");
+    }
+}

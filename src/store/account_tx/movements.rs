@@ -2,6 +2,7 @@
 //! in the database and appended to the ledger with the balance after it.
 use chrono::{DateTime, Utc};
 use entity::{credit_lots, ledger_entries, reservations};
+use sea_orm::QueryTrait as _;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
@@ -62,24 +63,21 @@ impl AccountTx {
     }
 
     /// Takes `amount` from a lot. The update only succeeds if the lot still
-    /// has that much, so even a bug upstream cannot overdraw a lot.
+    /// has that much, so even a bug upstream cannot overdraw a lot: it is
+    /// deferred (`batch.rs`), and the batch fails unless it changed the lot.
     pub async fn take(&mut self, lot_id: i64, amount: Credits, kind: LedgerKind, origin: Origin) -> Result<()> {
-        let updated = credit_lots::Entity::update_many()
+        let update = credit_lots::Entity::update_many()
             .col_expr(credit_lots::Column::Remaining, Expr::col(credit_lots::Column::Remaining).sub(amount.get()))
             .filter(credit_lots::Column::Id.eq(lot_id))
             .filter(credit_lots::Column::AccountId.eq(self.account.id.clone()))
-            .filter(credit_lots::Column::Remaining.gte(amount.get()))
-            .exec(&self.tx)
-            .await?;
-        if updated.rows_affected != 1 {
-            return Err(Error::internal(format!("lot {lot_id} could not give {amount} credits")));
-        }
+            .filter(credit_lots::Column::Remaining.gte(amount.get()));
+        self.tx.defer(&update.into_query(), 1).await?;
         let lot = self
             .lots
             .iter_mut()
             .find(|lot| lot.id == lot_id)
             .ok_or_else(|| Error::internal(format!("lot {lot_id} is not loaded")))?;
-        // The database had `amount` on the lot: a failure here is a bug.
+        // The lot was read under the lock: a failure here is a bug.
         lot.remaining = lot.remaining.checked_sub(amount).ok_or_else(|| taken_wrong(lot_id, amount))?;
         let taken = amount.get().checked_neg().ok_or_else(|| taken_wrong(lot_id, amount))?;
         self.record(kind, lot_id, taken, origin)

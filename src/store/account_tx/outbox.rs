@@ -4,6 +4,7 @@
 //! the account's row at commit), so that a
 //! rolled-back change has no event and every committed one has its own.
 use entity::{credit_lots, events};
+use sea_orm::QueryTrait as _;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::Value;
@@ -63,11 +64,10 @@ impl AccountTx {
         if due.is_empty() {
             return Ok(());
         }
-        credit_lots::Entity::update_many()
+        let noticed = credit_lots::Entity::update_many()
             .col_expr(credit_lots::Column::ExpiryNoticed, Expr::value(true))
-            .filter(credit_lots::Column::Id.is_in(due.clone()))
-            .exec(&self.tx)
-            .await?;
+            .filter(credit_lots::Column::Id.is_in(due.clone()));
+        self.tx.defer(&noticed.into_query(), due.len() as u64).await?;
         self.unnoticed.retain(|id| !due.contains(id));
         let threshold = self.low_balance_threshold();
         for id in due {
@@ -104,7 +104,8 @@ impl AccountTx {
             });
         }
         let last = first + rows.len() as i64 - 1;
-        events::Entity::insert_many(rows).exec_without_returning(&self.tx).await?;
+        let count = rows.len() as u64;
+        self.tx.defer(&events::Entity::insert_many(rows).into_query(), count).await?;
         // Written with the rest of the account's row (`save_account`).
         self.account.event_sequence = last;
         self.account_changed = true;

@@ -5,6 +5,7 @@
 //! while a daily limit applies, and written with the commit (`save_account`).
 use chrono::{DateTime, Utc};
 use entity::{accounts, reservations};
+use sea_orm::QueryTrait as _;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
@@ -138,7 +139,7 @@ impl AccountTx {
         }
         use accounts::Column as C;
         let account = &self.account;
-        accounts::Entity::update_many()
+        let update = accounts::Entity::update_many()
             .col_expr(C::EventSequence, Expr::value(account.event_sequence))
             .col_expr(C::SpendLimitDaily, Expr::value(account.spend_limit_daily))
             .col_expr(C::SpendLimitPerGeneration, Expr::value(account.spend_limit_per_generation))
@@ -151,9 +152,8 @@ impl AccountTx {
                 C::SpendLimitNoticedPerGeneration,
                 Expr::value(account.spend_limit_noticed_per_generation.clone()),
             )
-            .filter(C::Id.eq(account.id.clone()))
-            .exec(&self.tx)
-            .await?;
+            .filter(C::Id.eq(account.id.clone()));
+        self.tx.defer(&update.into_query(), 1).await?;
         self.account_changed = false;
         Ok(())
     }

@@ -15,11 +15,15 @@ use crate::error::Result;
 
 mod catalog_listener;
 mod gates;
+mod holdings;
+mod inline;
 mod reads;
 
 pub use catalog_listener::{CatalogListener, announce as announce_catalog};
 
 pub use gates::Turn;
+pub use holdings::holdings;
+pub use inline::inline;
 
 /// Settings of every session. A generic plan for a keyset page filtered by
 /// studio is ~50x slower than a custom one; prepared statements must not
