@@ -24,7 +24,7 @@ const ALL_USAGE: &str =
 
 /// The variables of the analytics' last answer, once the page shows it and
 /// `ready` (a script on `query`, the variables) holds.
-async fn shown_query(browser: &Client, what: &str, ready: &str) -> Value {
+pub async fn shown_query(browser: &Client, what: &str, ready: &str) -> Value {
     let script = format!(
         "const section = document.querySelector('[data-query]');
          if (!section || !section.dataset.query || section.dataset.loading === 'true') return null;
