@@ -14,7 +14,7 @@ const reached = (limit) => limit.daily !== null && limit.dailyLeft === 0;
 // until the day's count starts again.
 export function LimitReached({ limit }) {
   if (!reached(limit)) return null;
-  const whose = limit.userDaily === limit.daily ? 'your own daily limit' : "the daily limit an admin set";
+  const whose = limit.userDaily === limit.daily ? 'your own daily limit' : 'the daily limit an admin set';
   return html`<div class="notice notice-warning" role="status" data-notice="daily-limit">
     <strong>Today's spend limit is reached.</strong> ${`${number(limit.dailySpent)} of ${number(limit.daily)} credits spent (${whose}): `}
     ${`generations are refused until ${time(limit.dailyResetsAt)}, ${untilNow(limit.dailyResetsAt)}.`}

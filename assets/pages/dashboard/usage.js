@@ -52,7 +52,7 @@ export function Totals({ series, usage }) {
 // A generation's status and, once refunded, each refund (oldest first):
 // its credits and cause.
 function Status({ node }) {
-  const status = node.status.toLowerCase().replace('_', '-');
+  const status = node.status.toLowerCase().replaceAll('_', '-');
   return html`<span class=${`status status-${status}`}>${STATUS_WORDS[node.status] ?? status}</span>
     ${node.refunds.length > 0 &&
     html`<ul class="refunds">
