@@ -68,6 +68,7 @@ const FILES: &[Embedded] = &[
     module!("pages/dashboard/format.js"),
     module!("pages/dashboard/filters.js"),
     module!("pages/dashboard/controls.js"),
+    module!("pages/dashboard/limits.js"),
     module!("pages/dashboard/wallet.js"),
     module!("pages/dashboard/topup.js"),
     module!("pages/dashboard/chart.js"),

@@ -63,8 +63,8 @@ async fn graphiql_names_only_embedded_assets_served_with_their_type_and_a_year_o
 #[tokio::test]
 async fn the_dashboard_names_only_embedded_assets_served_with_their_type_and_a_year_of_caching() {
     let app = TestApp::start().await;
-    // Two styles, uPlot, htm with Preact, and the page's twelve modules.
-    assert_page_of_embedded_files(&app, "/dashboard", 16).await;
+    // Two styles, uPlot, htm with Preact, and the page's thirteen modules.
+    assert_page_of_embedded_files(&app, "/dashboard", 17).await;
 }
 
 #[tokio::test]

@@ -98,8 +98,10 @@ function AccountView({ api, token, accountId, view, setView, catalog, onError })
     };
   }, [accountId]);
   if (overview === null) return html`<p class="muted loading">Loading the wallet…</p>`;
+  // Only the signed-in user sets limits here, on their own account.
+  const limits = { editable: accountId === null, api, onError, onWallet: (wallet) => setOverview((old) => ({ ...old, wallet })) };
   return html`<div class="account">
-    <${WalletCard} overview=${overview} live=${live} onBuy=${() => setBuying(true)} />
+    <${WalletCard} overview=${overview} live=${live} onBuy=${() => setBuying(true)} limits=${limits} />
     <${Analytics} api=${api} token=${token} accountId=${accountId} view=${view} setView=${setView} catalog=${catalog} onError=${onError} />
     ${buying && html`<${BuyTokens} api=${api} accountId=${accountId} onClose=${() => setBuying(false)} />`}
   </div>`;

@@ -1,5 +1,7 @@
 // How figures and times read: numbers grouped the reader's way, times in
 // the browser's own zone (the zone the charts are asked in as well).
+import { html } from '../../vendor/htm-3.1.1/standalone.module.js';
+
 export const timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
 
 const integer = new Intl.NumberFormat();
@@ -16,6 +18,9 @@ export const percentage = (p) => `${percent.format(p)}%`;
 export const dateTime = (iso) => when.format(new Date(iso));
 export const shortDateTime = (iso) => shortWhen.format(new Date(iso));
 export const time = (iso) => hour.format(new Date(iso));
+
+// A figure with its raw value beside the formatted one, for scripts and tests.
+export const figure = (field, value) => html`<span data-field=${field} data-value=${value}>${number(value)}</span>`;
 
 export function money(cents) {
   return new Intl.NumberFormat(undefined, { style: 'currency', currency: 'USD' }).format(cents / 100);

@@ -1,6 +1,7 @@
 // Usage analytics of one account: the range and filters (kept in the
-// address), the chart from `usageSeries`, the totals, the generations page
-// by page from `usage`, and the CSV of the same filter.
+// address), the chart from `usageSeries`, the totals (with what was
+// refunded), the generations page by page from `usage` with their refunds
+// and causes, and the CSV of the same filter.
 import { html, useEffect, useState } from '../../vendor/htm-3.1.1/standalone.module.js';
 import { accountQuery, downloadCsv } from './api.js';
 import { Chart } from './chart.js';
@@ -10,6 +11,17 @@ import { number, shortDateTime, timeZone } from './format.js';
 import { ANALYTICS, SERIES_ARGUMENTS, USAGE_ARGUMENTS } from './queries.js';
 
 const PAGE_SIZE = 20;
+
+const STATUS_WORDS = { CHARGED: 'charged', PARTIALLY_REFUNDED: 'partly refunded', REFUNDED: 'refunded' };
+
+// `RefundCause` in a person's words.
+export const CAUSE_WORDS = {
+  PROVIDER_ERROR: 'provider error',
+  TIMEOUT: 'timed out',
+  OUTPUT_MODERATED: 'output moderated',
+  USER_CANCELLED: 'cancelled by the user',
+  OTHER: 'other cause',
+};
 
 // The variables of the analytics query for a view and a page.
 export function analyticsVariables(view, page = {}) {
@@ -32,8 +44,24 @@ export function Totals({ series, usage }) {
     <div><dt>Generations</dt><dd data-field="generations" data-value=${series.generations}>${number(series.generations)}</dd></div>
     <div><dt>Outputs</dt><dd data-field="outputs" data-value=${series.outputs}>${number(series.outputs)}</dd></div>
     <div><dt>Credits per generation</dt><dd>${average}</dd></div>
+    <div><dt>Refunded</dt><dd data-field="refundedCredits" data-value=${series.refundedCredits}>${number(series.refundedCredits)}</dd></div>
     ${usage && html`<div class="hidden" data-field="listTotalCount" data-value=${usage.totalCount}></div>`}
   </dl>`;
+}
+
+// A generation's status and, once refunded, each refund (oldest first):
+// its credits and cause.
+function Status({ node }) {
+  const status = node.status.toLowerCase().replaceAll('_', '-');
+  return html`<span class=${`status status-${status}`}>${STATUS_WORDS[node.status] ?? status}</span>
+    ${node.refunds.length > 0 &&
+    html`<ul class="refunds">
+      ${node.refunds.map(
+        (refund, i) => html`<li key=${i} data-refund-credits=${refund.credits} data-refund-cause=${refund.cause}
+            title=${`refunded ${shortDateTime(refund.createdAt)}`}>
+          −${number(refund.credits)} · ${CAUSE_WORDS[refund.cause] ?? refund.cause}</li>`,
+      )}
+    </ul>`}`;
 }
 
 function Generations({ usage, onPage }) {
@@ -44,14 +72,14 @@ function Generations({ usage, onPage }) {
       <thead><tr><th>When</th><th>Tool</th><th>Model</th><th class="num">Outputs</th><th class="num">Units</th><th class="num">Credits</th><th>Status</th></tr></thead>
       <tbody>
         ${usage.edges.map(
-          ({ node }) => html`<tr key=${node.id} data-usage-id=${node.id} data-credits=${node.credits}>
+          ({ node }) => html`<tr key=${node.id} data-usage-id=${node.id} data-credits=${node.credits} data-status=${node.status}>
             <td>${shortDateTime(node.createdAt)}</td>
             <td>${node.tool}<small class="muted">${node.studio.toLowerCase()}</small></td>
             <td>${node.model?.name ?? '—'}</td>
             <td class="num">${number(node.count)}</td>
             <td class="num">${node.units === null ? '' : number(node.units)}</td>
             <td class="num">${number(node.credits)}</td>
-            <td><span class=${`status status-${node.status.toLowerCase()}`}>${node.status.toLowerCase()}</span></td>
+            <td><${Status} node=${node} /></td>
           </tr>`,
         )}
       </tbody>

@@ -1,11 +1,10 @@
 // The wallet card: what can be spent now, the subscription credits left
 // (a number, a percentage and a bar), each source, the held credits, when
-// the daily free credits reset, and a notice when the balance runs low.
+// the daily free credits reset, a notice when the balance runs low, and the
+// spend limits (limits.js).
 import { html } from '../../vendor/htm-3.1.1/standalone.module.js';
-import { dateTime, number, percentage, time, untilNow } from './format.js';
-
-// A figure with its raw value beside the formatted one, for scripts and tests.
-const figure = (field, value) => html`<span data-field=${field} data-value=${value}>${number(value)}</span>`;
+import { dateTime, figure, number, percentage, time, untilNow } from './format.js';
+import { LimitReached, SpendLimits } from './limits.js';
 
 const LIVE_WORDS = {
   connecting: 'Connecting…',
@@ -21,7 +20,8 @@ function Source({ name, hint, field, value }) {
   </li>`;
 }
 
-export function WalletCard({ overview, live, onBuy }) {
+// `limits`: what the spend limits' form needs (see SpendLimits).
+export function WalletCard({ overview, live, onBuy, limits }) {
   const { wallet, plan, subscription } = overview;
   const percent = Math.max(0, Math.min(100, wallet.subscriptionPercentLeft));
   const subscribed = wallet.subscriptionAllowance > 0;
@@ -36,6 +36,7 @@ export function WalletCard({ overview, live, onBuy }) {
       <strong>Your balance is low.</strong> ${`${number(wallet.balance)} credits left, under your threshold of ${number(wallet.lowBalanceThreshold)}. `}
       ${plan.canBuyTokens ? html`<button class="link" onClick=${onBuy}>Buy tokens</button>` : ' Subscribe to a paid plan to buy tokens.'}
     </div>`}
+    <${LimitReached} limit=${wallet.spendLimit} />
     <div class="balance">
       <div>
         <div class="balance-figure">${figure('balance', wallet.balance)}</div>
@@ -70,5 +71,6 @@ export function WalletCard({ overview, live, onBuy }) {
     <p class="muted small" data-field="dailyFreeResetsAt" data-value=${wallet.dailyFreeResetsAt}>
       Daily free credits reset ${untilNow(wallet.dailyFreeResetsAt)} (${dateTime(wallet.dailyFreeResetsAt)}).
     </p>
+    <${SpendLimits} limit=${wallet.spendLimit} ...${limits} />
   </section>`;
 }

@@ -56,7 +56,7 @@ pub async fn click(browser: &Client, selector: &str) {
 }
 
 /// The wallet card's figures, by their `data-field`, as numbers.
-async fn shown_wallet(browser: &Client) -> Value {
+pub async fn shown_wallet(browser: &Client) -> Value {
     let script = "const shown = {};
         document.querySelectorAll('.wallet [data-field]').forEach((e) => { shown[e.dataset.field] = e.dataset.value; });
         return shown;";
@@ -67,6 +67,27 @@ async fn shown_wallet(browser: &Client) -> Value {
 async fn shown_balance(browser: &Client) -> Option<i64> {
     let script = "return document.querySelector('.wallet [data-field=balance]')?.dataset.value ?? null;";
     page(browser, script).await.as_str().and_then(|value| value.parse().ok())
+}
+
+/// Waits until the page follows `account`'s wallet live. Until a change
+/// reaches the page, the subscription may not have started on the server:
+/// grants a credit at a time until one shows.
+pub async fn until_live(app: &TestApp, browser: &Client, account: &str) {
+    wait_for(browser, "the live wallet", "return !!document.querySelector('.live-live');").await;
+    let mut grants = 0;
+    loop {
+        grants += 1;
+        let grant = json!({ "credits": 1, "reason": "browser test", "idempotencyKey": format!("warm-{grants}") });
+        let balance = app.grant(account, grant).await["wallet"]["balance"].as_i64();
+        let started = Instant::now();
+        while shown_balance(browser).await != balance && started.elapsed() < Duration::from_secs(1) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        if shown_balance(browser).await == balance {
+            break;
+        }
+        assert!(grants < 30, "no wallet change reached the page");
+    }
 }
 
 const WALLET: &str =
@@ -82,7 +103,6 @@ async fn assert_no_csp_violation_nor_foreign_request(browser: &Client, base: &st
 async fn the_wallet_shows_what_the_api_says_and_follows_a_charge_without_a_reload() {
     let app = demo_app().await;
     let account = busiest_account(&app).await;
-    let grant = |key: String| json!({ "credits": 1, "reason": "browser test", "idempotencyKey": key });
     assert_eq!(
         app.grant(&account, json!({ "credits": 200, "reason": "browser test", "idempotencyKey": "top" })).await["errors"],
         json!([])
@@ -103,22 +123,7 @@ async fn the_wallet_shows_what_the_api_says_and_follows_a_charge_without_a_reloa
         let kept = "return [location.hash, sessionStorage.getItem('credits.token'), document.cookie, JSON.stringify(localStorage)];";
         assert_eq!(page(&browser, kept).await, json!(["", token, "", "{}"]));
 
-        // Until a change reaches the page, the subscription may not have
-        // started on the server: grant a credit at a time until one shows.
-        wait_for(&browser, "the live wallet", "return !!document.querySelector('.live-live');").await;
-        let mut grants = 0;
-        loop {
-            grants += 1;
-            let balance = app.grant(&account, grant(format!("warm-{grants}"))).await["wallet"]["balance"].as_i64();
-            let started = Instant::now();
-            while shown_balance(&browser).await != balance && started.elapsed() < Duration::from_secs(1) {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            if shown_balance(&browser).await == balance {
-                break;
-            }
-            assert!(grants < 30, "no wallet change reached the page");
-        }
+        until_live(&app, &browser, &account).await;
         // A charge through the API moves the balance on screen within two seconds.
         let charged = app.consume(&account, image(2), "dashboard-live-charge").await;
         assert_eq!(charged["errors"], json!([]));

@@ -24,7 +24,7 @@ const ALL_USAGE: &str =
 
 /// The variables of the analytics' last answer, once the page shows it and
 /// `ready` (a script on `query`, the variables) holds.
-async fn shown_query(browser: &Client, what: &str, ready: &str) -> Value {
+pub async fn shown_query(browser: &Client, what: &str, ready: &str) -> Value {
     let script = format!(
         "const section = document.querySelector('[data-query]');
          if (!section || !section.dataset.query || section.dataset.loading === 'true') return null;
@@ -179,7 +179,7 @@ async fn an_admin_sees_the_platform_and_its_top_accounts_and_opens_one() {
         let view = shown_query(&browser, "the platform", "true").await;
         let query = "query($filter: UsageFilter, $interval: UsageInterval!, $by: UsageDimension, $timeZone: String) {
             platformUsageSeries(filter: $filter, interval: $interval, by: $by, top: 8, timeZone: $timeZone) {
-              periods series { key label credits totalCredits } }
+              periods refundedCredits series { key label credits totalCredits } }
             topAccounts(filter: $filter, limit: 10) { accountId credits } }";
         let expected = app.as_admin(query, view.clone()).await;
         let rows = "return [...document.querySelectorAll('[data-leaders=accounts] [data-row]')]
@@ -190,6 +190,8 @@ async fn an_admin_sees_the_platform_and_its_top_accounts_and_opens_one() {
         assert_eq!(page(&browser, rows).await, json!(leaders));
         let chart = page(&browser, "return JSON.parse(document.querySelector('[data-chart]').dataset.chart);").await;
         assert_eq!(chart, json!({ "periods": expected["platformUsageSeries"]["periods"], "series": expected["platformUsageSeries"]["series"] }));
+        let refunded = "return Number(document.querySelector('[data-field=refundedCredits]').dataset.value);";
+        assert_eq!(page(&browser, refunded).await, expected["platformUsageSeries"]["refundedCredits"]);
         screenshot(&browser, "dashboard-platform").await;
 
         // Opening the first account shows its wallet, as the API has it.
@@ -200,6 +202,8 @@ async fn an_admin_sees_the_platform_and_its_top_accounts_and_opens_one() {
         assert_eq!(balance.as_str().map(str::parse::<i64>), Some(Ok(app.balance(&first).await)));
         assert!(page(&browser, "return location.search;").await.as_str().unwrap().contains(&format!("account={first}")));
         shown_query(&browser, "the account's analytics", "true").await;
+        // An account without limits shows none, and an admin gets no form for them.
+        assert_eq!(page(&browser, "return document.querySelector('.limits');").await, Value::Null);
         screenshot(&browser, "dashboard-admin-account").await;
     })
     .await;

@@ -20,6 +20,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
 
 mod dashboard;
+mod dashboard_refunds;
 mod dashboard_usage;
 mod graphiql;
 
