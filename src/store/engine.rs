@@ -165,9 +165,9 @@ pub struct Connections {
 /// listener's one and two for the webhook worker.
 const BACKGROUND_CONNECTIONS: u32 = 3;
 
-/// The connections of `options`. On PostgreSQL the writer and readers are one pool.
+/// The connections of `options`.
 pub async fn connect(options: &DatabaseOptions) -> Result<Connections> {
-    let configure = |max_connections: u32| {
+    let configure = |max_connections: u32, reads: bool| {
         let mut connect = ConnectOptions::new(options.url.clone());
         connect
             .max_connections(max_connections)
@@ -183,7 +183,10 @@ pub async fn connect(options: &DatabaseOptions) -> Result<Connections> {
                     .busy_timeout(sqlite::BUSY_TIMEOUT)
                     .create_if_missing(true)
             });
-        connect.map_sqlx_postgres_opts(|options| options.options(postgres::SESSION_SETTINGS));
+        connect.map_sqlx_postgres_opts(move |options| {
+            let options = options.options(postgres::SESSION_SETTINGS);
+            if reads { options.options(postgres::READER_SETTINGS) } else { options }
+        });
         if let Some(schema) = &options.schema {
             connect.set_schema_search_path(schema.clone());
         }
@@ -195,12 +198,16 @@ pub async fn connect(options: &DatabaseOptions) -> Result<Connections> {
         if options.url.contains(":memory:") || options.url.contains("mode=memory") {
             return Err(Error::internal("an in-memory SQLite database is not supported: give a file"));
         }
-        let writer = Database::connect(configure(1)).await?;
-        let reader = Database::connect(configure(options.max_connections.max(1))).await?;
+        let writer = Database::connect(configure(1, false)).await?;
+        let reader = Database::connect(configure(options.max_connections.max(1), true)).await?;
         Ok(Connections { writer, background: reader.clone(), reader })
     } else {
-        let pool = Database::connect(configure(options.max_connections.max(2))).await?;
-        let background = Database::connect(configure(BACKGROUND_CONNECTIONS)).await?;
-        Ok(Connections { writer: pool.clone(), reader: pool, background })
+        // Two pools: the account transactions' and the reads' (their plans
+        // differ: `READER_SETTINGS`), each of the configured size, so a
+        // dashboard's reads never take a charge's connection.
+        let writer = Database::connect(configure(options.max_connections.max(2), false)).await?;
+        let reader = Database::connect(configure(options.max_connections.max(2), true)).await?;
+        let background = Database::connect(configure(BACKGROUND_CONNECTIONS, false)).await?;
+        Ok(Connections { writer, reader, background })
     }
 }
