@@ -14,10 +14,9 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, Statement};
 
 use super::DatabaseOptions;
-use super::sql::Sql;
 use super::{postgres, sqlite};
 use crate::error::{Error, Result};
 
@@ -60,6 +59,10 @@ pub type Job<T> = Box<dyn FnOnce(DatabaseTransaction, Turn) -> BoxFuture<'static
 pub trait Columns {
     fn number(&self, i: usize) -> Result<i64>;
     fn text(&self, i: usize) -> Result<&str>;
+    /// A number that may be NULL.
+    fn optional_number(&self, i: usize) -> Result<Option<i64>>;
+    /// A text that may be NULL.
+    fn optional_text(&self, i: usize) -> Result<Option<&str>>;
 }
 
 /// Gives each row of an analytics read, with the fold's state.
@@ -125,11 +128,14 @@ impl Engine {
         }
     }
 
-    /// Every row of `sql` given to `each` with `state` as it is read; then `state`.
-    pub async fn fold<S: Send + 'static>(&self, sql: &Sql, state: S, each: Each<S>) -> Result<S> {
+    /// Every row of `statement` given to `each` with `state` as it is
+    /// read; then `state`. On SQLite the read takes the connection the
+    /// last one left, so reads one after another use one connection's page
+    /// cache, not each of a pool's in turn.
+    pub async fn fold<S: Send + 'static>(&self, statement: Statement, state: S, each: Each<S>) -> Result<S> {
         match self {
-            Engine::Sqlite(sqlite) => sqlite.fold(sql, state, each).await,
-            Engine::Postgres(postgres) => postgres.fold(sql, state, each).await,
+            Engine::Sqlite(sqlite) => sqlite.fold(statement, state, each).await,
+            Engine::Postgres(postgres) => postgres.fold(statement, state, each).await,
         }
     }
 

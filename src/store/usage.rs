@@ -4,7 +4,7 @@ use sea_orm::QueryTrait as _;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    QueryOrder, QuerySelect, Select,
 };
 
 use super::account_tx::Batched;
@@ -201,39 +201,44 @@ impl Store {
         filter: &UsageFilter,
         read: KeysetRead<UsagePosition>,
     ) -> Result<Vec<UsageEvent>> {
-        use usage_events::Column as C;
-        filter.validate()?;
-        let mut query = usage_events::Entity::find().filter(C::AccountId.eq(account_id));
-        if let Some(from) = filter.from {
-            query = query.filter(C::CreatedAtMs.gte(to_ms(from)));
-        }
-        if let Some(to) = filter.to {
-            query = query.filter(C::CreatedAtMs.lt(to_ms(to)));
-        }
-        if let Some(studios) = &filter.studios {
-            query = query.filter(C::Studio.is_in(studios.iter().map(|s| s.as_str())));
-        }
-        if let Some(tools) = &filter.tools {
-            query = query.filter(C::Tool.is_in(tools.clone()));
-        }
-        if let Some(models) = &filter.model_ids {
-            query = query.filter(C::ModelId.is_in(models.clone()));
-        }
-        let older = read.direction == Direction::Forward;
-        if let Some((at_ms, id)) = read.from {
-            let (time, tie) = if older {
-                (C::CreatedAtMs.lt(at_ms), C::Id.lte(id))
-            } else {
-                (C::CreatedAtMs.gt(at_ms), C::Id.gte(id))
-            };
-            query =
-                query.filter(Condition::any().add(time).add(Condition::all().add(C::CreatedAtMs.eq(at_ms)).add(tie)));
-        }
-        query = if older {
-            query.order_by_desc(C::CreatedAtMs).order_by_desc(C::Id)
-        } else {
-            query.order_by_asc(C::CreatedAtMs).order_by_asc(C::Id)
-        };
-        query.limit(read.limit).all(self.reader()).await?.into_iter().map(event).collect()
+        usage_select(account_id, filter, read)?.all(self.reader()).await?.into_iter().map(event).collect()
     }
+}
+
+/// The SELECT of `usage_page`.
+pub(crate) fn usage_select(
+    account_id: &str,
+    filter: &UsageFilter,
+    read: KeysetRead<UsagePosition>,
+) -> Result<Select<usage_events::Entity>> {
+    use usage_events::Column as C;
+    filter.validate()?;
+    let mut query = usage_events::Entity::find().filter(C::AccountId.eq(account_id));
+    if let Some(from) = filter.from {
+        query = query.filter(C::CreatedAtMs.gte(to_ms(from)));
+    }
+    if let Some(to) = filter.to {
+        query = query.filter(C::CreatedAtMs.lt(to_ms(to)));
+    }
+    if let Some(studios) = &filter.studios {
+        query = query.filter(C::Studio.is_in(studios.iter().map(|s| s.as_str())));
+    }
+    if let Some(tools) = &filter.tools {
+        query = query.filter(C::Tool.is_in(tools.clone()));
+    }
+    if let Some(models) = &filter.model_ids {
+        query = query.filter(C::ModelId.is_in(models.clone()));
+    }
+    let older = read.direction == Direction::Forward;
+    if let Some((at_ms, id)) = read.from {
+        let (time, tie) =
+            if older { (C::CreatedAtMs.lt(at_ms), C::Id.lte(id)) } else { (C::CreatedAtMs.gt(at_ms), C::Id.gte(id)) };
+        query = query.filter(Condition::any().add(time).add(Condition::all().add(C::CreatedAtMs.eq(at_ms)).add(tie)));
+    }
+    query = if older {
+        query.order_by_desc(C::CreatedAtMs).order_by_desc(C::Id)
+    } else {
+        query.order_by_asc(C::CreatedAtMs).order_by_asc(C::Id)
+    };
+    Ok(query.limit(read.limit))
 }

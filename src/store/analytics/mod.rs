@@ -161,7 +161,7 @@ impl Store {
         let each = move |sink: &mut S, row: &dyn Columns| {
             layout.read(|i| row.number(i), |i| row.text(i)).map(|read| add(sink, read))
         };
-        self.engine.fold(&sql, sink, Box::new(each)).await
+        self.engine.fold(sql.statement(), sink, Box::new(each)).await
     }
 }
 

@@ -7,10 +7,9 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use sea_orm::sqlx::PgPool;
 use sea_orm::sqlx::postgres::PgRow;
-use sea_orm::{DatabaseConnection, DbErr};
+use sea_orm::{DatabaseConnection, DbErr, Statement};
 
 use super::engine::Each;
-use super::sql::Sql;
 use crate::error::Result;
 
 mod catalog_listener;
@@ -62,8 +61,8 @@ impl Postgres {
         turn
     }
 
-    pub async fn fold<S: Send + 'static>(&self, sql: &Sql, state: S, mut each: Each<S>) -> Result<S> {
+    pub async fn fold<S: Send + 'static>(&self, statement: Statement, state: S, mut each: Each<S>) -> Result<S> {
         let each = move |state: &mut S, row: &PgRow| each(state, row).map_err(|e| DbErr::Custom(e.to_string()));
-        Ok(reads::fold(&self.pool, &self.statements, sql.statement(), state, each).await?)
+        Ok(reads::fold(&self.pool, &self.statements, statement, state, each).await?)
     }
 }

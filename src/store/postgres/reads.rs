@@ -29,6 +29,8 @@ pub async fn fold<S>(
     for value in statement.values.iter().flat_map(|values| values.0.iter()) {
         query = match value {
             Value::BigInt(Some(n)) => query.bind(*n),
+            // A LIMIT, as SeaORM builds one.
+            Value::BigUnsigned(Some(n)) => query.bind(i64::try_from(*n).unwrap_or(i64::MAX)),
             Value::String(Some(text)) => query.bind(text.as_str()),
             other => return Err(DbErr::Custom(format!("no parameter is bound for {other:?}"))),
         };
@@ -47,6 +49,14 @@ impl Columns for PgRow {
     }
 
     fn text(&self, i: usize) -> Result<&str> {
+        self.try_get(i).map_err(|e| Error::internal(format!("column {i}: {e}")))
+    }
+
+    fn optional_number(&self, i: usize) -> Result<Option<i64>> {
+        self.try_get(i).map_err(|e| Error::internal(format!("column {i}: {e}")))
+    }
+
+    fn optional_text(&self, i: usize) -> Result<Option<&str>> {
         self.try_get(i).map_err(|e| Error::internal(format!("column {i}: {e}")))
     }
 }

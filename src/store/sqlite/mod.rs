@@ -7,11 +7,10 @@ use std::sync::atomic::{AtomicI64, AtomicU64};
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
-use sea_orm::DatabaseTransaction;
+use sea_orm::{DatabaseTransaction, Statement};
 
 use super::DatabaseOptions;
 use super::engine::{Columns, Each, Staged};
-use super::sql::Sql;
 use crate::error::{Error, Result};
 
 mod group_commit;
@@ -49,13 +48,13 @@ impl Sqlite {
         self.group_commit.submit(work).await
     }
 
-    pub async fn fold<S: Send + 'static>(&self, sql: &Sql, state: S, mut each: Each<S>) -> Result<S> {
+    pub async fn fold<S: Send + 'static>(&self, statement: Statement, state: S, mut each: Each<S>) -> Result<S> {
         // The variant that carries any error: rusqlite has no other without
         // its `functions` feature.
         let each = move |state: &mut S, row: &rusqlite::Row<'_>| {
             each(state, &Row(row)).map_err(|error| rusqlite::Error::ToSqlConversionFailure(Box::new(error)))
         };
-        Ok(self.reads.fold(sql.statement(), state, each).await?)
+        Ok(self.reads.fold(statement, state, each).await?)
     }
 }
 
@@ -77,5 +76,14 @@ impl Columns for Row<'_, '_> {
     fn text(&self, i: usize) -> Result<&str> {
         let value = self.0.get_ref(i).map_err(|e| Error::internal(format!("column {i}: {e}")))?;
         value.as_str().map_err(|e| Error::internal(format!("column {i}: {e}")))
+    }
+
+    fn optional_number(&self, i: usize) -> Result<Option<i64>> {
+        self.0.get(i).map_err(|e| Error::internal(format!("column {i}: {e}")))
+    }
+
+    fn optional_text(&self, i: usize) -> Result<Option<&str>> {
+        let value = self.0.get_ref(i).map_err(|e| Error::internal(format!("column {i}: {e}")))?;
+        value.as_str_or_null().map_err(|e| Error::internal(format!("column {i}: {e}")))
     }
 }

@@ -3,6 +3,7 @@
 use chrono::{Duration, Utc};
 use credits::auth::Role;
 use credits::domain::analytics::UsageFilter;
+use credits::domain::usage::{UsageEvent, UsageStatus};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
@@ -99,13 +100,15 @@ async fn the_export_has_the_rows_and_credits_of_the_usage_connection_for_each_fi
 async fn an_export_is_read_page_by_page_through_ties_in_time() {
     let app = TestApp::start().await;
     app.grant("p", json!({ "credits": 10_000, "reason": "pages", "idempotencyKey": "fund" })).await;
+    let mut charged = Vec::new();
     for i in 0..11 {
         if i % 4 == 0 {
             app.advance(Duration::seconds(1));
         }
-        app.consume("p", image(1), &format!("p-{i}")).await;
+        charged.push(app.consume("p", image(1), &format!("p-{i}")).await["usageEvent"]["id"].clone());
     }
-    let pages: Vec<_> = app.app.store.usage_export("p".into(), UsageFilter::default(), 3).collect().await;
+    let store = &app.app.store;
+    let pages: Vec<_> = store.usage_export("p".into(), UsageFilter::default(), 3).collect().await;
     let sizes: Vec<usize> = pages.iter().map(|p| p.as_ref().unwrap().len()).collect();
     assert_eq!(sizes, vec![3, 3, 3, 2]);
     let ids: Vec<String> = pages.into_iter().flat_map(|p| p.unwrap()).map(|e| e.id.to_string()).collect();
@@ -115,6 +118,16 @@ async fn an_export_is_read_page_by_page_through_ties_in_time() {
     let mut sorted = ids.clone();
     sorted.sort_by_key(|id| std::cmp::Reverse(id.parse::<i64>().unwrap()));
     assert_eq!(ids, sorted, "newest first, ties by id");
+
+    // A page is read when it is asked for, not before: the oldest event,
+    // refunded after the first page was read, is exported refunded.
+    let mut reading = Box::pin(store.usage_export("p".into(), UsageFilter::default(), 3));
+    let first = reading.next().await.unwrap().unwrap();
+    assert!(first.iter().all(|e| e.status == UsageStatus::Charged));
+    app.refund(&charged[0]).await;
+    let rest: Vec<UsageEvent> = reading.map(|page| page.unwrap()).concat().await;
+    assert_eq!((rest.len(), rest.last().unwrap().id.to_string()), (8, charged[0].as_str().unwrap().to_owned()));
+    assert_eq!(rest.last().unwrap().status, UsageStatus::Refunded);
 }
 
 #[tokio::test]
