@@ -124,7 +124,7 @@ impl AccountTx {
         let Holdings { lots, subscription, holds, unnoticed, prefetched } = load(&tx, account_id, prefetch).await?;
         let balance = lots.iter().map(|lot| lot.remaining).sum();
         let mut account_tx = AccountTx {
-            tx: Batched::new(tx, store.statements.clone()),
+            tx: Batched::new(tx),
             _turn: turn,
             store: store.clone(),
             catalog,

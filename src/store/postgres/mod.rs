@@ -15,14 +15,12 @@ use crate::error::Result;
 mod catalog_listener;
 mod gates;
 mod holdings;
-mod inline;
 mod reads;
 
 pub use catalog_listener::{CatalogListener, announce as announce_catalog};
 
 pub use gates::Turn;
 pub use holdings::holdings;
-pub use inline::inline;
 
 /// Settings of every session: our queries are short, and compiling them
 /// (jit) or starting parallel workers costs more than it saves.
