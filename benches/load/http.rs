@@ -98,16 +98,19 @@ pub async fn grant_all(
     mutate_all(base_url, token, accounts, clients, (GRANT, "grantCredits"), input).await
 }
 
-/// Sets a daily and a per-generation spend limit on each account, both
-/// far above what a run spends: every charge is counted and checked, none
-/// refused.
+/// Sets (`on`) or clears a daily and a per-generation spend limit on each
+/// account, both far above what a run spends: every charge is counted and
+/// checked, none refused.
 pub async fn limit_all(
     base_url: &str,
     token: &str,
     accounts: Arc<Vec<String>>,
     clients: usize,
+    on: bool,
 ) -> Result<(), BoxError> {
-    let input = |account: &str| json!({ "accountId": account, "daily": 1_000_000_000, "perGeneration": 1_000_000 });
+    let (daily, per_generation) =
+        if on { (json!(1_000_000_000), json!(1_000_000)) } else { (Value::Null, Value::Null) };
+    let input = move |account: &str| json!({ "accountId": account, "daily": daily, "perGeneration": per_generation });
     mutate_all(base_url, token, accounts, clients, (SET_SPEND_LIMIT, "setSpendLimit"), input).await
 }
 

@@ -66,9 +66,10 @@ pub struct AccountTx {
     watched: Credits,
     /// Lots whose coming expiry has not been considered for a notice.
     unnoticed: Vec<i64>,
-    /// Columns of the account's row changed in memory, written at commit
-    /// (`spend.rs`: `save_account`).
-    account_changed: bool,
+    /// Columns of the account's row changed in memory, a bit each by their
+    /// place in `accounts::Column`, written at commit (`spend.rs`:
+    /// `save_account`).
+    account_changes: u64,
     /// A refusal that wrote a notice commits it (`spend.rs`).
     keeps_refusal: bool,
     /// What opening read for the request (`Prefetch`).
@@ -140,7 +141,7 @@ impl AccountTx {
             events: Vec::new(),
             watched: balance,
             unnoticed,
-            account_changed: false,
+            account_changes: 0,
             keeps_refusal: false,
             prefetched,
         };

@@ -3,7 +3,7 @@
 //! account's `event_sequence`, which the account's lock guards (written with
 //! the account's row at commit), so that a
 //! rolled-back change has no event and every committed one has its own.
-use entity::{credit_lots, events};
+use entity::{accounts, credit_lots, events};
 use sea_orm::QueryTrait as _;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
@@ -108,7 +108,7 @@ impl AccountTx {
         self.tx.defer(&events::Entity::insert_many(rows).into_query(), count).await?;
         // Written with the rest of the account's row (`save_account`).
         self.account.event_sequence = last;
-        self.account_changed = true;
+        self.account_changed(&[accounts::Column::EventSequence]);
         Ok(types)
     }
 }

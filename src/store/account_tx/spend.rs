@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use entity::{accounts, reservations};
 use sea_orm::QueryTrait as _;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, Iterable, ModelTrait, QueryFilter};
 use serde_json::json;
 
 use super::AccountTx;
@@ -103,23 +103,34 @@ impl AccountTx {
             }
             (Some(_), None) => {}
         }
-        self.account_changed = true;
+        use accounts::Column as C;
+        self.account_changed(&[
+            C::SpendLimitDaily,
+            C::SpendLimitPerGeneration,
+            C::AdminSpendLimitDaily,
+            C::AdminSpendLimitPerGeneration,
+            C::SpentDay,
+            C::SpentCredits,
+        ]);
         self.mark_changed();
     }
 
     fn count_spend(&mut self, day: String, credits: Credits) {
         self.account.spent_day = Some(day);
         self.account.spent_credits = credits.get();
-        self.account_changed = true;
+        self.account_changed(&[accounts::Column::SpentDay, accounts::Column::SpentCredits]);
     }
 
     /// `spend_limit.reached`, once a day per account and kind of limit. It
     /// is written although the charge is refused: the refusal commits.
     fn notice(&mut self, refusal: &DomainError, today: &str) {
         let DomainError::SpendLimitReached { kind, limit, spent, needed } = refusal else { return };
-        let noticed = match kind {
-            SpendLimitKind::Daily => &mut self.account.spend_limit_noticed_daily,
-            SpendLimitKind::PerGeneration => &mut self.account.spend_limit_noticed_per_generation,
+        use accounts::Column as C;
+        let (noticed, column) = match kind {
+            SpendLimitKind::Daily => (&mut self.account.spend_limit_noticed_daily, C::SpendLimitNoticedDaily),
+            SpendLimitKind::PerGeneration => {
+                (&mut self.account.spend_limit_noticed_per_generation, C::SpendLimitNoticedPerGeneration)
+            }
         };
         if noticed.as_deref() == Some(today) {
             return;
@@ -127,34 +138,30 @@ impl AccountTx {
         *noticed = Some(today.to_owned());
         let data = json!({ "kind": kind.as_str(), "limit": limit.get(), "spent": spent.get(), "needed": needed.get() });
         self.emit(Event::new(EventType::SpendLimitReached, data));
-        self.account_changed = true;
+        self.account_changed(&[column]);
         self.keeps_refusal = true;
     }
 
-    /// Writes what changed on the account's row in memory (its event
-    /// sequence, its limits and their counts) in one update.
+    /// Marks `columns` of the account's row as changed in memory.
+    pub(super) fn account_changed(&mut self, columns: &[accounts::Column]) {
+        for column in columns {
+            self.account_changes |= 1 << *column as u64;
+        }
+    }
+
+    /// Writes the columns that changed on the account's row in memory (its
+    /// event sequence, its limits and their counts) in one update: a charge
+    /// under a daily limit writes only the day's count.
     pub(super) async fn save_account(&mut self) -> Result<()> {
-        if !self.account_changed {
+        if self.account_changes == 0 {
             return Ok(());
         }
-        use accounts::Column as C;
-        let account = &self.account;
-        let update = accounts::Entity::update_many()
-            .col_expr(C::EventSequence, Expr::value(account.event_sequence))
-            .col_expr(C::SpendLimitDaily, Expr::value(account.spend_limit_daily))
-            .col_expr(C::SpendLimitPerGeneration, Expr::value(account.spend_limit_per_generation))
-            .col_expr(C::AdminSpendLimitDaily, Expr::value(account.admin_spend_limit_daily))
-            .col_expr(C::AdminSpendLimitPerGeneration, Expr::value(account.admin_spend_limit_per_generation))
-            .col_expr(C::SpentDay, Expr::value(account.spent_day.clone()))
-            .col_expr(C::SpentCredits, Expr::value(account.spent_credits))
-            .col_expr(C::SpendLimitNoticedDaily, Expr::value(account.spend_limit_noticed_daily.clone()))
-            .col_expr(
-                C::SpendLimitNoticedPerGeneration,
-                Expr::value(account.spend_limit_noticed_per_generation.clone()),
-            )
-            .filter(C::Id.eq(account.id.clone()));
+        let mut update = accounts::Entity::update_many().filter(accounts::Column::Id.eq(self.account.id.clone()));
+        for column in accounts::Column::iter().filter(|column| self.account_changes & (1 << *column as u64) != 0) {
+            update = update.col_expr(column, Expr::value(self.account.get(column)));
+        }
         self.tx.defer(&update.into_query(), 1).await?;
-        self.account_changed = false;
+        self.account_changes = 0;
         Ok(())
     }
 }
