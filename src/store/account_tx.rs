@@ -35,7 +35,7 @@ mod settlement;
 mod spend;
 
 pub use batch::Batched;
-pub(super) use holdings::{Holdings, Prefetch, load};
+pub(super) use holdings::{HoldingRows, Holdings, Prefetch, Prefetched, load};
 pub use settlement::subscription_event;
 
 pub struct AccountTx {
@@ -122,10 +122,11 @@ impl AccountTx {
             }
         };
         let catalog = store.catalog_for(&tx, catalog_version).await?;
-        let Holdings { lots, subscription, holds, unnoticed, prefetched } = load(&tx, account_id, prefetch).await?;
+        let Holdings { lots, subscription, holds, unnoticed, prefetched } =
+            load(&store.engine, &tx, account_id, prefetch).await?;
         let balance = lots.iter().map(|lot| lot.remaining).sum();
         let mut account_tx = AccountTx {
-            tx: Batched::new(tx),
+            tx: Batched::new(tx, store.engine.joins_writes()),
             _turn: turn,
             store: store.clone(),
             catalog,

@@ -14,9 +14,12 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, Statement};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, Statement,
+};
 
 use super::DatabaseOptions;
+use super::account_tx::{HoldingRows, Prefetch};
 use super::{postgres, sqlite};
 use crate::error::{Error, Result};
 
@@ -54,6 +57,10 @@ pub struct Turn(#[allow(dead_code)] Option<postgres::Turn>);
 /// An account transaction's work: given the transaction (on SQLite, a
 /// savepoint of the group commit) and the account's turn, what it did.
 pub type Job<T> = Box<dyn FnOnce(DatabaseTransaction, Turn) -> BoxFuture<'static, Staged<T>> + Send>;
+
+/// Joins writes into one statement that answers, in one row, the rows
+/// they changed (`account_tx::Batched`).
+pub type JoinWrites = fn(&[&Statement]) -> std::result::Result<Statement, sea_orm::DbErr>;
 
 /// One row of an analytics read, its columns by position.
 pub trait Columns {
@@ -105,6 +112,33 @@ impl Engine {
                 // The transaction's own commit is inside the job.
                 job(tx, Turn(Some(turn))).await.answer(Ok(()))
             }
+        }
+    }
+
+    /// What an account holds, as stored, read through `db` (its open
+    /// transaction, or a reader); and on PostgreSQL, in the same round trip,
+    /// what `prefetch` asks (SQLite has no round trip to save: the request
+    /// reads those when it needs them).
+    pub async fn holdings(
+        &self,
+        db: &impl ConnectionTrait,
+        account_id: &str,
+        open: &str,
+        prefetch: &Prefetch,
+    ) -> Result<HoldingRows> {
+        Ok(match self {
+            Engine::Sqlite(_) => sqlite::holdings(db, account_id, open).await?,
+            Engine::Postgres(_) => postgres::holdings(db, account_id, open, prefetch).await?,
+        })
+    }
+
+    /// How an account transaction's writes go together to the database:
+    /// on PostgreSQL as one statement, to hold the account's lock for fewer
+    /// round trips; on SQLite, which has none to save, not at all.
+    pub fn joins_writes(&self) -> Option<JoinWrites> {
+        match self {
+            Engine::Sqlite(_) => None,
+            Engine::Postgres(_) => Some(postgres::together),
         }
     }
 

@@ -31,7 +31,8 @@ impl Store {
         validate_account_id(account_id)?;
         let db = self.reader();
         if let Some(account) = accounts::Entity::find_by_id(account_id).one(db).await? {
-            let Holdings { lots, subscription, holds, .. } = load(db, account_id, &Prefetch::default()).await?;
+            let Holdings { lots, subscription, holds, .. } =
+                load(&self.engine, db, account_id, &Prefetch::default()).await?;
             let settled = settle(self.rules(), now, &lots, subscription.as_ref(), account.daily_free_day.as_deref())
                 .is_empty()
                 && !holds.iter().any(|hold| hold.timed_out(now));

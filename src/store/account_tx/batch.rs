@@ -1,10 +1,11 @@
 //! The writes of an account transaction that nothing reads back at once
 //! (the usage event, taking from a lot, the rollups, the idempotency record,
 //! and at commit the ledger, the events and the account's row) go to the
-//! database together: on PostgreSQL as one statement, each write a
-//! data-modifying `WITH` part, sent just before the next statement or the
-//! commit, so a charge holds its account's lock for fewer round trips; on
-//! SQLite, which has no round trips, each at once.
+//! database together, where the engine joins writes into one statement
+//! (`Engine::joins_writes`: on PostgreSQL each write is a data-modifying
+//! `WITH` part), sent just before the next statement or the commit, so a
+//! charge holds its account's lock for fewer round trips; on SQLite, which
+//! has no round trips, each at once.
 //!
 //! Every statement of the transaction goes through `Batched`, which sends
 //! what is pending first: a read always sees the writes before it. The
@@ -17,11 +18,16 @@
 use std::sync::Mutex;
 
 use sea_orm::{
-    ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, ExecResult, QueryResult, Statement, StatementBuilder, Value,
+    ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, ExecResult, QueryResult, Statement, StatementBuilder,
 };
+
+use crate::store::engine::JoinWrites;
 
 pub struct Batched {
     tx: DatabaseTransaction,
+    /// How the engine joins writes into one statement; `None`: it does
+    /// not, and each write goes at once.
+    join: Option<JoinWrites>,
     pending: Mutex<Vec<Write>>,
 }
 
@@ -41,19 +47,18 @@ impl Write {
 }
 
 impl Batched {
-    pub fn new(tx: DatabaseTransaction) -> Batched {
-        Batched { tx, pending: Mutex::new(Vec::new()) }
+    pub fn new(tx: DatabaseTransaction, join: Option<JoinWrites>) -> Batched {
+        Batched { tx, join, pending: Mutex::new(Vec::new()) }
     }
 
     /// Writes `statement`, which must change exactly `rows` rows: with the
-    /// next statement or the commit on PostgreSQL, now on SQLite.
+    /// next statement or the commit where the engine joins writes, else now.
     pub async fn defer<S: StatementBuilder>(&self, statement: &S, rows: u64) -> Result<(), DbErr> {
-        let backend = self.tx.get_database_backend();
-        if backend != DbBackend::Postgres {
+        if self.join.is_none() {
             let changed = self.tx.execute(statement).await?.rows_affected();
             return expect_rows(rows, changed);
         }
-        let write = Write { statement: backend.build(statement), rows };
+        let write = Write { statement: self.tx.get_database_backend().build(statement), rows };
         let same_table = self.lock().iter().any(|pending| pending.table() == write.table());
         if same_table {
             self.flush().await?;
@@ -74,7 +79,9 @@ impl Batched {
             [] => return Ok(()),
             [write] => self.tx.execute_raw(write.statement.clone()).await?.rows_affected(),
             _ => {
-                let row = self.tx.query_one_raw(together(&writes)?).await?;
+                let join = self.join.ok_or_else(|| DbErr::Custom("writes pending with no way to join them".into()))?;
+                let statements: Vec<&Statement> = writes.iter().map(|write| &write.statement).collect();
+                let row = self.tx.query_one_raw(join(&statements)?).await?;
                 let changed: i64 =
                     row.ok_or_else(|| DbErr::Custom("a batch answered no row".into()))?.try_get_by_index(0)?;
                 u64::try_from(changed).map_err(|_| DbErr::Custom(format!("a batch changed {changed} rows")))?
@@ -92,42 +99,6 @@ impl Batched {
     pub async fn rollback(self) -> Result<(), DbErr> {
         self.tx.rollback().await
     }
-}
-
-/// `WITH w0 AS (<write> RETURNING 1), w1 AS (...) SELECT` the rows they
-/// changed, every value still a bound parameter, renumbered: the text
-/// depends only on the writes' shapes, so PostgreSQL keeps its plan.
-fn together(writes: &[Write]) -> Result<Statement, DbErr> {
-    let mut sql = String::from("WITH ");
-    let mut values: Vec<Value> = Vec::new();
-    for (i, write) in writes.iter().enumerate() {
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        sql.push_str(&format!("w{i} AS ("));
-        renumber(&write.statement.sql, values.len(), &mut sql)?;
-        sql.push_str(" RETURNING 1)");
-        values.extend(write.statement.values.iter().flat_map(|values| values.0.iter().cloned()));
-    }
-    let counts: Vec<String> = (0..writes.len()).map(|i| format!("(SELECT count(*) FROM w{i})")).collect();
-    sql.push_str(&format!(" SELECT CAST({} AS BIGINT)", counts.join(" + ")));
-    Ok(Statement::from_sql_and_values(DbBackend::Postgres, sql, values))
-}
-
-/// `text` with each parameter `$n` written as `$(n + offset)`.
-fn renumber(text: &str, offset: usize, sql: &mut String) -> Result<(), DbErr> {
-    let mut rest = text;
-    while let Some(at) = rest.find('$') {
-        sql.push_str(&rest[..at]);
-        let digits = rest[at + 1..].bytes().take_while(u8::is_ascii_digit).count();
-        let n: usize = rest[at + 1..at + 1 + digits]
-            .parse()
-            .map_err(|_| DbErr::Custom(format!("a `$` that is not a parameter in {text}")))?;
-        sql.push_str(&format!("${}", n + offset));
-        rest = &rest[at + 1 + digits..];
-    }
-    sql.push_str(rest);
-    Ok(())
 }
 
 fn expect_rows(expected: u64, changed: u64) -> Result<(), DbErr> {
@@ -168,33 +139,11 @@ impl ConnectionTrait for Batched {
 
 #[cfg(test)]
 mod tests {
-    use sea_orm::Values;
-
     use super::*;
 
-    fn write(sql: &str, values: Vec<Value>, rows: u64) -> Write {
-        let statement = Statement { sql: sql.into(), values: Some(Values(values)), db_backend: DbBackend::Postgres };
-        Write { statement, rows }
-    }
-
     #[test]
-    fn writes_become_one_statement_with_their_parameters_renumbered() {
-        let writes = [
-            write(r#"INSERT INTO "a" ("x", "y") VALUES ($1, $2)"#, vec![1i64.into(), "one".into()], 1),
-            write(r#"UPDATE "b" SET "x" = "x" - $1 WHERE "id" = $2"#, vec![5i64.into(), 7i64.into()], 1),
-        ];
-        assert_eq!(writes[1].table(), "b");
-        let statement = together(&writes).unwrap();
-        assert_eq!(
-            statement.sql,
-            r#"WITH w0 AS (INSERT INTO "a" ("x", "y") VALUES ($1, $2) RETURNING 1), w1 AS (UPDATE "b" SET "x" = "x" - $3 WHERE "id" = $4 RETURNING 1) SELECT CAST((SELECT count(*) FROM w0) + (SELECT count(*) FROM w1) AS BIGINT)"#
-        );
-        let values: Vec<Value> = vec![1i64.into(), "one".into(), 5i64.into(), 7i64.into()];
-        assert_eq!(statement.values.unwrap().0, values);
-    }
-
-    #[test]
-    fn a_dollar_that_is_not_a_parameter_is_refused() {
-        assert!(renumber("SELECT $x", 0, &mut String::new()).is_err());
+    fn a_write_names_its_table() {
+        let statement = Statement::from_string(DbBackend::Postgres, r#"UPDATE "credit_lots" SET "remaining" = 1"#);
+        assert_eq!(Write { statement, rows: 1 }.table(), "credit_lots");
     }
 }

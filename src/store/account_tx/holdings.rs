@@ -2,14 +2,15 @@
 //! subscription (active or not) and its open holds, and on PostgreSQL, in
 //! the same round trip, what the request will need (`Prefetch`).
 use entity::{credit_lots, idempotency_records, reservations, subscriptions};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::ConnectionTrait;
 
 use crate::domain::events::announces_expiry;
 use crate::domain::holds::{Reservation, ReservationStatus};
 use crate::domain::lots::Lot;
 use crate::domain::subscription::Subscription;
 use crate::error::Result;
-use crate::store::{postgres, rows};
+use crate::store::engine::Engine;
+use crate::store::rows;
 
 /// What a request asks opening its account to read besides the holdings,
 /// where that saves a round trip under the lock (PostgreSQL; SQLite has
@@ -41,39 +42,26 @@ pub(in crate::store) struct Prefetched {
     pub usage_event_id: Option<i64>,
 }
 
+/// The rows behind `Holdings`, as stored, read by the engine
+/// (`Engine::holdings`).
+pub(in crate::store) struct HoldingRows {
+    pub lots: Vec<credit_lots::Model>,
+    pub subscription: Option<subscriptions::Model>,
+    pub holds: Vec<reservations::Model>,
+    pub prefetched: Prefetched,
+}
+
 /// Reads an account's holdings, under its lock (a write) or without it (a
-/// snapshot), and on PostgreSQL what `prefetch` asks.
+/// snapshot), and what `prefetch` asks where the engine reads it with them.
 pub(in crate::store) async fn load(
+    engine: &Engine,
     db: &impl ConnectionTrait,
     account_id: &str,
     prefetch: &Prefetch,
 ) -> Result<Holdings> {
-    if db.get_database_backend() == DbBackend::Postgres {
-        let open = ReservationStatus::Open.as_str();
-        let key = prefetch.key.as_deref();
-        let rows = postgres::holdings(db, account_id, open, key, prefetch.usage_event_id).await?;
-        let prefetched = Prefetched {
-            key_record: key.map(|key| (key.to_owned(), rows.record)),
-            usage_event_id: rows.usage_event_id,
-        };
-        return holdings(&rows.lots, rows.subscription.as_ref(), &rows.holds, prefetched);
-    }
-    let lot_rows = credit_lots::Entity::find()
-        .filter(credit_lots::Column::AccountId.eq(account_id))
-        .filter(credit_lots::Column::Remaining.gt(0))
-        .all(db)
-        .await?;
-    let subscription = subscriptions::Entity::find()
-        .filter(subscriptions::Column::AccountId.eq(account_id))
-        .order_by_desc(subscriptions::Column::Id)
-        .one(db)
-        .await?;
-    let holds = reservations::Entity::find()
-        .filter(reservations::Column::AccountId.eq(account_id))
-        .filter(reservations::Column::Status.eq(ReservationStatus::Open.as_str()))
-        .all(db)
-        .await?;
-    holdings(&lot_rows, subscription.as_ref(), &holds, Prefetched::default())
+    let open = ReservationStatus::Open.as_str();
+    let rows = engine.holdings(db, account_id, open, prefetch).await?;
+    holdings(&rows.lots, rows.subscription.as_ref(), &rows.holds, rows.prefetched)
 }
 
 fn holdings(

@@ -5,18 +5,10 @@
 //! Read under the account's lock, just after it, so it sees every change
 //! committed before the lock (a statement's snapshot is taken when it
 //! starts: the lock's own statement could not read them fresh).
-use entity::{credit_lots, idempotency_records, reservations, subscriptions};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 use serde::de::DeserializeOwned;
 
-/// The rows behind `account_tx::Holdings`, as stored.
-pub struct HoldingRows {
-    pub lots: Vec<credit_lots::Model>,
-    pub subscription: Option<subscriptions::Model>,
-    pub holds: Vec<reservations::Model>,
-    pub record: Option<idempotency_records::Model>,
-    pub usage_event_id: Option<i64>,
-}
+use crate::store::account_tx::{HoldingRows, Prefetch, Prefetched};
 
 const HOLDINGS: &str = "SELECT \
     (SELECT COALESCE(json_agg(l ORDER BY l.id), '[]')::text FROM credit_lots l \
@@ -31,10 +23,10 @@ pub async fn holdings(
     db: &impl ConnectionTrait,
     account_id: &str,
     open: &str,
-    key: Option<&str>,
-    usage_event_id: bool,
+    prefetch: &Prefetch,
 ) -> Result<HoldingRows, DbErr> {
-    let values = [account_id.into(), open.into(), key.map(str::to_owned).into(), usage_event_id.into()];
+    let key = prefetch.key.as_deref();
+    let values = [account_id.into(), open.into(), key.map(str::to_owned).into(), prefetch.usage_event_id.into()];
     let statement = Statement::from_sql_and_values(DbBackend::Postgres, HOLDINGS, values);
     let row = db.query_one_raw(statement).await?.ok_or_else(|| DbErr::Custom("no holdings row".into()))?;
     let column = |i: usize| row.try_get_by_index::<Option<String>>(i);
@@ -42,8 +34,13 @@ pub async fn holdings(
         lots: parse(column(0)?.as_deref().unwrap_or("[]"))?,
         subscription: column(1)?.as_deref().map(parse).transpose()?,
         holds: parse(column(2)?.as_deref().unwrap_or("[]"))?,
-        record: column(3)?.as_deref().map(parse).transpose()?,
-        usage_event_id: row.try_get_by_index(4)?,
+        prefetched: Prefetched {
+            key_record: match key {
+                Some(key) => Some((key.to_owned(), column(3)?.as_deref().map(parse).transpose()?)),
+                None => None,
+            },
+            usage_event_id: row.try_get_by_index(4)?,
+        },
     })
 }
 

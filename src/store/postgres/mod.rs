@@ -12,11 +12,13 @@ use sea_orm::{DatabaseConnection, DbErr, Statement};
 use super::engine::Each;
 use crate::error::Result;
 
+mod batch;
 mod catalog_listener;
 mod gates;
 mod holdings;
 mod reads;
 
+pub use batch::together;
 pub use catalog_listener::{CatalogListener, announce as announce_catalog};
 
 pub use gates::Turn;

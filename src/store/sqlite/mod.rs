@@ -14,8 +14,11 @@ use super::engine::{Columns, Each, Staged};
 use crate::error::{Error, Result};
 
 mod group_commit;
+mod holdings;
 mod reads;
 mod writer;
+
+pub use holdings::holdings;
 
 /// How long a SQLite connection waits for another process's write lock.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
