@@ -1,13 +1,16 @@
 //! The one seam between the store and the two database engines. Business
-//! code (`account_tx`, `analytics`, the operations) asks for two things and
-//! names no engine: run an account's transaction, and fold the rows of an
-//! analytics read. How each engine does them lives in its folder:
+//! code (`account_tx`, `analytics`, the operations) asks for these and
+//! names no engine: run an account's transaction, read what the account
+//! holds, join the transaction's writes, and fold the rows of an analytics
+//! read. How each engine does them lives in its folder:
 //!
 //! - `sqlite/`: one writer thread that group-commits account transactions,
 //!   each in a savepoint, through rusqlite, with a checkpointer beside it;
-//!   analytics reads through rusqlite on blocking threads.
+//!   holdings in three reads, writes each at once; analytics reads through
+//!   rusqlite on blocking threads.
 //! - `postgres/`: a per-account queue in memory before a pooled connection
-//!   and the account's row lock; analytics reads streamed through sqlx.
+//!   and the account's row lock; holdings in one statement, writes joined
+//!   into one; analytics reads streamed through sqlx.
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64};
 use std::time::Duration;
