@@ -36,8 +36,12 @@ pub async fn fold<S>(
         };
     }
     statements.fetch_add(1, Ordering::Relaxed);
-    let mut rows = query.fetch(pool);
-    while let Some(row) = rows.try_next().await.map_err(|e| DbErr::Query(RuntimeErr::SqlxError(e.into())))? {
+    // The rows from the connection's own stream: the pool's wraps it in one
+    // more, which moves each row through another lock and another poll.
+    let failed = |e: sqlx::Error| DbErr::Query(RuntimeErr::SqlxError(e.into()));
+    let mut connection = pool.acquire().await.map_err(failed)?;
+    let mut rows = query.fetch(&mut *connection);
+    while let Some(row) = rows.try_next().await.map_err(failed)? {
         each(&mut state, &row)?;
     }
     Ok(state)
