@@ -9,14 +9,7 @@ use crate::support::TestApp;
 #[tokio::test]
 async fn demo_data_fills_accounts_through_the_store() {
     let app = TestApp::start().await;
-    let database = &app.database.options;
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_credits"));
-    command.args(["demo-data", "--accounts", "5", "--events", "200", "--seed", "7"]);
-    command.args(["--database-url", &database.url]);
-    if let Some(schema) = &database.schema {
-        command.args(["--database-schema", schema]);
-    }
-    let output = tokio::task::spawn_blocking(move || command.output()).await.unwrap().expect("run credits demo-data");
+    let output = app.command(&["demo-data", "--accounts", "5", "--events", "200", "--seed", "7"]).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "demo-data failed: {stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     assert!(stdout.contains("ledger check of 5 accounts: clean"), "{stdout}");

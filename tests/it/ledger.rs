@@ -42,16 +42,7 @@ async fn the_check_command_reports_a_clean_ledger_and_catches_tampering() {
     let app = TestApp::start().await;
     app.subscribe("k", "STARTER", "pay-1").await;
     app.consume("k", image(5), "c1").await;
-    let run_check = || {
-        let options = &app.database.options;
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_credits"));
-        command.args(["check", "--database-url", &options.url]);
-        if let Some(schema) = &options.schema {
-            command.args(["--database-schema", schema]);
-        }
-        command.output().expect("run credits check")
-    };
-    let clean = run_check();
+    let clean = app.command(&["check"]).await;
     assert!(clean.status.success(), "{}", String::from_utf8_lossy(&clean.stdout));
     assert!(String::from_utf8_lossy(&clean.stdout).contains("all consistent"));
 
@@ -61,7 +52,7 @@ async fn the_check_command_reports_a_clean_ledger_and_catches_tampering() {
     db.execute_unprepared("UPDATE credit_lots SET remaining = remaining + 1, granted = granted + 1 WHERE source = 'TOKENS' OR source = 'SUBSCRIPTION'")
         .await
         .unwrap();
-    let dirty = run_check();
+    let dirty = app.command(&["check"]).await;
     assert_eq!(dirty.status.code(), Some(1), "{}", String::from_utf8_lossy(&dirty.stdout));
     let report = String::from_utf8_lossy(&dirty.stdout);
     assert!(report.contains("account k: lot"), "{report} {}", String::from_utf8_lossy(&dirty.stderr));

@@ -163,6 +163,17 @@ impl TestApp {
         }
     }
 
+    /// Runs `credits <args>` on this app's database, as an operator would.
+    pub async fn command(&self, args: &[&str]) -> std::process::Output {
+        let options = &self.database.options;
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_credits"));
+        command.args(args).args(["--database-url", &options.url]);
+        if let Some(schema) = &options.schema {
+            command.args(["--database-schema", schema]);
+        }
+        tokio::task::spawn_blocking(move || command.output()).await.unwrap().expect("run credits")
+    }
+
     pub fn token(&self, role: Role, sub: &str) -> String {
         self.app.auth.issue(role, sub, None).expect("token")
     }
