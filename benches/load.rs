@@ -13,6 +13,7 @@
 //! cargo bench --bench load                            # SQLite in a temporary directory
 //! cargo bench --bench load -- --database postgres     # a fresh schema, dropped after
 //! cargo bench --bench load -- --clients 16 --seconds 5 --accounts 2000
+//! cargo bench --bench load -- --database postgres --phases partitions   # partitioned tables or not
 //! ```
 //!
 //! It prints the figures against the targets of the issues and exits 0
@@ -23,6 +24,8 @@ mod direct;
 mod events;
 #[path = "load/http.rs"]
 mod http;
+#[path = "load/partitions.rs"]
+mod partitions;
 #[path = "load/plain.rs"]
 mod plain;
 #[path = "common/scratch.rs"]
@@ -48,10 +51,10 @@ pub use scratch::BoxError;
 use scratch::{Choice, Scratch, args_or_exit, number};
 
 const USAGE: &str = "usage: cargo bench --bench load -- [--database sqlite|postgres] [--postgres-url URL]
-       [--clients N] [--seconds S] [--accounts N] [--phases all|events|charges]";
+       [--clients N] [--seconds S] [--accounts N] [--phases all|events|charges|partitions]";
 
 /// Credits granted to each account: far more than a run can spend.
-const GRANT_CREDITS: i64 = 1_000_000;
+pub const GRANT_CREDITS: i64 = 1_000_000;
 
 struct Args {
     database: Choice,
@@ -63,6 +66,9 @@ struct Args {
     /// Every phase but the events one (`--phases charges`), for work on
     /// the charge itself.
     charges_only: bool,
+    /// Only the partitioned schema against the unpartitioned one
+    /// (`--phases partitions`, PostgreSQL).
+    partitions: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -73,6 +79,7 @@ fn parse_args() -> Result<Args, String> {
         accounts: 10_000,
         events_only: false,
         charges_only: false,
+        partitions: false,
     };
     let mut argv = std::env::args().skip(1);
     while let Some(flag) = argv.next() {
@@ -89,11 +96,12 @@ fn parse_args() -> Result<Args, String> {
             "--seconds" => args.seconds = number(&flag, &value)?.clamp(1, 3_600),
             "--accounts" => args.accounts = number(&flag, &value)?.clamp(1, 10_000_000) as usize,
             "--phases" => {
-                (args.events_only, args.charges_only) = match value.as_str() {
-                    "all" => (false, false),
-                    "events" => (true, false),
-                    "charges" => (false, true),
-                    _ => return Err(format!("--phases is all, events or charges\n{USAGE}")),
+                (args.events_only, args.charges_only, args.partitions) = match value.as_str() {
+                    "all" => (false, false, false),
+                    "events" => (true, false, false),
+                    "charges" => (false, true, false),
+                    "partitions" => (false, false, true),
+                    _ => return Err(format!("--phases is all, events, charges or partitions\n{USAGE}")),
                 }
             }
             _ => return Err(format!("unknown flag {flag}\n{USAGE}")),
@@ -115,7 +123,10 @@ pub struct Target {
 async fn main() {
     let args = args_or_exit(parse_args());
     let (scratch, options) = Scratch::create_or_exit(&args.database, "load", Duration::from_secs(2), "load").await;
-    let outcome = run(&args, &options).await;
+    let outcome = match args.partitions {
+        true => partitions::compare(&args.database, &options, args.clients, args.seconds, args.accounts).await,
+        false => run(&args, &options).await,
+    };
     if let Err(error) = scratch.remove().await {
         eprintln!("load benchmark: could not drop the PostgreSQL schema: {error}");
     }

@@ -12,6 +12,7 @@ mod m20261206_000006_events;
 mod m20261207_000001_catalog_versions;
 mod m20261207_000002_rollover_refunds;
 mod m20261207_000003_spend_limits;
+pub mod m20261208_000001_time_partitions;
 pub mod seed;
 
 pub struct Migrator;
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000001_catalog_versions::Migration),
             Box::new(m20261207_000002_rollover_refunds::Migration),
             Box::new(m20261207_000003_spend_limits::Migration),
+            Box::new(m20261208_000001_time_partitions::Migration),
         ]
     }
 }

@@ -255,8 +255,9 @@ impl TopUpsMutation {
     }
 
     /// Applies now what time made due (period ends, expiries and their
-    /// notices, hold and top-up time-outs) to every account (admin); the
-    /// server's scheduler does the same on a timer. Returns the accounts settled.
+    /// notices, hold and top-up time-outs) to every account, and on
+    /// PostgreSQL makes the coming months' partitions (admin); the server's
+    /// scheduler does the same on a timer. Returns the accounts settled.
     async fn run_scheduler(&self, ctx: &Context<'_>) -> GraphqlResult<i64> {
         super::context::require_admin(ctx, "runScheduler")?;
         let run = store(ctx)?.run_scheduler(now(ctx)?).await.map_err(graphql_error)?;

@@ -1,8 +1,9 @@
 //! The one seam between the store and the two database engines. Business
 //! code (`account_tx`, `analytics`, the operations) asks for these and
 //! names no engine: run an account's transaction, read what the account
-//! holds, join the transaction's writes, and fold the rows of an analytics
-//! read. How each engine does them lives in its folder:
+//! holds, join the transaction's writes, fold the rows of an analytics
+//! read, make the coming months' partitions. How each engine does them
+//! lives in its folder:
 //!
 //! - `sqlite/`: one writer thread that group-commits account transactions,
 //!   each in a savepoint, through rusqlite, with a checkpointer beside it;
@@ -10,11 +11,13 @@
 //!   rusqlite on blocking threads.
 //! - `postgres/`: a per-account queue in memory before a pooled connection
 //!   and the account's row lock; holdings in one statement, writes joined
-//!   into one; analytics reads streamed through sqlx.
+//!   into one; analytics reads streamed through sqlx; each month's
+//!   partitions of usage events and ledger entries made ahead.
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
@@ -142,6 +145,16 @@ impl Engine {
         match self {
             Engine::Sqlite(_) => None,
             Engine::Postgres(_) => Some(postgres::together),
+        }
+    }
+
+    /// Makes the partitions that rows of `now`'s month and the next two
+    /// will need, through `db`: on PostgreSQL, a month of `usage_events`
+    /// and `ledger_entries` each; SQLite has no partitions.
+    pub async fn prepare_partitions(&self, db: &DatabaseConnection, now: DateTime<Utc>) -> Result<()> {
+        match self {
+            Engine::Sqlite(_) => Ok(()),
+            Engine::Postgres(postgres) => postgres.prepare_partitions(db, now).await,
         }
     }
 

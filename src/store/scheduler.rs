@@ -4,7 +4,8 @@
 //! and top-ups that time out. Each due account is settled in its own
 //! transaction under its lock, where every one of these changes is applied
 //! only if still due, so schedulers of several processes on one PostgreSQL
-//! never apply anything twice. Daily free credits stay lazy.
+//! never apply anything twice. Daily free credits stay lazy. On PostgreSQL
+//! a run first makes the coming months' partitions (`engine`).
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, Utc};
@@ -37,6 +38,11 @@ pub struct SchedulerRun {
 impl Store {
     /// Settles every account with something due at `now`.
     pub async fn run_scheduler(&self, now: DateTime<Utc>) -> Result<SchedulerRun> {
+        // A missing partition costs nothing yet (its rows wait in the
+        // default one): the run goes on, and the next one tries again.
+        if let Err(error) = self.engine.prepare_partitions(&self.background, now).await {
+            tracing::warn!(%error, "could not make the coming months' partitions");
+        }
         let accounts = self.due_accounts(now).await?;
         let mut run = SchedulerRun::default();
         for account_id in &accounts {

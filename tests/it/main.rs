@@ -25,6 +25,7 @@ mod model;
 mod operations;
 mod pages;
 mod pagination;
+mod partitions;
 mod processes;
 mod protocol;
 mod proxy;

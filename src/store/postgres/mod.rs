@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
+use chrono::{DateTime, Utc};
 use sea_orm::sqlx::PgPool;
 use sea_orm::sqlx::postgres::PgRow;
 use sea_orm::{DatabaseConnection, DbErr, Statement};
@@ -16,6 +17,7 @@ mod batch;
 mod catalog_listener;
 mod gates;
 mod holdings;
+mod partitions;
 mod reads;
 
 pub use batch::together;
@@ -45,12 +47,13 @@ pub struct Postgres {
     statements: Arc<AtomicU64>,
     /// Requests waiting for their account's turn, for `/metrics`.
     waiting: Arc<AtomicI64>,
+    partitions: partitions::Partitions,
 }
 
 impl Postgres {
     pub fn open(pool: &DatabaseConnection, statements: Arc<AtomicU64>, waiting: Arc<AtomicI64>) -> Postgres {
         let pool = pool.get_postgres_connection_pool().clone();
-        Postgres { gates: gates::Gates::default(), pool, statements, waiting }
+        Postgres { gates: gates::Gates::default(), pool, statements, waiting, partitions: Default::default() }
     }
 
     /// Waits for this account's turn to write (see `gates`).
@@ -59,6 +62,11 @@ impl Postgres {
         let turn = self.gates.wait(account_id).await;
         self.waiting.fetch_sub(1, Ordering::Relaxed);
         turn
+    }
+
+    /// Makes the monthly partitions `now` needs (see `partitions`).
+    pub async fn prepare_partitions(&self, db: &DatabaseConnection, now: DateTime<Utc>) -> Result<()> {
+        self.partitions.prepare(db, now).await
     }
 
     pub async fn fold<S: Send + 'static>(&self, statement: Statement, state: S, mut each: Each<S>) -> Result<S> {
