@@ -1,8 +1,9 @@
 //! On PostgreSQL, `usage_events` and `ledger_entries` become partitioned by
 //! month of `created_at_ms` (issue 22, README "Scaling"): each index is the
 //! size of a month, and an old month leaves with `DETACH PARTITION`.
-//! Measured in one run before it was made a migration, it cost a charge
-//! nothing the load benchmark could tell from its noise
+//! Measured in one run against the same schema without it (`cargo bench
+//! --bench load -- --database postgres --phases partitions`), it costs a
+//! charge nothing the load benchmark can tell from its noise
 //! (docs/performance.md).
 //!
 //! Nothing already recorded is rewritten. Each table as it stands becomes

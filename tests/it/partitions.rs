@@ -11,6 +11,7 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde_json::{Value, json};
 
+use crate::events::run_scheduler;
 use crate::support::{TestApp, TestDatabase, image};
 
 const PAGE: &str = "query($id: ID!, $after: String) { account(id: $id) {
@@ -61,10 +62,6 @@ async fn migrate(app: &TestApp, undo: bool) {
     let db = app.app.store.writer_for_tests();
     let done = if undo { Migrator::down(db, Some(1)).await } else { Migrator::up(db, None).await };
     done.unwrap();
-}
-
-async fn run_scheduler(app: &TestApp) {
-    app.as_admin("mutation { runScheduler }", json!({})).await;
 }
 
 /// Every page of `account`'s usage, one event a page, newest first.

@@ -77,22 +77,14 @@ impl Partitions {
     }
 }
 
-/// Where the monthly partitions begin, if the tables are partitioned, or
-/// None.
+/// Where the monthly partitions begin, if the tables are partitioned (the
+/// migration keeps it in `settings`; undoing it removes it), or None.
 async fn partitioned_from(db: &DatabaseConnection) -> Result<Option<i64>> {
-    let sql = format!(
-        "SELECT (SELECT value FROM settings WHERE key = '{PARTITIONS_FROM}'),
-                (SELECT COUNT(*) FROM pg_class WHERE relkind = 'p' AND oid IN ({}))",
-        TABLES.map(|table| format!("to_regclass('{table}')")).join(", ")
-    );
+    let sql = format!("SELECT value FROM settings WHERE key = '{PARTITIONS_FROM}'");
     let row = db.query_one_raw(Statement::from_string(DbBackend::Postgres, sql)).await?;
-    let Some(row) = row else { return Ok(None) };
-    let (from, partitioned): (Option<String>, i64) = (row.try_get_by_index(0)?, row.try_get_by_index(1)?);
-    match from.map(|value| value.parse::<i64>()) {
-        Some(Ok(from_ms)) if partitioned == TABLES.len() as i64 => Ok(Some(from_ms)),
-        Some(Err(_)) => Err(Error::internal(format!("setting {PARTITIONS_FROM} is not a number"))),
-        _ => Ok(None),
-    }
+    let Some(value) = row.map(|row| row.try_get_by_index::<String>(0)).transpose()? else { return Ok(None) };
+    let from_ms = value.parse().map_err(|_| Error::internal(format!("setting {PARTITIONS_FROM} is not a number")))?;
+    Ok(Some(from_ms))
 }
 
 /// Makes `table`'s partition of `month` unless it exists, moving the
