@@ -22,8 +22,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
+use columns::Columns;
 use rusqlite::config::DbConfig;
-use rusqlite::types::{Value as Sqlite, ValueRef};
+use rusqlite::types::Value as Sqlite;
 use rusqlite::{CachedStatement, Connection, OpenFlags};
 use sea_orm::sea_query::Value;
 use sea_orm::{
@@ -59,6 +60,8 @@ struct State {
     depth: usize,
     /// A BEGIN, COMMIT or ROLLBACK (of a savepoint) that failed.
     failure: Option<DbErr>,
+    /// The result columns of the statements run, by statement text.
+    columns: Columns,
 }
 
 impl std::fmt::Debug for SqliteWriter {
@@ -109,7 +112,8 @@ impl SqliteWriter {
         // hot account 3,820 -> 5,140/s.
         connection.pragma_update(None, "temp_store", "MEMORY").map_err(error)?;
         connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        let state = Arc::new(Mutex::new(State { connection, depth: 0, failure: None }));
+        let state =
+            Arc::new(Mutex::new(State { connection, depth: 0, failure: None, columns: Columns::new(STATEMENT_CACHE) }));
         start_checkpointer(path, busy_timeout, Arc::downgrade(&state))?;
         Ok(SqliteWriter { state, statements })
     }
@@ -129,7 +133,7 @@ impl SqliteWriter {
     pub fn begin_batch(&self) -> Result<(), DbErr> {
         let mut state = self.state();
         state.failure = None;
-        state.connection.execute_batch("BEGIN IMMEDIATE").map_err(error)?;
+        run_kept(&state.connection, "BEGIN IMMEDIATE").map_err(error)?;
         state.depth = 1;
         Ok(())
     }
@@ -140,12 +144,12 @@ impl SqliteWriter {
         let mut state = self.state();
         state.depth = 0;
         if let Some(failure) = state.failure.take() {
-            let _ = state.connection.execute_batch("ROLLBACK");
+            let _ = run_kept(&state.connection, "ROLLBACK");
             return Err(failure);
         }
-        state.connection.execute_batch("COMMIT").map_err(|commit| {
+        run_kept(&state.connection, "COMMIT").map_err(|commit| {
             // SQLite may still hold the transaction open: end it.
-            let _ = state.connection.execute_batch("ROLLBACK");
+            let _ = run_kept(&state.connection, "ROLLBACK");
             error(commit)
         })
     }
@@ -157,39 +161,41 @@ impl SqliteWriter {
 
     /// Runs BEGIN, COMMIT or ROLLBACK at the current depth. After a failed
     /// one the depth is unknown: nothing more runs until the batch ends.
-    fn control(&self, statement: fn(usize) -> (String, isize)) {
+    fn control(&self, statement: fn(usize) -> Control) {
         let mut state = self.state();
         if state.failure.is_some() {
             return;
         }
-        let (sql, change) = statement(state.depth);
-        self.statements.fetch_add(1, Ordering::Relaxed);
-        match state.connection.execute_batch(&sql) {
-            Ok(()) => state.depth = state.depth.saturating_add_signed(change),
-            Err(failed) => {
+        let (statements, change) = statement(state.depth);
+        for sql in &statements {
+            self.statements.fetch_add(1, Ordering::Relaxed);
+            if let Err(failed) = run_kept(&state.connection, sql) {
                 tracing::error!(%failed, %sql, "a transaction statement failed");
                 state.failure.get_or_insert(error(failed));
+                return;
             }
         }
+        state.depth = state.depth.saturating_add_signed(change);
     }
 
     fn run<T>(
         &self,
         statement: &Statement,
-        work: impl FnOnce(&Connection, &mut CachedStatement<'_>) -> Result<T, DbErr>,
+        work: impl FnOnce(&Connection, &mut CachedStatement<'_>, &mut Columns) -> Result<T, DbErr>,
     ) -> Result<T, DbErr> {
         self.statements.fetch_add(1, Ordering::Relaxed);
-        let state = self.state();
+        let mut state = self.state();
+        let State { connection, failure, columns, .. } = &mut *state;
         // A savepoint that failed to open would leave this statement in the
         // batch's transaction, or in none: refuse until the batch ends.
-        if let Some(failure) = &state.failure {
+        if let Some(failure) = failure {
             return Err(DbErr::Custom(format!("the write batch failed: {failure}")));
         }
-        let mut prepared = state.connection.prepare_cached(&statement.sql).map_err(error)?;
+        let mut prepared = connection.prepare_cached(&statement.sql).map_err(error)?;
         for (index, value) in statement.values.iter().flat_map(|values| values.0.iter()).enumerate() {
             prepared.raw_bind_parameter(index + 1, bind(value)?).map_err(error)?;
         }
-        let result = work(&state.connection, &mut prepared);
+        let result = work(connection, &mut prepared, columns);
         prepared.clear_bindings();
         result
     }
@@ -223,27 +229,39 @@ fn start_checkpointer(path: &std::path::Path, busy_timeout: Duration, writer: We
     Ok(())
 }
 
-fn begin_statement(depth: usize) -> (String, isize) {
+/// What BEGIN, COMMIT or ROLLBACK run at a depth: the statements, in
+/// order, and how the depth changes. At depth 0 there is nothing to end.
+type Control = (Vec<String>, isize);
+
+fn begin_statement(depth: usize) -> Control {
     match depth {
-        0 => ("BEGIN IMMEDIATE".into(), 1),
-        depth => (format!("SAVEPOINT sp{}", depth + 1), 1),
+        0 => (vec!["BEGIN IMMEDIATE".into()], 1),
+        depth => (vec![format!("SAVEPOINT sp{}", depth + 1)], 1),
     }
 }
 
-fn commit_statement(depth: usize) -> (String, isize) {
+fn commit_statement(depth: usize) -> Control {
     match depth {
-        0 => ("SELECT 1".into(), 0),
-        1 => ("COMMIT".into(), -1),
-        depth => (format!("RELEASE sp{depth}"), -1),
+        0 => (Vec::new(), 0),
+        1 => (vec!["COMMIT".into()], -1),
+        depth => (vec![format!("RELEASE sp{depth}")], -1),
     }
 }
 
-fn rollback_statement(depth: usize) -> (String, isize) {
+fn rollback_statement(depth: usize) -> Control {
     match depth {
-        0 => ("SELECT 1".into(), 0),
-        1 => ("ROLLBACK".into(), -1),
-        depth => (format!("ROLLBACK TO sp{depth}; RELEASE sp{depth}"), -1),
+        0 => (Vec::new(), 0),
+        1 => (vec!["ROLLBACK".into()], -1),
+        depth => (vec![format!("ROLLBACK TO sp{depth}"), format!("RELEASE sp{depth}")], -1),
     }
+}
+
+/// Runs one of the writer's own statements (BEGIN, SAVEPOINT, RELEASE,
+/// COMMIT, ROLLBACK), kept prepared like the others: parsed anew each time
+/// (`execute_batch`), the two or four of them around each charge were a
+/// tenth of the writer's instructions.
+fn run_kept(connection: &Connection, sql: &str) -> rusqlite::Result<()> {
+    connection.prepare_cached(sql)?.raw_execute().map(drop)
 }
 
 pub(super) fn bind(value: &Value) -> Result<Sqlite, DbErr> {
@@ -271,31 +289,9 @@ pub(super) fn bind(value: &Value) -> Result<Sqlite, DbErr> {
     })
 }
 
-/// A column's value as the entity reads it, by the column's declared type.
-fn read(value: ValueRef<'_>, declared: &str) -> Result<Value, DbErr> {
-    let boolean = declared.contains("bool");
-    let integer = declared.contains("int");
-    let real = ["real", "double", "float"].iter().any(|t| declared.contains(t));
-    Ok(match value {
-        ValueRef::Null if boolean => Value::Bool(None),
-        ValueRef::Null if integer => Value::BigInt(None),
-        ValueRef::Null if real => Value::Double(None),
-        ValueRef::Null if declared.contains("blob") => Value::Bytes(None),
-        ValueRef::Null => Value::String(None),
-        ValueRef::Integer(n) if boolean => Value::Bool(Some(n != 0)),
-        ValueRef::Integer(n) if real => Value::Double(Some(n as f64)),
-        ValueRef::Integer(n) => Value::BigInt(Some(n)),
-        ValueRef::Real(x) => Value::Double(Some(x)),
-        ValueRef::Text(text) => Value::String(Some(
-            std::str::from_utf8(text).map_err(|_| DbErr::Custom("text that is not UTF-8".into()))?.to_owned(),
-        )),
-        ValueRef::Blob(bytes) => Value::Bytes(Some(bytes.to_vec())),
-    })
-}
-
 impl MockDatabaseTrait for SqliteWriter {
     fn execute(&mut self, _counter: usize, statement: Statement) -> Result<ExecResult, DbErr> {
-        let result = self.run(&statement, |connection, prepared| {
+        let result = self.run(&statement, |connection, prepared, _| {
             let rows_affected = prepared.raw_execute().map_err(error)? as u64;
             Ok(MockExecResult { last_insert_id: connection.last_insert_rowid() as u64, rows_affected })
         })?;
@@ -303,18 +299,14 @@ impl MockDatabaseTrait for SqliteWriter {
     }
 
     fn query(&mut self, _counter: usize, statement: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        let rows = self.run(&statement, |_, prepared| {
-            let columns: Vec<(String, String)> = prepared
-                .columns()
-                .iter()
-                .map(|c| (c.name().to_owned(), c.decl_type().unwrap_or("").to_ascii_lowercase()))
-                .collect();
+        let rows = self.run(&statement, |_, prepared, columns| {
+            let columns = columns.of(&statement.sql, prepared);
             let mut rows = prepared.raw_query();
             let mut found = Vec::new();
             while let Some(row) = rows.next().map_err(error)? {
                 let mut values = BTreeMap::new();
                 for (index, (name, declared)) in columns.iter().enumerate() {
-                    values.insert(name.clone(), read(row.get_ref(index).map_err(error)?, declared)?);
+                    values.insert(name.clone(), declared.read(row.get_ref(index).map_err(error)?)?);
                 }
                 found.push(values);
             }
@@ -348,5 +340,6 @@ impl MockDatabaseTrait for SqliteWriter {
     }
 }
 
+mod columns;
 #[cfg(test)]
 mod tests;

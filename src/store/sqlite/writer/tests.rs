@@ -99,3 +99,25 @@ fn a_failed_savepoint_statement_rolls_the_whole_batch_back() {
     writer.commit_batch().unwrap();
     assert_eq!(count(&writer), 1, "the next batch runs as usual");
 }
+
+#[test]
+fn transaction_statements_are_prepared_once_and_counted() {
+    let (_dir, mut writer) = writer();
+    let before = writer.statements.load(Ordering::Relaxed);
+    for id in [1, 2] {
+        writer.begin_batch().unwrap();
+        MockDatabaseTrait::begin(&mut writer);
+        writer.execute(0, insert(id)).unwrap();
+        MockDatabaseTrait::commit(&mut writer);
+        writer.commit_batch().unwrap();
+    }
+    assert_eq!(count(&writer), 2);
+    // SAVEPOINT, the insert and RELEASE, twice (BEGIN and COMMIT of the
+    // batch are the group commit's, not the account transactions').
+    assert_eq!(writer.statements.load(Ordering::Relaxed) - before, 6);
+    let state = writer.state();
+    for sql in ["BEGIN IMMEDIATE", "SAVEPOINT sp2", "RELEASE sp2", "COMMIT"] {
+        let kept = state.connection.prepare_cached(sql).unwrap();
+        assert_eq!(kept.get_status(rusqlite::StatementStatus::Run), 2, "{sql} was not kept prepared");
+    }
+}
