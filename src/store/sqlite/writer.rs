@@ -257,9 +257,10 @@ fn rollback_statement(depth: usize) -> Control {
 }
 
 /// Runs one of the writer's own statements (BEGIN, SAVEPOINT, RELEASE,
-/// COMMIT, ROLLBACK), kept prepared like the others: parsed anew each time
-/// (`execute_batch`), the two or four of them around each charge were a
-/// tenth of the writer's instructions.
+/// COMMIT, ROLLBACK), kept prepared like the others instead of parsed anew
+/// each time (`execute_batch`). That saves little (about 5 K instructions
+/// a charge, against 80 K for the commit's own work), but it is the same
+/// path as every other statement.
 fn run_kept(connection: &Connection, sql: &str) -> rusqlite::Result<()> {
     connection.prepare_cached(sql)?.raw_execute().map(drop)
 }
